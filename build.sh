@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The one entry point for building and testing Droidspaces.
+#
+#   ./build.sh            build the static binary into build/droidspaces
+#   ./build.sh deps       install build and test dependencies (idempotent, quiet when present)
+#   ./build.sh test       deps + build + unit tests + integration tests; ends with "N passed, N failed"
+#   ./build.sh bench      run the side-by-side benchmarks in bench/
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# Third-party sources fetched at build time live outside the repository.
+DS_CACHE=${DS_CACHE:-/var/cache/droidspaces-build}
+HTTPLIB_DIR=$DS_CACHE/cpp-httplib
+
+APT_PACKAGES=(
+    g++ cmake make pkg-config
+    libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
+    dpkg-dev                        # dpkg-source, to unpack cpp-httplib's source package
+    bats util-linux procps iproute2 e2fsprogs file
+    busybox-static debootstrap      # rootfs fixtures
+    hyperfine systemd-container     # benchmarks against peers
+)
+
+log() { printf '[build] %s\n' "$*" >&2; }
+
+missing_packages() {
+    local p
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+            printf '%s\n' "$p"
+    done
+}
+
+install_packages() {
+    local missing
+    mapfile -t missing < <(missing_packages)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Debian's binary cpp-httplib package is split (header + .so) and has no static library, so
+# the single-header httplib.h is taken from Debian's *source* package, through a private apt
+# configuration that leaves the system's sources untouched.
+fetch_httplib() {
+    [ -s "$HTTPLIB_DIR/httplib.h" ] && return 0
+    log "fetching cpp-httplib single header from Debian's source package"
+    local work
+    work=$(mktemp -d "$DS_CACHE/httplib.XXXXXX")
+    chmod 755 "$work" # apt drops privileges to _apt for downloads
+    mkdir -p "$work/parts" "$work/lists/partial"
+    echo 'deb-src http://deb.debian.org/debian bookworm main' >"$work/parts/src.list"
+    local -a opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$work/parts"
+        -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=")
+    # apt verifies the index signatures and the files' hashes; dpkg-source only unpacks.
+    if ! (
+        cd "$work"
+        apt-get "${opts[@]}" -qq update &&
+            apt-get "${opts[@]}" -qq source --download-only cpp-httplib &&
+            dpkg-source --no-check -x ./cpp-httplib_*.dsc src
+    ) >"$work/log" 2>&1; then
+        cat "$work/log" >&2
+        echo "[build] could not fetch cpp-httplib's source package" >&2
+        return 1
+    fi
+    mkdir -p "$HTTPLIB_DIR"
+    install -m 0644 "$work/src/httplib.h" "$HTTPLIB_DIR/httplib.h.new"
+    mv "$HTTPLIB_DIR/httplib.h.new" "$HTTPLIB_DIR/httplib.h"
+    rm -rf "$work"
+}
+
+deps() {
+    mkdir -p "$DS_CACHE"
+    install_packages
+    fetch_httplib
+}
+
+build() {
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
+        -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
+    cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory
+    log "built $BUILD_DIR/droidspaces ($(stat -c %s "$BUILD_DIR/droidspaces") bytes)"
+}
+
+# Runs every suite, prints each one's own output, and ends with one summary line.
+run_tests() {
+    local passed=0 failed=0 out rc
+    log "unit tests (ctest)"
+    out=$(cd "$BUILD_DIR" && ctest --output-on-failure 2>&1) && rc=0 || rc=$?
+    printf '%s\n' "$out"
+    local line
+    line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' <<<"$out" | tail -1 || true)
+    if [[ $line =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+        failed=$((failed + BASH_REMATCH[1]))
+        passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+    else
+        failed=$((failed + 1)) # ctest itself broke
+    fi
+
+    log "integration tests (bats)"
+    out=$(DROIDSPACES_BIN="$BUILD_DIR/droidspaces" bats --tap "$ROOT/tests" 2>&1) && rc=0 || rc=$?
+    printf '%s\n' "$out"
+    local ok notok
+    ok=$(grep -cE '^ok ' <<<"$out" || true)
+    notok=$(grep -cE '^not ok ' <<<"$out" || true)
+    passed=$((passed + ok))
+    failed=$((failed + notok))
+    if [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
+        failed=$((failed + 1)) # bats failed outside any test (setup_file, syntax error)
+    fi
+
+    printf '%d passed, %d failed\n' "$passed" "$failed"
+    [ "$failed" -eq 0 ]
+}
+
+case "${1:-build}" in
+build) build ;;
+deps) deps ;;
+test)
+    deps
+    build
+    run_tests
+    ;;
+bench)
+    deps
+    build
+    exec "$ROOT/bench/run.sh"
+    ;;
+*)
+    echo "usage: $0 [build|deps|test|bench]" >&2
+    exit 1
+    ;;
+esac

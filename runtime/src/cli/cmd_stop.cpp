@@ -1,0 +1,32 @@
+#include "cli/commands.hpp"
+#include "cli/config_source.hpp"
+#include "cli/output.hpp"
+#include "container/lifecycle.hpp"
+#include "core/error.hpp"
+
+namespace ds::cli {
+
+constexpr unsigned kDefaultStopTimeout = 15;
+
+int cmd_stop(Context& ctx) {
+    std::vector<std::string> names = ctx.inv.names;
+    if (names.empty()) names.push_back(resolve_single_name(ctx));
+    auto timeout = std::chrono::seconds(ctx.inv.timeout_seconds.value_or(kDefaultStopTimeout));
+    int status = kExitOk;
+    for (const auto& name : names) {
+        try {
+            auto result = container::stop_container(ctx.workspace, name, timeout);
+            if (result.forced)
+                print_warning("container '" + name + "' did not power off within " +
+                              std::to_string(timeout.count()) + " s: killed");
+            print_info("Container '" + name + "' stopped (" + std::to_string(result.took.count()) +
+                       " ms).");
+        } catch (const Error& e) {
+            print_error(e.what());
+            status = std::max(status, e.exit_code());
+        }
+    }
+    return status;
+}
+
+}  // namespace ds::cli

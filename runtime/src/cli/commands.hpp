@@ -1,0 +1,49 @@
+// The command table and what every command handler gets.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/options.hpp"
+#include "core/workspace.hpp"
+
+namespace ds::cli {
+
+struct Context {
+    Invocation inv;
+    Workspace workspace;
+    std::string argv0;  // for hints ("sudo droidspaces --name=x enter")
+};
+
+using Handler = int (*)(Context&);
+
+struct CommandSpec {
+    std::string_view name;
+    Handler handler;
+    std::string_view arguments;  // shown after the command in usage lines
+    std::string_view summary;
+    bool needs_root;
+};
+
+const std::vector<CommandSpec>& command_table();
+const CommandSpec* find_command(std::string_view name);
+
+// Entry point: parse, dispatch, print one error line on failure. Returns the exit code.
+int run_cli(int argc, char** argv);
+
+// Handlers, one file each.
+int cmd_help(Context& ctx);
+int cmd_version(Context& ctx);
+int cmd_check(Context& ctx);
+int cmd_start(Context& ctx);
+int cmd_stop(Context& ctx);
+int cmd_restart(Context& ctx);
+int cmd_enter(Context& ctx);
+int cmd_run(Context& ctx);
+int cmd_info(Context& ctx);
+int cmd_show(Context& ctx);
+int cmd_scan(Context& ctx);
+int cmd_pid(Context& ctx);
+
+}  // namespace ds::cli

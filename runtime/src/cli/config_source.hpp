@@ -1,0 +1,23 @@
+// Where a command's container config comes from (upstream order, reference §4.3).
+#pragma once
+
+#include <string>
+
+#include "cli/commands.hpp"
+#include "core/config.hpp"
+
+namespace ds::cli {
+
+struct ConfigSource {
+    Config config;
+    std::string path;  // the user's config file to keep in sync, "" for the workspace copy only
+};
+
+// -C FILE; else container.config next to a --rootfs/--rootfs-img given here; else the running
+// container's snapshot or the workspace copy for -n NAME. Then --reset, then the command line.
+ConfigSource load_config(const Context& ctx);
+
+// The container a stateful command means: -n NAME, or the only running container.
+std::string resolve_single_name(const Context& ctx);
+
+}  // namespace ds::cli

@@ -1,0 +1,250 @@
+#include "cli/options.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "sys/platform.hpp"
+
+namespace ds::cli {
+namespace {
+
+constexpr std::string_view kBoot = "start restart";
+
+#define CFG(s, l, a, m, key, help) OptionSpec{s, l, a, m, OptionId::config_key, key, kBoot, help}
+
+const std::vector<OptionSpec> kOptions = {
+    {'n', "name", "", "NAME[,NAME...]", OptionId::name, "",
+     "start stop restart enter run info pid", "container name; stop accepts a comma list"},
+    {'r', "rootfs", "", "DIR", OptionId::rootfs, "", kBoot, "rootfs directory"},
+    {'i', "rootfs-img", "", "IMG", OptionId::rootfs_img, "", kBoot,
+     "rootfs ext4/btrfs image or block device"},
+    {'C', "conf", "config", "FILE", OptionId::conf, "", "*", "load and save this container.config"},
+    {0, "reset", "", "", OptionId::reset, "", kBoot, "reset the saved config to defaults first"},
+    CFG('h', "hostname", "", "NAME", "hostname", "hostname inside (default: the name)"),
+    CFG('d', "dns", "", "LIST", "dns_servers", "DNS servers, comma separated (default 1.1.1.1,8.8.8.8)"),
+    CFG('f', "foreground", "", "", "foreground", "attach to the console while it boots"),
+    CFG('H', "hw-access", "", "", "enable_hw_access", "expose host devices (devtmpfs)"),
+    CFG(0, "gpu", "", "", "enable_gpu_mode", "expose GPU render nodes only"),
+    CFG('X', "termux-x11", "", "", "enable_termux_x11", "Termux:X11 display (Android)"),
+    CFG(0, "tx11-flags", "", "FLAGS", "tx11_extra_flags", "extra Termux:X11 flags (Android)"),
+    CFG(0, "virgl", "", "", "enable_virgl", "VirGL GPU acceleration (Android)"),
+    CFG(0, "virgl-flags", "", "FLAGS", "virgl_extra_flags", "extra VirGL server flags (Android)"),
+    CFG(0, "pulse-audio", "", "", "enable_pulseaudio", "PulseAudio sound (Android)"),
+    CFG('I', "disable-ipv6", "", "", "disable_ipv6", "disable IPv6 inside"),
+    CFG('S', "enable-android-storage", "", "", "enable_android_storage",
+        "bind /storage/emulated/0 (Android)"),
+    CFG('P', "selinux-permissive", "", "", "selinux_permissive", "set SELinux permissive (Android)"),
+    CFG(0, "allow-userns", "", "", "allow_userns", "allow user namespaces inside"),
+    CFG('V', "volatile", "", "", "volatile_mode", "discard all changes on stop (overlay)"),
+    {'B', "bind", "bind-mount", "SRC:DEST[:ro]", OptionId::bind, "", kBoot,
+     "bind a host path; repeatable, comma lists ok (max 16)"},
+    CFG('E', "env", "", "FILE", "env_file", "KEY=VALUE file added to the environment"),
+    {'u', "user", "", "USER", OptionId::user, "", "run", "run the command as USER"},
+    CFG(0, "net", "", "MODE", "net_mode", "host (default), nat, none or gateway"),
+    {0, "port", "", "[H:]C[/PROTO]", OptionId::port, "", kBoot, "NAT port forward; repeatable"},
+    {0, "upstream", "", "IFACE[,...]", OptionId::upstream, "", kBoot, "NAT uplink interfaces"},
+    CFG(0, "nat-ip", "", "IP", "static_nat_ip", "fixed NAT address 172.28.X.Y"),
+    CFG(0, "gateway", "gateway-container", "NAME", "gateway_container", "gateway container"),
+    CFG(0, "gateway-net", "", "NAME", "gateway_net", "gateway segment name (default lan)"),
+    CFG(0, "gateway-iface", "", "IFACE", "gateway_lan_ifname", "LAN interface in the gateway"),
+    CFG(0, "gateway-bridge", "", "BRIDGE", "gateway_bridge", "bridge of the gateway segment"),
+    CFG(0, "force-cgroupv1", "", "", "force_cgroupv1", "use the cgroup v1 layout"),
+    CFG(0, "block-nested-namespaces", "", "", "block_nested_ns",
+        "deny namespaces inside (old-kernel deadlock shield)"),
+    CFG(0, "privileged", "", "TAGS", "privileged",
+        "nomask,nocaps,noseccomp,shared,unfiltered-dev or full"),
+    {0, "memory", "", "SIZE", OptionId::memory, "", kBoot, "memory limit, e.g. 512M (cgroup v2)"},
+    {0, "cpus", "", "N", OptionId::cpus, "", kBoot, "CPU limit in cores, e.g. 1.5 (cgroup v2)"},
+    CFG(0, "pids-limit", "", "N", "pids_limit", "maximum number of processes"),
+    CFG(0, "init", "", "PATH", "custom_init", "init to run instead of /sbin/init"),
+    {0, "timeout", "", "SECONDS", OptionId::timeout, "", "stop restart",
+     "graceful stop deadline before SIGKILL (default 15)"},
+    {0, "json", "", "", OptionId::json, "", "show info check version pid scan",
+     "machine-readable JSON output"},
+    {0, "format", "", "", OptionId::format, "", "show info", "upstream KEY=VALUE output"},
+    {'v', "help", "", "", OptionId::help, "", "*", "show help"},
+};
+
+const OptionSpec* find_short_option(char c) {
+    for (const auto& o : kOptions)
+        if (o.short_name == c) return &o;
+    return nullptr;
+}
+
+bool is_path_option(const OptionSpec& o) {
+    return o.id == OptionId::rootfs || o.id == OptionId::rootfs_img || o.id == OptionId::conf ||
+           o.config_key == "env_file";
+}
+
+// Upstream makes paths absolute while parsing: a later chdir must not change their meaning.
+std::string absolutize_bind_sources(std::string_view specs) {
+    std::string out;
+    for (const auto& spec : split_list(specs, ",")) {
+        auto colon = spec.find(':');
+        std::string src = spec.substr(0, colon);
+        std::string rest = colon == std::string::npos ? "" : spec.substr(colon);
+        if (!src.empty()) src = sys::absolute_path(src);
+        out += (out.empty() ? "" : ",") + src + rest;
+    }
+    return out;
+}
+
+void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
+    if (is_path_option(opt) && !value.empty()) value = sys::absolute_path(value);
+    switch (opt.id) {
+        case OptionId::name:
+            for (auto& n : split_list(value, ",")) {
+                check_container_name(n);
+                inv.names.push_back(n);
+            }
+            if (inv.names.empty()) check_container_name("");
+            return;
+        case OptionId::conf: inv.conf_path = value; return;
+        case OptionId::reset: inv.reset = true; return;
+        case OptionId::json: inv.json = true; return;
+        case OptionId::format: inv.format = true; return;
+        case OptionId::help: inv.help = true; return;
+        case OptionId::user: inv.user = value; return;
+        case OptionId::timeout:
+            inv.timeout_seconds = static_cast<unsigned>(parse_positive("--timeout", value, 1, 3600));
+            return;
+        case OptionId::bind: value = absolutize_bind_sources(value); break;
+        default: break;
+    }
+    inv.overrides.emplace_back(&opt, std::move(value));
+}
+
+double parse_cpus(std::string_view value) {
+    double n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
+        !std::isfinite(n) || n < 0.01 || n > 4096)
+        fail_usage("invalid value '" + std::string(value) +
+                   "' for --cpus: expected a number of cores from 0.01 to 4096");
+    return n;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_table() { return kOptions; }
+
+const OptionSpec* find_long_option(std::string_view name) {
+    for (const auto& o : kOptions)
+        if (o.long_name == name || (!o.alias.empty() && o.alias == name)) return &o;
+    return nullptr;
+}
+
+bool Invocation::has_override(std::string_view long_name) const {
+    for (const auto& [opt, value] : overrides)
+        if (opt->long_name == long_name) return true;
+    return false;
+}
+
+Invocation parse_command_line(const std::vector<std::string>& argv) {
+    Invocation inv;
+    bool options_done = false;
+    for (size_t i = 0; i < argv.size(); ++i) {
+        const std::string& arg = argv[i];
+        // After `run CMD`, everything belongs to the command, dashes included.
+        if (inv.command == "run" && !inv.args.empty()) {
+            inv.args.push_back(arg);
+            continue;
+        }
+        if (options_done || arg.size() < 2 || arg[0] != '-') {
+            if (inv.command.empty()) inv.command = arg;
+            else inv.args.push_back(arg);
+            continue;
+        }
+        if (arg == "--") {
+            options_done = true;
+            continue;
+        }
+        auto take_value = [&](const OptionSpec& opt, const std::string& shown) {
+            if (i + 1 >= argv.size())
+                fail_usage("option '" + shown + "' requires a value (" +
+                           std::string(opt.metavar) + ")");
+            return argv[++i];
+        };
+        if (arg.rfind("--", 0) == 0) {
+            auto eq = arg.find('=');
+            std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+            const OptionSpec* opt = find_long_option(name);
+            if (!opt)
+                fail_usage("unknown option '" + arg.substr(0, eq) +
+                           "': see 'droidspaces help' for the list of options");
+            std::string shown = "--" + name;
+            if (opt->metavar.empty()) {
+                if (eq != std::string::npos)
+                    fail_usage("option '" + shown + "' does not take a value");
+                apply_option(inv, *opt, "1");
+            } else {
+                apply_option(inv, *opt,
+                             eq != std::string::npos ? arg.substr(eq + 1) : take_value(*opt, shown));
+            }
+            continue;
+        }
+        // A cluster of short options: -fV, -nNAME, -n NAME.
+        for (size_t j = 1; j < arg.size(); ++j) {
+            const OptionSpec* opt = find_short_option(arg[j]);
+            std::string shown = std::string("-") + arg[j];
+            if (!opt)
+                fail_usage("unknown option '" + shown +
+                           "': see 'droidspaces help' for the list of options");
+            if (opt->metavar.empty()) {
+                apply_option(inv, *opt, "1");
+                continue;
+            }
+            apply_option(inv, *opt, j + 1 < arg.size() ? arg.substr(j + 1) : take_value(*opt, shown));
+            break;
+        }
+    }
+    return inv;
+}
+
+void apply_overrides(const Invocation& inv, Config& config) {
+    for (const auto& [opt, value] : inv.overrides) {
+        switch (opt->id) {
+            case OptionId::rootfs:
+            case OptionId::rootfs_img:
+                set_config_key(config, "rootfs_path", value);
+                config.rootfs_is_image = opt->id == OptionId::rootfs_img;
+                break;
+            case OptionId::bind: add_binds(config.bind_mounts, value); break;
+            case OptionId::port: {
+                auto all = config.port_forwards;
+                for (auto& p : split_list(value, ",")) all.push_back(p);
+                std::string joined;
+                for (auto& p : all) joined += (joined.empty() ? "" : ",") + p;
+                set_config_key(config, "port_forwards", joined);
+                break;
+            }
+            case OptionId::upstream: {
+                auto all = config.upstream_interfaces;
+                for (auto& u : split_list(value, ",")) all.push_back(u);
+                std::string joined;
+                for (auto& u : all) joined += (joined.empty() ? "" : ",") + u;
+                set_config_key(config, "upstream_interfaces", joined);
+                break;
+            }
+            case OptionId::memory: config.memory_limit = parse_memory_size(value); break;
+            case OptionId::cpus: {
+                double cpus = parse_cpus(value);
+                config.cpu_period = 100000;
+                config.cpu_quota = std::max<uint64_t>(1000, std::llround(cpus * 100000));
+                break;
+            }
+            case OptionId::config_key: {
+                try {
+                    set_config_key(config, opt->config_key, value);
+                } catch (const Error& e) {
+                    fail_usage("--" + std::string(opt->long_name) + ": " + e.what());
+                }
+                break;
+            }
+            default: break;
+        }
+    }
+}
+
+}  // namespace ds::cli

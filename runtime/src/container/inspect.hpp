@@ -1,0 +1,132 @@
+// Read-side operations both front ends (CLI, web server) call: list the running containers,
+// inspect one, and scan the host for containers the workspace lost track of. They return plain
+// data; the CLI renders it as text, KEY=VALUE or JSON (to_json here, so both agree).
+//
+// Identity rules (reference §14, plus runc's start-time check):
+//  - a record (Pids/<name>.state) names a running container only while its init has the same
+//    start time and still carries the /run/droidspaces marker (container::find_running);
+//  - an upstream-style pidfile without a .state is believed only when its PID is a valid
+//    container init (PID 1 of a PID namespace below ours, with /run/droidspaces/name equal to
+//    the container's name); it is then adopted (a .state is written);
+//  - stale records are pruned as a side effect: dead or reused PIDs, garbage pidfiles. A
+//    pidfile whose PID is alive but no container is left alone (upstream does the same: it may
+//    be a container still booting under another tool), but never listed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "container/state.hpp"
+#include "core/config.hpp"
+#include "core/workspace.hpp"
+
+namespace ds::container {
+
+// --- show --------------------------------------------------------------------------------------
+
+struct ContainerSummary {
+    ContainerState state;
+    int64_t uptime_seconds = -1;  // since the current init started (upstream); -1 unknown
+    std::string net_mode;         // from the live config snapshot, "" when unreadable
+};
+
+struct ContainerList {
+    std::vector<ContainerSummary> running;  // sorted by name
+    std::vector<std::string> pruned;        // names whose stale records were removed
+    size_t configured = 0;                  // directories under Containers/ (TOTAL_CONTAINERS)
+};
+
+// Every running container of the workspace; prunes stale records on the way. Cheap: a few small
+// reads per container, no /proc walk.
+ContainerList list_containers(const Workspace& ws);
+
+// {name, pid, monitor_pid (null when unknown), init, uptime_seconds, rootfs, boots, net}
+nlohmann::json to_json(const ContainerSummary& summary);
+
+// --- info --------------------------------------------------------------------------------------
+
+struct NamespaceInfo {
+    std::string type;         // cgroup ipc mnt net pid time user uts
+    uint64_t inode = 0;       // of /proc/<init>/ns/<type>
+    bool is_private = false;  // differs from the host's (PID 1's)
+};
+
+struct CgroupUsage {
+    std::string path;  // host path of the container's cgroup, "" when it has none
+    std::optional<uint64_t> memory_current, memory_max, pids_current, pids_max, cpu_usage_usec;
+    std::optional<size_t> processes;  // cgroup.procs entries in the whole subtree
+};
+
+struct ProcessUsage {
+    uint64_t ram_used_kb = 0;   // VmRSS summed over the processes of the init's PID namespace
+    uint64_t ram_total_kb = 0;  // host MemTotal
+    size_t processes = 0;
+    std::optional<unsigned> cpu_permill;  // 0..1000 over a 250 ms window, when sampled
+};
+
+struct ContainerInfo {
+    std::string name;
+    bool running = false;
+    std::string host_platform;  // Linux | Android
+    std::string host_arch;      // x86_64 | aarch64 | arm | x86 | uname machine
+
+    // Running only.
+    ContainerState state;
+    std::string os;  // PRETTY_NAME of the container's os-release, "" when unknown
+    int64_t uptime_seconds = -1;
+    std::optional<size_t> mounts;  // entries in the init's mount namespace
+    std::vector<NamespaceInfo> namespaces;
+    CgroupUsage cgroup;
+    std::optional<ProcessUsage> usage;
+
+    // The config the container booted with (live snapshot) or, stopped, the workspace copy.
+    bool has_config = false;
+    Config config;
+    std::string config_source;  // "snapshot" | "workspace" | ""
+    std::string hostname;       // config hostname, defaulting to the name
+    size_t env_vars = 0;        // valid KEY=VALUE lines of the config's env_file
+    std::string selinux;        // Enforcing | Permissive | "" when the host has no SELinux
+};
+
+struct InspectOptions {
+    bool sample_cpu = false;  // measure CPU_PERMILL (sleeps 250 ms)
+};
+
+// A running container, or a stopped one that has a config in the workspace (running = false).
+// Throws a usage error naming the container when it is neither.
+ContainerInfo inspect_container(const Workspace& ws, const std::string& name,
+                                InspectOptions options = {});
+
+nlohmann::json to_json(const ContainerInfo& info);
+// The config's feature settings as one JSON object (net, dns_servers, disable_ipv6, ...).
+nlohmann::json features_json(const Config& config);
+
+// --- scan --------------------------------------------------------------------------------------
+
+struct ScanResult {
+    std::vector<std::string> synchronized;      // containers whose records were (re)written
+    std::vector<std::string> restored_configs;  // container.config restored from the snapshot
+    std::vector<std::string> cleaned;  // what was removed: "pidfile NAME", "cgroup PATH"...
+    std::vector<std::string> foreign;  // valid inits owned by another workspace's monitor
+};
+
+// Finds every valid container init on the host and restores the records this workspace lost
+// (pidfile, .init, .state, container.config from the snapshot), deletes dead records, removes
+// empty leftover droidspaces cgroups and orphaned mount points under the workspace mount base.
+ScanResult scan_host(const Workspace& ws);
+
+nlohmann::json to_json(const ScanResult& result);
+
+// --- shared facts ------------------------------------------------------------------------------
+
+// PID 1 of a PID namespace below ours that carries the /run/droidspaces marker (§14).
+bool is_container_init(pid_t pid);
+// The container name an init's /run/droidspaces/name marker gives, "" when unreadable.
+std::string container_name_of(pid_t pid);
+
+}  // namespace ds::container

@@ -1,0 +1,297 @@
+#include "container/lifecycle.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "container/boot_plan.hpp"
+#include "container/monitor.hpp"
+#include "core/error.hpp"
+#include "sys/cgroup.hpp"
+#include "sys/file.hpp"
+#include "sys/lock.hpp"
+#include "sys/process.hpp"
+#include "sys/pty.hpp"
+#include "sys/syscall_error.hpp"
+
+namespace ds::container {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kLockWait = 30s;
+// How long a monitor may take to clean up after its init ended.
+constexpr auto kMonitorCleanupWait = 10s;
+
+std::string new_uuid() {
+    unsigned char bytes[16];
+    if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) sys::fail_errno("getrandom");
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+        out += hex[b >> 4];
+        out += hex[b & 15];
+    }
+    return out;
+}
+
+void check_rootfs(const Config& config) {
+    if (config.rootfs_path.empty())
+        fail_usage("no rootfs for '" + config.name + "': give --rootfs=DIR or --rootfs-img=IMG");
+    if (config.rootfs_is_image)
+        fail_usage("rootfs image '" + config.rootfs_path +
+                   "': images are not supported by this build yet; use a directory");
+    if (!sys::is_directory(config.rootfs_path))
+        fail_usage("rootfs '" + config.rootfs_path + "' does not exist or is not a directory");
+}
+
+std::string init_path_of(const Config& config) {
+    return config.custom_init.empty() ? "/sbin/init" : config.custom_init;
+}
+
+void check_init(const std::string& rootfs, const std::string& init) {
+    struct stat st;
+    std::string host_path = rootfs + init;
+    if (::lstat(host_path.c_str(), &st) != 0)
+        fail_usage("init '" + init + "' not found in rootfs '" + rootfs + "'");
+    // A symlink is judged where it points once the rootfs is /; the exec reports it otherwise.
+    if (!S_ISLNK(st.st_mode) && (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)))
+        fail_usage("init '" + init + "' in rootfs '" + rootfs + "' is not an executable file");
+}
+
+void check_binds(const Config& config) {
+    for (const auto& bind : config.bind_mounts)
+        if (!sys::path_exists(bind.src))
+            fail_usage("bind source '" + bind.src + "' does not exist");
+}
+
+// The cgroup layout the guest gets (reference §8; boot-lab-notes §2.4).
+void plan_cgroups(BootPlan& plan) {
+    auto v2 = sys::cgroup2_root();
+    std::string leaf = "/droidspaces/" + sanitize_name(plan.config.name);
+    if (v2 && !plan.config.force_cgroupv1) {
+        plan.cgroup_layout = CgroupLayout::unified;
+        plan.cgroup_path = *v2 + leaf;
+        return;
+    }
+    if (auto v1 = sys::cgroup_v1_systemd_root()) {
+        plan.cgroup_layout = CgroupLayout::legacy_systemd;
+        plan.cgroup_path = *v1 + leaf;
+        return;
+    }
+    plan.cgroup_layout = CgroupLayout::none;
+}
+
+void save_config(const Workspace& ws, const StartRequest& request) {
+    std::string text = serialize_config(request.config);
+    sys::make_dirs(ws.container_dir(request.config.name));
+    sys::write_file_if_changed(ws.config_path(request.config.name), text);
+    if (!request.config_path.empty() && request.config_path != ws.config_path(request.config.name))
+        sys::write_file_if_changed(request.config_path, text);
+}
+
+// Waits for a monitor whose init already ended: it is still cleaning up.
+void wait_for_stopping(const Workspace& ws, const std::string& name) {
+    auto state = read_state(ws, name);
+    if (!state || !monitor_is_running(*state)) return;
+    if (!sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait))
+        fail_runtime("container '" + name + "' is still shutting down (monitor PID " +
+                     std::to_string(state->monitor_pid) + ")");
+}
+
+[[noreturn]] void exec_monitor(const std::string& name, int plan_fd, int report_fd,
+                               int console_fd) {
+    // Move the three descriptors to their agreed numbers without clobbering each other.
+    int fds[3] = {::fcntl(plan_fd, F_DUPFD_CLOEXEC, 10), ::fcntl(report_fd, F_DUPFD_CLOEXEC, 10),
+                  ::fcntl(console_fd, F_DUPFD_CLOEXEC, 10)};
+    const int targets[3] = {kPlanFd, kReportFd, kConsoleFd};
+    for (int i = 0; i < 3; ++i)
+        if (fds[i] < 0 || ::dup2(fds[i], targets[i]) < 0) ::_exit(126);
+    for (int fd = 6; fd < 1024; ++fd) ::close(fd);
+    std::string title = "ds-monitor:" + name;
+    char* argv[] = {title.data(), const_cast<char*>(kMonitorCommand), nullptr};
+    ::execve("/proc/self/exe", argv, environ);
+    ::_exit(126);
+}
+
+struct MonitorHandle {
+    pid_t pid;
+    sys::unique_fd report;
+};
+
+MonitorHandle spawn_monitor(const BootPlan& plan, int console_master) {
+    int plan_pipe[2], report_pipe[2];
+    if (::pipe2(plan_pipe, O_CLOEXEC) != 0 || ::pipe2(report_pipe, O_CLOEXEC) != 0)
+        sys::fail_errno("pipe");
+    sys::unique_fd plan_read(plan_pipe[0]), plan_write(plan_pipe[1]);
+    sys::unique_fd report_read(report_pipe[0]), report_write(report_pipe[1]);
+    std::string text = serialize_plan(plan);
+    // Small enough for the pipe buffer: written before the monitor exists.
+    if (text.size() > 60000) fail_usage("container configuration is too large");
+    if (!sys::write_all(plan_write.get(), text.data(), text.size())) sys::fail_errno("write plan");
+    plan_write.reset();
+    pid_t pid = ::fork();
+    if (pid < 0) sys::fail_errno("fork monitor");
+    if (pid == 0) exec_monitor(plan.config.name, plan_read.get(), report_write.get(), console_master);
+    return {pid, std::move(report_read)};
+}
+
+std::string read_report(int fd) {
+    std::string text;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        text.append(buf, static_cast<size_t>(n));
+    }
+    return text;
+}
+
+// Sends the family's halt request; false when it could not be delivered (yet).
+bool send_halt(const ContainerState& state, const HaltRequest& halt) {
+    if (halt.method == HaltMethod::initctl) {
+        // sysvinit's request: runlevel 0, through its FIFO inside the container.
+        std::string root = "/proc/" + std::to_string(state.init_pid) + "/root";
+        for (const char* fifo : {"/run/initctl", "/dev/initctl"}) {
+            std::string path = root + fifo;
+            struct stat st;
+            if (::stat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+            sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+            if (!fd) continue;
+            unsigned char request[384] = {};
+            const uint32_t magic = 0x03091969, command = 1 /* runlevel */, runlevel = '0',
+                           sleeptime = 3;
+            std::memcpy(request + 0, &magic, 4);
+            std::memcpy(request + 4, &command, 4);
+            std::memcpy(request + 8, &runlevel, 4);
+            std::memcpy(request + 12, &sleeptime, 4);
+            return sys::write_all(fd.get(), request, sizeof request);
+        }
+        return false;
+    }
+    // PID 1 drops signals it has no handler for: only a caught signal counts as delivered.
+    ::kill(state.init_pid, halt.signal);
+    return sys::process_handles_signal(state.init_pid, halt.signal);
+}
+
+}  // namespace
+
+std::string live_config_path(pid_t init_pid) {
+    return "/proc/" + std::to_string(init_pid) + "/root/run/droidspaces/container.config";
+}
+
+StartResult start_container(const Workspace& ws, StartRequest request) {
+    Config& config = request.config;
+    if (config.name.empty()) fail_usage("a container name is required: give --name=NAME");
+    check_rootfs(config);
+    std::string init = init_path_of(config);
+    check_init(config.rootfs_path, init);
+    check_binds(config);
+    if (config.hostname.empty()) config.hostname = config.name;
+
+    for (const auto& dir : {ws.root, ws.pids_dir(), ws.logs_root(), ws.logs_dir(config.name)})
+        sys::make_dirs(dir);
+    sys::FileLock lock(ws.sidecar(config.name, "lock"), kLockWait, "container '" + config.name + "'");
+    if (auto running = find_running(ws, config.name))
+        fail_usage("container '" + config.name + "' is already running (PID " +
+                   std::to_string(running->init_pid) + ")");
+    wait_for_stopping(ws, config.name);
+    if (config.uuid.empty()) config.uuid = new_uuid();
+    save_config(ws, request);
+
+    BootPlan plan;
+    plan.config = config;
+    plan.workspace = ws;
+    plan.rootfs = config.rootfs_path;
+    plan.init_path = init;
+    plan.family = detect_init_family(plan.rootfs, init);
+    plan_cgroups(plan);
+    if (!request.term.empty()) plan.term = request.term;
+    if (!plan.cgroup_path.empty()) {
+        // Cgroups are named by container, not by workspace: another workspace's container of
+        // the same name must not be joined (and later killed with ours).
+        if (sys::is_directory(plan.cgroup_path) && sys::cgroup_populated(plan.cgroup_path))
+            fail_usage("container name '" + config.name + "' is in use: cgroup " +
+                       plan.cgroup_path + " has processes (another workspace's container?)");
+        sys::create_cgroup(plan.cgroup_path);
+    }
+
+    sys::Pty console = sys::open_pty();
+    plan.console_slave = console.slave_path;
+    if (request.foreground) plan.attached_client = ::getpid();
+    MonitorHandle monitor;
+    try {
+        monitor = spawn_monitor(plan, console.master.get());
+    } catch (...) {
+        if (!plan.cgroup_path.empty()) sys::remove_cgroup_tree(plan.cgroup_path, 1s);
+        throw;
+    }
+    std::string report = read_report(monitor.report.get());
+    if (report.rfind("OK ", 0) != 0) {
+        // The monitor has cleaned up after a failed boot and is exiting.
+        sys::wait_process_exit(monitor.pid, kMonitorCleanupWait);
+        ::waitpid(monitor.pid, nullptr, WNOHANG);
+        if (report.rfind("ERR ", 0) == 0) fail_runtime("boot of '" + config.name + "' failed at " + report.substr(4));
+        fail_runtime("the monitor of '" + config.name + "' exited before reporting");
+    }
+    StartResult result;
+    auto state = read_state(ws, config.name);
+    if (!state) fail_runtime("container '" + config.name + "' started but left no state");
+    result.state = *state;
+    if (request.foreground) result.console_master = std::move(console.master);
+    return result;
+}
+
+StopResult stop_container(const Workspace& ws, const std::string& name,
+                          std::chrono::seconds timeout) {
+    auto began = std::chrono::steady_clock::now();
+    sys::FileLock lock(ws.sidecar(name, "lock"), kLockWait, "container '" + name + "'");
+    auto state = find_running(ws, name);
+    if (!state) {
+        wait_for_stopping(ws, name);
+        fail_usage("container '" + name + "' is not running");
+    }
+    StopResult result;
+    HaltRequest halt = halt_request(state->family, state->custom_init);
+    auto deadline = began + timeout;
+    bool delivered = false;
+    // A request sent before init installs its handlers is lost: re-send until one is caught.
+    while (sys::process_alive(state->init_pid) && init_is_running(*state)) {
+        if (!delivered) delivered = send_halt(*state, halt);
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) break;
+        auto step = delivered ? deadline - now : std::chrono::nanoseconds(20ms);
+        if (sys::wait_process_exit(state->init_pid,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::min<std::chrono::nanoseconds>(step, deadline - now))))
+            break;
+    }
+    if (init_is_running(*state)) {
+        result.forced = true;
+        if (!state->cgroup_path.empty()) sys::kill_cgroup(state->cgroup_path);
+        ::kill(state->init_pid, SIGKILL);  // the kernel then kills the whole PID namespace
+        sys::wait_process_exit(state->init_pid, 5s);
+    }
+    // The monitor reaps init and removes the cgroup and state; if it is gone, we do it.
+    if (!monitor_is_running(*state) || !sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait)) {
+        if (!state->cgroup_path.empty()) {
+            sys::kill_cgroup(state->cgroup_path);
+            sys::remove_cgroup_tree(state->cgroup_path, 5s);
+        }
+        remove_state(ws, name);
+    }
+    result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
+    return result;
+}
+
+}  // namespace ds::container

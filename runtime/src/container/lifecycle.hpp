@@ -1,0 +1,45 @@
+// The operations both front ends (CLI, web server) call: start, stop, restart.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "container/state.hpp"
+#include "core/config.hpp"
+#include "core/workspace.hpp"
+#include "sys/fd.hpp"
+
+namespace ds::container {
+
+struct StartRequest {
+    Config config;               // validated, as it will be saved
+    std::string config_path;     // where the user's config lives ("" = workspace copy only)
+    bool foreground = false;     // keep the console master for the caller
+    std::string term;            // TERM for init, from the caller's terminal
+};
+
+struct StartResult {
+    ContainerState state;
+    sys::unique_fd console_master;  // only for foreground starts
+};
+
+// Validates, saves the config, boots, and returns once init has been exec'd (or throws with
+// the failed step; nothing is left behind then).
+StartResult start_container(const Workspace& ws, StartRequest request);
+
+struct StopResult {
+    bool forced = false;  // the graceful request timed out and the cgroup was killed
+    std::chrono::milliseconds took{0};
+};
+
+// Asks init to power off, waits up to `timeout`, then kills the cgroup; returns when the
+// monitor has cleaned up. Throws a usage error when the container is not running.
+StopResult stop_container(const Workspace& ws, const std::string& name,
+                          std::chrono::seconds timeout);
+
+// Config snapshot the running container booted with, if any.
+std::string live_config_path(pid_t init_pid);
+
+}  // namespace ds::container

@@ -1,0 +1,334 @@
+// The per-container monitor: one small host process that clones init, drains its console,
+// reboots it on request and leaves the host clean when it ends.
+#include "container/monitor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string_view>
+
+#include "container/boot.hpp"
+#include "container/state.hpp"
+#include "sys/cgroup.hpp"
+#include "sys/file.hpp"
+#include "sys/process.hpp"
+#include "sys/pty.hpp"
+#include "sys/syscall_error.hpp"
+
+namespace ds::container {
+namespace {
+
+constexpr off_t kConsoleLogLimit = 2 << 20;  // rotated to console.old beyond this
+
+// Timestamped lines in Logs/<name>/log, as upstream writes them.
+class RuntimeLog {
+public:
+    explicit RuntimeLog(const std::string& path)
+        : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {}
+    void write(const std::string& message) {
+        if (!fd_) return;
+        struct timespec ts;
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        ::gmtime_r(&ts.tv_sec, &tm);  // UTC: no time zone files to load into a long-lived process
+        char stamp[64];
+        std::snprintf(stamp, sizeof stamp, "[%04d-%02d-%02d %02d:%02d:%02d.%03ldZ] [monitor] ",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, ts.tv_nsec / 1000000);
+        std::string line = stamp + message + "\n";
+        sys::write_all(fd_.get(), line.data(), line.size());
+    }
+
+private:
+    sys::unique_fd fd_;
+};
+
+// Copies console output to Logs/<name>/console so a chatty init never blocks on a full pty.
+class ConsoleLog {
+public:
+    explicit ConsoleLog(std::string path) : path_(std::move(path)) { open(); }
+    void append(const char* data, size_t size) {
+        if (!fd_) return;
+        struct stat st;
+        if (::fstat(fd_.get(), &st) == 0 && st.st_size + static_cast<off_t>(size) > kConsoleLogLimit) {
+            ::rename(path_.c_str(), (path_ + ".old").c_str());
+            open();
+        }
+        sys::write_all(fd_.get(), data, size);
+    }
+
+private:
+    void open() { fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)); }
+    std::string path_;
+    sys::unique_fd fd_;
+};
+
+// The monitor lives as long as its container, in a loop that needs little of this binary. Start-up
+// faulted in much more (parsing, JSON, formatting); dropping the file-backed pages that were
+// never written (they fault back on demand, unchanged) keeps its resident size to what the loop
+// uses. Mappings with any private dirty page (relocated data) are left alone.
+void release_startup_pages() {
+    auto smaps = sys::try_read_file("/proc/self/smaps");
+    if (!smaps) return;
+    unsigned long from = 0, to = 0;
+    bool file_backed = false;
+    size_t pos = 0;
+    while (pos < smaps->size()) {
+        size_t end = smaps->find('\n', pos);
+        if (end == std::string::npos) end = smaps->size();
+        std::string line = smaps->substr(pos, end - pos);
+        pos = end + 1;
+        unsigned long a = 0, b = 0, dirty = 0;
+        char perms[5] = {};
+        if (std::sscanf(line.c_str(), "%lx-%lx %4s", &a, &b, perms) == 3) {
+            from = a;
+            to = b;
+            file_backed = perms[3] == 'p' && perms[1] == '-' && line.find(" /") != std::string::npos;
+        } else if (file_backed && std::sscanf(line.c_str(), "Private_Dirty: %lu", &dirty) == 1) {
+            if (dirty == 0) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+            file_backed = false;
+        }
+    }
+}
+
+class Monitor {
+public:
+    Monitor(BootPlan plan, int report_fd, int console_master)
+        : plan_(std::move(plan)),
+          report_fd_(report_fd),
+          master_(console_master),
+          log_(plan_.workspace.logs_dir(plan_.config.name) + "/log"),
+          console_log_(plan_.workspace.logs_dir(plan_.config.name) + "/console") {}
+
+    int run() {
+        // Holding the slave keeps the master from hanging up between boots.
+        console_slave_ = sys::open_pty_slave(master_.get(), plan_.console_slave);
+        if (plan_.attached_client > 0) client_ = sys::pidfd_open(plan_.attached_client);
+        signals_ = make_signalfd();
+        for (bool first = true;; first = false) {
+            auto error = boot_once();
+            if (!error.empty()) {
+                log_.write("boot failed: " + error);
+                if (first) report("ERR " + error);
+                break;
+            }
+            write_state();
+            if (first) {
+                report("OK " + std::to_string(init_pid_));
+            }
+            log_.write("init started as PID " + std::to_string(init_pid_) + " (boot " +
+                       std::to_string(boots_) + ")");
+            if (first) release_startup_pages();
+            int status = supervise();
+            if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP)) {
+                log_.write("init ended (" + describe(status) + "): cleaning up");
+                break;
+            }
+            log_.write("reboot requested inside the container");
+            reset_cgroup();
+            ++boots_;
+        }
+        cleanup();
+        return 0;
+    }
+
+private:
+    // Clones init into fresh namespaces; "" on success, else what failed.
+    std::string boot_once() {
+        int pipe_fds[2];
+        if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe: " + sys::errno_text(errno);
+        sys::unique_fd reader(pipe_fds[0]), writer(pipe_fds[1]);
+        unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+        if (plan_.own_netns()) flags |= CLONE_NEWNET;
+        pid_t pid = sys::clone_process(flags);
+        if (pid < 0) return "clone: " + sys::errno_text(errno);
+        if (pid == 0) {
+            reader.reset();
+            boot_container_init(plan_, writer.get());
+        }
+        writer.reset();
+        // The pipe closes on a successful exec; otherwise it carries the reason.
+        std::string error;
+        char buf[512];
+        ssize_t n;
+        while ((n = ::read(reader.get(), buf, sizeof buf)) != 0) {
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            error.append(buf, static_cast<size_t>(n));
+        }
+        if (!error.empty()) {
+            ::waitpid(pid, nullptr, 0);
+            return error;
+        }
+        init_pid_ = pid;
+        return "";
+    }
+
+    // Runs until init ends; returns its wait status.
+    int supervise() {
+        for (;;) {
+            struct pollfd fds[3];
+            int n = 0;
+            fds[n++] = {signals_.get(), POLLIN, 0};
+            bool draining = !client_;
+            if (draining) fds[n++] = {master_.get(), POLLIN, 0};
+            else fds[n++] = {client_.get(), POLLIN, 0};
+            if (::poll(fds, n, -1) < 0 && errno != EINTR) continue;
+            if (fds[1].revents) {
+                if (draining) drain_console();
+                else client_.reset();  // the foreground CLI left: drain from now on
+            }
+            if (fds[0].revents) {
+                struct signalfd_siginfo info;
+                while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
+                }
+                int status = 0;
+                pid_t pid;
+                while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                    if (pid == init_pid_) {
+                        drain_console();
+                        return status;
+                    }
+                }
+            }
+        }
+    }
+
+    void drain_console() {
+        char buf[65536];
+        for (;;) {
+            ssize_t n = ::read(master_.get(), buf, sizeof buf);
+            if (n <= 0) return;
+            console_log_.append(buf, static_cast<size_t>(n));
+            if (static_cast<size_t>(n) < sizeof buf) return;
+        }
+    }
+
+    void write_state() {
+        ContainerState s;
+        s.name = plan_.config.name;
+        s.init_pid = init_pid_;
+        s.init_start = sys::process_start_time(init_pid_).value_or(0);
+        s.monitor_pid = ::getpid();
+        s.monitor_start = sys::process_start_time(s.monitor_pid).value_or(0);
+        s.family = plan_.family;
+        s.custom_init = !plan_.config.custom_init.empty();
+        s.rootfs = plan_.rootfs;
+        s.cgroup_path = plan_.cgroup_path;
+        s.uuid = plan_.config.uuid;
+        s.boot_id = sys::boot_id();
+        if (!started_at_) started_at_ = std::time(nullptr);
+        s.started_at = started_at_;
+        s.boots = boots_;
+        try {
+            container::write_state(plan_.workspace, s);
+        } catch (const std::exception& e) {
+            log_.write(std::string("could not write state: ") + e.what());
+        }
+    }
+
+    // A rebooting systemd finds its cgroup tree as a fresh boot would.
+    void reset_cgroup() {
+        if (plan_.cgroup_path.empty()) return;
+        sys::kill_cgroup(plan_.cgroup_path);
+        sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(2));
+        sys::create_cgroup(plan_.cgroup_path);
+    }
+
+    void cleanup() {
+        if (!plan_.cgroup_path.empty()) {
+            sys::kill_cgroup(plan_.cgroup_path);
+            if (!sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(5)))
+                log_.write("could not remove cgroup " + plan_.cgroup_path);
+            // The shared parent goes with the last container (rmdir fails while others live).
+            ::rmdir(plan_.cgroup_path.substr(0, plan_.cgroup_path.rfind('/')).c_str());
+        }
+        // Only our own record: a new start of the same name may already own the files.
+        auto state = read_state(plan_.workspace, plan_.config.name);
+        if (state && state->monitor_pid == ::getpid()) remove_state(plan_.workspace, plan_.config.name);
+        log_.write("stopped");
+    }
+
+    void report(const std::string& message) {
+        if (report_fd_ < 0) return;
+        sys::write_all(report_fd_, message.data(), message.size());
+        ::close(report_fd_);
+        report_fd_ = -1;
+    }
+
+    static sys::unique_fd make_signalfd() {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        ::sigprocmask(SIG_BLOCK, &set, nullptr);
+        return sys::unique_fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    }
+
+    static std::string describe(int status) {
+        if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+        if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+        return "status " + std::to_string(status);
+    }
+
+    BootPlan plan_;
+    int report_fd_;
+    sys::unique_fd master_;
+    sys::unique_fd console_slave_;
+    sys::unique_fd signals_;
+    sys::unique_fd client_;
+    RuntimeLog log_;
+    ConsoleLog console_log_;
+    pid_t init_pid_ = 0;
+    unsigned boots_ = 1;
+    int64_t started_at_ = 0;
+};
+
+void detach_from_caller() {
+    ::setsid();
+    if (::chdir("/") != 0) {
+    }
+    // The monitor outlives the terminal that started it; none of these may end it.
+    for (int sig : {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU})
+        ::signal(sig, SIG_IGN);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    if (null > 2) ::close(null);
+}
+
+}  // namespace
+
+int monitor_main(char** argv) {
+    auto text = sys::try_read_file("/proc/self/fd/" + std::to_string(kPlanFd));
+    ::close(kPlanFd);
+    if (!text) return 1;
+    BootPlan plan;
+    try {
+        plan = parse_plan(*text);
+    } catch (const std::exception& e) {
+        std::string message = std::string("ERR bad boot plan: ") + e.what();
+        sys::write_all(kReportFd, message.data(), message.size());
+        return 1;
+    }
+    sys::set_process_title(argv, "ds-monitor:" + plan.config.name);
+    detach_from_caller();
+    ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
+    ::fcntl(kConsoleFd, F_SETFD, FD_CLOEXEC);
+    ::fcntl(kConsoleFd, F_SETFL, O_NONBLOCK);
+    return Monitor(std::move(plan), kReportFd, kConsoleFd).run();
+}
+
+}  // namespace ds::container

@@ -1,0 +1,101 @@
+#include "container/state.hpp"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sys/file.hpp"
+#include "sys/process.hpp"
+
+namespace ds::container {
+
+void write_state(const Workspace& ws, const ContainerState& s) {
+    nlohmann::json j = {
+        {"name", s.name},           {"init_pid", s.init_pid},
+        {"init_start", s.init_start}, {"monitor_pid", s.monitor_pid},
+        {"monitor_start", s.monitor_start}, {"family", to_string(s.family)},
+        {"custom_init", s.custom_init}, {"rootfs", s.rootfs},
+        {"cgroup_path", s.cgroup_path}, {"uuid", s.uuid},
+        {"boot_id", s.boot_id},     {"started_at", s.started_at},
+        {"boots", s.boots},
+    };
+    sys::make_dirs(ws.pids_dir());
+    // Identity first: a reader that finds the pidfile also finds what validates it.
+    sys::write_file_atomic(ws.sidecar(s.name, "state"), j.dump() + "\n");
+    sys::write_file_atomic(ws.sidecar(s.name, "init"), std::string(to_string(s.family)));
+    sys::write_file_atomic(ws.pidfile(s.name), std::to_string(s.init_pid));
+}
+
+std::optional<ContainerState> read_state(const Workspace& ws, const std::string& name) {
+    auto text = sys::try_read_file(ws.sidecar(name, "state"));
+    if (!text) return std::nullopt;
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    ContainerState s;
+    try {
+        s.name = j.at("name");
+        s.init_pid = j.at("init_pid");
+        s.init_start = j.at("init_start");
+        s.monitor_pid = j.at("monitor_pid");
+        s.monitor_start = j.at("monitor_start");
+        s.family = parse_init_family(j.at("family").get<std::string>());
+        s.custom_init = j.at("custom_init");
+        s.rootfs = j.at("rootfs");
+        s.cgroup_path = j.at("cgroup_path");
+        s.uuid = j.at("uuid");
+        s.boot_id = j.at("boot_id");
+        s.started_at = j.at("started_at");
+        s.boots = j.at("boots");
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+    // The pidfile is the authority on the current init (the monitor rewrites it on reboot).
+    return s;
+}
+
+void remove_state(const Workspace& ws, const std::string& name) {
+    for (const char* ext : {"pid", "init", "state"}) ::unlink(ws.sidecar(name, ext).c_str());
+}
+
+std::vector<std::string> names_with_pidfiles(const Workspace& ws) {
+    std::vector<std::string> names;
+    DIR* dir = ::opendir(ws.pids_dir().c_str());
+    if (!dir) return names;
+    while (auto* e = ::readdir(dir)) {
+        std::string file = e->d_name;
+        if (file.size() > 4 && file.compare(file.size() - 4, 4, ".pid") == 0)
+            names.push_back(file.substr(0, file.size() - 4));
+    }
+    ::closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+bool init_is_running(const ContainerState& s) {
+    if (s.boot_id != sys::boot_id()) return false;
+    auto start = sys::process_start_time(s.init_pid);
+    if (!start || *start != s.init_start) return false;
+    return sys::path_exists("/proc/" + std::to_string(s.init_pid) + "/root/run/droidspaces");
+}
+
+bool monitor_is_running(const ContainerState& s) {
+    if (s.boot_id != sys::boot_id()) return false;
+    auto start = sys::process_start_time(s.monitor_pid);
+    return start && *start == s.monitor_start;
+}
+
+std::optional<ContainerState> find_running(const Workspace& ws, const std::string& name) {
+    auto state = read_state(ws, name);
+    if (!state) {
+        // A pidfile without our record (upstream's, or torn): nothing we can validate.
+        return std::nullopt;
+    }
+    if (init_is_running(*state)) return state;
+    if (!monitor_is_running(*state)) remove_state(ws, name);
+    return std::nullopt;
+}
+
+}  // namespace ds::container

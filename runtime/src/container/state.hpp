@@ -1,0 +1,47 @@
+// What the host remembers about a running container: Pids/<name>.pid (upstream's pidfile),
+// .init (init family) and .state (our identity record: PIDs with start times).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "container/init_family.hpp"
+#include "core/workspace.hpp"
+
+namespace ds::container {
+
+struct ContainerState {
+    std::string name;
+    pid_t init_pid = 0;
+    uint64_t init_start = 0;  // start time in clock ticks: a reused PID has a different one
+    pid_t monitor_pid = 0;
+    uint64_t monitor_start = 0;
+    InitFamily family = InitFamily::unknown;
+    bool custom_init = false;
+    std::string rootfs;
+    std::string cgroup_path;
+    std::string uuid;
+    std::string boot_id;
+    int64_t started_at = 0;  // unix time of the first boot
+    unsigned boots = 1;      // 1 + in-container reboots
+};
+
+void write_state(const Workspace& ws, const ContainerState& state);
+std::optional<ContainerState> read_state(const Workspace& ws, const std::string& name);
+void remove_state(const Workspace& ws, const std::string& name);
+// Names that have a pidfile.
+std::vector<std::string> names_with_pidfiles(const Workspace& ws);
+
+// The init is alive, is the same process (start time), and carries our /run marker.
+bool init_is_running(const ContainerState& state);
+bool monitor_is_running(const ContainerState& state);
+
+// The running container called `name`, or nullopt. Stale records (dead or reused PIDs, a
+// previous boot of the machine) are removed on the way when no monitor owns them any more.
+std::optional<ContainerState> find_running(const Workspace& ws, const std::string& name);
+
+}  // namespace ds::container

@@ -1,0 +1,362 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "core/error.hpp"
+
+namespace ds {
+namespace {
+
+using Format = std::optional<std::string> (*)(const Config&);
+using Parse = void (*)(Config&, std::string_view);
+
+// One row per known key, in upstream's serialisation order.
+struct Field {
+    std::string_view key;
+    Parse parse;
+    Format format;
+    // How the value is written when the file already has a line for the key; nullptr: `format`.
+    // Switches keep their line ("=0") once the file has one, as upstream's Android build writes
+    // them, so an unchanged file is rewritten byte-for-byte.
+    Format present = nullptr;
+};
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+}
+
+std::optional<std::string> if_set(const std::string& s) {
+    if (s.empty()) return std::nullopt;
+    return s;
+}
+std::optional<std::string> if_positive(uint64_t n) {
+    if (n == 0) return std::nullopt;
+    return std::to_string(n);
+}
+std::optional<std::string> flag(bool b) { return b ? "1" : "0"; }
+// Android-only switches are written only when on, so desktop configs stay short.
+std::optional<std::string> flag_if_on(bool b) {
+    if (!b) return std::nullopt;
+    return "1";
+}
+
+#define DS_BOOL(key, fmt)                                                                \
+    Field {                                                                              \
+        #key, [](Config& c, std::string_view v) { c.key = parse_bool(#key, v); },        \
+            [](const Config& c) { return fmt(c.key); },                                  \
+            [](const Config& c) { return flag(c.key); }                                  \
+    }
+#define DS_TEXT(key, check)                                                              \
+    Field {                                                                              \
+        #key,                                                                            \
+            [](Config& c, std::string_view v) {                                          \
+                if (!v.empty()) check;                                                   \
+                c.key = std::string(v);                                                  \
+            },                                                                           \
+            [](const Config& c) { return if_set(c.key); }                                \
+    }
+#define DS_COUNT(key, min, max)                                                          \
+    Field {                                                                              \
+        #key, [](Config& c, std::string_view v) { c.key = parse_positive(#key, v, min, max); }, \
+            [](const Config& c) { return if_positive(c.key); }                           \
+    }
+
+bool is_container_name(std::string_view v) {
+    try {
+        check_container_name(v);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+bool is_gateway(const Config& c) { return c.net_mode == NetMode::gateway; }
+bool is_nat(const Config& c) { return c.net_mode == NetMode::nat; }
+
+const std::vector<Field>& fields() {
+    static const std::vector<Field> table = {
+        DS_TEXT(name, check_container_name(v)),
+        // Upstream's start saves hostname=<container name> when no hostname was given, so a
+        // valid container name ("my box", "kali_linux") is accepted as well.
+        Field{"hostname",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty()) {
+                      try {
+                          check_hostname(v);
+                      } catch (const Error&) {
+                          if (!is_container_name(v)) throw;
+                      }
+                  }
+                  c.hostname = std::string(v);
+              },
+              [](const Config& c) { return if_set(c.hostname); }},
+        Field{"rootfs_path",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty() && v[0] != '/')
+                      fail_usage("invalid rootfs_path '" + std::string(v) +
+                                 "': must be an absolute path");
+                  c.rootfs_path = std::string(v);
+              },
+              [](const Config& c) { return if_set(c.rootfs_path); }},
+        DS_BOOL(disable_ipv6, flag),
+        DS_BOOL(enable_android_storage, flag_if_on),
+        DS_BOOL(enable_termux_x11, flag_if_on),
+        DS_TEXT(tx11_extra_flags, (void)0),
+        DS_BOOL(enable_virgl, flag_if_on),
+        DS_TEXT(virgl_extra_flags, (void)0),
+        DS_BOOL(enable_pulseaudio, flag_if_on),
+        DS_BOOL(enable_hw_access, flag),
+        DS_BOOL(enable_gpu_mode, flag),
+        DS_BOOL(selinux_permissive, flag),
+        DS_BOOL(allow_userns, flag),
+        DS_BOOL(volatile_mode, flag),
+        DS_BOOL(force_cgroupv1, flag),
+        DS_BOOL(block_nested_ns, flag),
+        DS_COUNT(memory_limit, 4ull << 20, UINT64_MAX),
+        DS_COUNT(cpu_quota, 1000, UINT64_MAX),
+        DS_COUNT(cpu_period, 1000, 1000000),
+        DS_COUNT(pids_limit, 1, 4194304),
+        Field{"privileged",
+              [](Config& c, std::string_view v) { c.privileged = normalize_privileged(v); },
+              [](const Config& c) { return if_set(c.privileged); }},
+        DS_BOOL(foreground, flag),
+        Field{"net_mode", [](Config& c, std::string_view v) { c.net_mode = parse_net_mode(v); },
+              [](const Config& c) -> std::optional<std::string> {
+                  return std::string(to_string(c.net_mode));
+              }},
+        Field{"gateway_container",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty()) check_container_name(v);
+                  c.gateway_container = std::string(v);
+              },
+              [](const Config& c) {
+                  return is_gateway(c) ? if_set(c.gateway_container) : std::nullopt;
+              }},
+        Field{"gateway_net",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty()) check_interface_name("gateway network", v, false);
+                  c.gateway_net = std::string(v);
+              },
+              [](const Config& c) { return is_gateway(c) ? if_set(c.gateway_net) : std::nullopt; }},
+        Field{"gateway_bridge",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty()) check_interface_name("gateway bridge", v, false);
+                  c.gateway_bridge = std::string(v);
+              },
+              [](const Config& c) {
+                  return is_gateway(c) ? if_set(c.gateway_bridge) : std::nullopt;
+              }},
+        Field{"gateway_lan_ifname",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty()) check_interface_name("gateway interface", v, false);
+                  c.gateway_lan_ifname = std::string(v);
+              },
+              [](const Config& c) {
+                  return is_gateway(c) ? if_set(c.gateway_lan_ifname) : std::nullopt;
+              }},
+        Field{"upstream_interfaces",
+              [](Config& c, std::string_view v) {
+                  c.upstream_interfaces.clear();
+                  for (auto& name : split_list(v, ", ")) {
+                      check_interface_name("upstream interface", name, true);
+                      if (c.upstream_interfaces.size() >= kMaxUpstreamInterfaces)
+                          fail_usage("too many upstream interfaces: at most 32 are allowed");
+                      c.upstream_interfaces.push_back(name);
+                  }
+              },
+              [](const Config& c) {
+                  return is_nat(c) ? if_set(join(c.upstream_interfaces)) : std::nullopt;
+              }},
+        Field{"port_forwards",
+              [](Config& c, std::string_view v) {
+                  c.port_forwards.clear();
+                  for (auto& spec : split_list(v, ", ")) {
+                      auto canonical = normalize_port_forward(spec);
+                      if (std::count(c.port_forwards.begin(), c.port_forwards.end(), canonical))
+                          continue;
+                      if (c.port_forwards.size() >= kMaxPortForwards)
+                          fail_usage("too many port forwards: at most 32 are allowed");
+                      c.port_forwards.push_back(canonical);
+                  }
+              },
+              [](const Config& c) {
+                  return is_nat(c) ? if_set(join(c.port_forwards)) : std::nullopt;
+              }},
+        Field{"static_nat_ip",
+              [](Config& c, std::string_view v) {
+                  if (!v.empty()) check_nat_ip(v);
+                  c.static_nat_ip = std::string(v);
+              },
+              [](const Config& c) { return is_nat(c) ? if_set(c.static_nat_ip) : std::nullopt; }},
+        DS_TEXT(env_file, (void)0),
+        DS_TEXT(uuid, check_uuid(v)),
+        DS_TEXT(custom_init, check_init_path(v)),
+        Field{"dns_servers",
+              [](Config& c, std::string_view v) { c.dns_servers = parse_dns_servers(v); },
+              [](const Config& c) { return if_set(join(c.dns_servers)); }},
+        Field{"bind_mounts",
+              [](Config& c, std::string_view v) {
+                  c.bind_mounts.clear();
+                  add_binds(c.bind_mounts, v);
+              },
+              [](const Config& c) -> std::optional<std::string> {
+                  // Sorted by destination so parents are mounted before children.
+                  auto binds = c.bind_mounts;
+                  std::stable_sort(binds.begin(), binds.end(),
+                                   [](auto& a, auto& b) { return a.dest < b.dest; });
+                  std::vector<std::string> items;
+                  for (const auto& b : binds) items.push_back(format_bind(b));
+                  return if_set(join(items));
+              }},
+    };
+    return table;
+}
+
+const Field* find_field(std::string_view key) {
+    for (const auto& f : fields())
+        if (f.key == key) return &f;
+    return nullptr;
+}
+
+std::string_view trim(std::string_view s) {
+    const char* ws = " \t\r";
+    auto b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos) return {};
+    auto e = s.find_last_not_of(ws);
+    return s.substr(b, e - b + 1);
+}
+
+// The key of a "key=value" line, or nullopt for comments, blanks and malformed lines.
+std::optional<std::string_view> line_key(std::string_view line) {
+    auto t = trim(line);
+    if (t.empty() || t[0] == '#') return std::nullopt;
+    auto eq = t.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    return trim(t.substr(0, eq));
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        lines.emplace_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return lines;
+}
+
+}  // namespace
+
+std::string_view to_string(NetMode mode) {
+    switch (mode) {
+        case NetMode::host: return "host";
+        case NetMode::nat: return "nat";
+        case NetMode::none: return "none";
+        case NetMode::gateway: return "gateway";
+    }
+    return "host";
+}
+
+NetMode parse_net_mode(std::string_view value) {
+    if (value == "host") return NetMode::host;
+    if (value == "nat") return NetMode::nat;
+    if (value == "none") return NetMode::none;
+    if (value == "gateway" || value == "delegated-gateway") return NetMode::gateway;
+    fail_usage("invalid network mode '" + std::string(value) +
+               "': expected host, nat, none or gateway");
+}
+
+bool is_known_config_key(std::string_view key) { return find_field(key) != nullptr; }
+
+bool set_config_key(Config& config, std::string_view key, std::string_view value) {
+    const Field* field = find_field(key);
+    if (!field) return false;
+    // A newline in a value would come back as a line of its own on the next load.
+    if (std::any_of(value.begin(), value.end(),
+                    [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
+        std::string shown;
+        for (unsigned char ch : value) {
+            if (ch < 0x20 || ch == 0x7f) {
+                const char* hex = "0123456789abcdef";
+                shown += std::string("\\x") + hex[ch >> 4] + hex[ch & 15];
+            } else {
+                shown += static_cast<char>(ch);
+            }
+        }
+        fail_usage("invalid value '" + shown + "' for " + std::string(key) +
+                   ": must not contain control characters");
+    }
+    field->parse(config, value);
+    return true;
+}
+
+Config parse_config(std::string_view text, std::string_view origin) {
+    Config config;
+    config.source_lines = split_lines(text);
+    for (size_t i = 0; i < config.source_lines.size(); ++i) {
+        std::string_view line = config.source_lines[i];
+        auto where = std::string(origin) + ":" + std::to_string(i + 1) + ": ";
+        auto t = trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        auto eq = t.find('=');
+        if (eq == std::string_view::npos || trim(t.substr(0, eq)).empty())
+            fail_usage(where + "malformed line '" + std::string(t) + "': expected key=value");
+        auto key = trim(t.substr(0, eq));
+        auto value = trim(t.substr(eq + 1));
+        try {
+            set_config_key(config, key, value);  // unknown keys stay in source_lines verbatim
+        } catch (const Error& e) {
+            fail_usage(where + e.what());
+        }
+    }
+    return config;
+}
+
+std::string serialize_config(const Config& config) {
+    // The known keys' new values, in canonical order.
+    std::vector<std::pair<std::string_view, std::string>> values;
+    for (const auto& f : fields())
+        if (auto v = f.format(config)) values.emplace_back(f.key, *v);
+
+    std::string out;
+    std::set<std::string_view> written;
+    if (config.source_lines.empty()) {
+        out = "# Droidspaces Container Configuration\n"
+              "# Comments and unknown keys in this file are preserved when it is rewritten\n\n";
+    }
+    for (const auto& line : config.source_lines) {
+        auto key = line_key(line);
+        const Field* field = key ? find_field(*key) : nullptr;
+        if (!field) {  // comment, blank or a key we do not own: verbatim
+            out += line + "\n";
+            continue;
+        }
+        if (written.count(field->key)) continue;  // a duplicate of a key already written
+        auto value = (field->present ? field->present : field->format)(config);
+        if (!value) continue;  // the key is now unset
+        out += std::string(field->key) + "=" + *value + "\n";
+        written.insert(field->key);
+    }
+    for (const auto& [key, value] : values)
+        if (!written.count(key)) out += std::string(key) + "=" + value + "\n";
+    return out;
+}
+
+void reset_config(Config& config) {
+    Config fresh;
+    fresh.name = config.name;
+    fresh.rootfs_path = config.rootfs_path;
+    fresh.rootfs_is_image = config.rootfs_is_image;
+    fresh.uuid = config.uuid;
+    fresh.block_nested_ns = config.block_nested_ns;
+    fresh.source_lines = std::move(config.source_lines);
+    config = std::move(fresh);
+}
+
+}  // namespace ds

@@ -1,0 +1,29 @@
+// Whole-file reads and crash-safe writes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace ds::sys {
+
+// Contents of the file, or nullopt when it cannot be read (missing, permission, ...).
+std::optional<std::string> try_read_file(const std::string& path);
+// Contents of the file; throws a runtime error naming the path and errno.
+std::string read_file(const std::string& path);
+
+// Writes through a temp file in the same directory, fsync, rename, fsync of the directory:
+// a reader sees either the old or the new content, never a torn file.
+void write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644);
+// As write_file_atomic, but skips the write when the file already holds exactly `content`.
+// Returns true when the file was written.
+bool write_file_if_changed(const std::string& path, const std::string& content,
+                           mode_t mode = 0644);
+
+// mkdir -p; existing directories are fine.
+void make_dirs(const std::string& path, mode_t mode = 0755);
+bool path_exists(const std::string& path);
+bool is_directory(const std::string& path);
+
+}  // namespace ds::sys

@@ -1,0 +1,39 @@
+// Processes: clone into namespaces, pidfds, /proc facts, waiting with deadlines.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "sys/fd.hpp"
+
+namespace ds::sys {
+
+// fork(2) with namespace flags (raw clone: returns 0 in the child, the PID in the parent).
+pid_t clone_process(unsigned long namespace_flags);
+// -1 with errno set when the kernel has no pidfd_open (before 5.3) or the process is gone.
+unique_fd pidfd_open(pid_t pid);
+// Start time of the process in clock ticks since boot (field 22 of /proc/PID/stat): with the
+// PID it identifies a process for good, as runc does.
+std::optional<uint64_t> process_start_time(pid_t pid);
+bool process_alive(pid_t pid);
+// A field of /proc/PID/status ("SigCgt", "NSpid"...), or "" when unreadable.
+std::string proc_status_field(pid_t pid, const std::string& field);
+// True when `signal` is caught or blocked by the process (so sending it will not be dropped).
+bool process_handles_signal(pid_t pid, int signal);
+std::string boot_id();
+
+// Waits until `fd` is readable or the timeout passes; true when readable.
+bool wait_readable(int fd, std::chrono::milliseconds timeout);
+// Waits for a (non-child) process to end; true when it ended within the timeout.
+bool wait_process_exit(pid_t pid, std::chrono::milliseconds timeout);
+
+// Writes all of `data` to `fd`, retrying on EINTR; false on error.
+bool write_all(int fd, const void* data, size_t size);
+// Sets the process title seen in ps (argv[0] area) and comm.
+void set_process_title(char** argv, const std::string& title);
+
+}  // namespace ds::sys

@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# Bad input through the built CLI: every case exits 1, prints exactly one line on stderr that
+# names the offending value, and leaves no trace: nothing created or changed in the workspace
+# ($DROIDSPACES_HOME) or next to the rootfs, and a config given with -C is not rewritten.
+#
+# DROIDSPACES_BIN: the runtime binary (default: /work/main/build/droidspaces).
+# Run as root (start is root-only, and the checks must get past the root gate).
+
+# `run --separate-stderr` sets $stderr and $stderr_lines.
+# shellcheck disable=SC2154
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	DROIDSPACES_BIN=${DROIDSPACES_BIN:-/work/main/build/droidspaces}
+	if [[ ! -x $DROIDSPACES_BIN ]]; then
+		echo "DROIDSPACES_BIN=$DROIDSPACES_BIN is not an executable (build first)" >&2
+		return 1
+	fi
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "these tests must run as root" >&2
+		return 1
+	fi
+	DROIDSPACES_HOME=$(mktemp -d)
+	export DROIDSPACES_HOME
+	# A rootfs without an init: should bad input ever get through, start fails before booting.
+	tmp=$(mktemp -d)
+	mkdir "$tmp/rootfs" "$tmp/src"
+}
+
+teardown() {
+	rm -rf -- "$DROIDSPACES_HOME" "$tmp"
+}
+
+# Everything under the workspace and the directory holding the rootfs: path, size, mtime.
+snapshot() {
+	find "$DROIDSPACES_HOME" "$tmp" -printf '%p %s %T@\n' | sort
+}
+
+show_run() {
+	echo "command: droidspaces $*"
+	echo "status: $status"
+	echo "stdout: $output"
+	echo "stderr (${#stderr_lines[@]} lines):"
+	printf '  |%s\n' "${stderr_lines[@]}"
+}
+
+# expect_rejected VALUE ARGS...: `droidspaces ARGS...` exits 1 with exactly one stderr line that
+# contains VALUE, and the snapshot is unchanged.
+expect_rejected() {
+	local value=$1
+	shift
+	local before after
+	before=$(snapshot)
+	run --separate-stderr "$DROIDSPACES_BIN" "$@"
+	after=$(snapshot)
+	show_run "$@"
+	[[ $status -eq 1 ]] || {
+		echo "FAIL: expected exit status 1"
+		return 1
+	}
+	[[ ${#stderr_lines[@]} -eq 1 ]] || {
+		echo "FAIL: expected exactly one line on stderr"
+		return 1
+	}
+	[[ $stderr == *"$value"* ]] || {
+		echo "FAIL: stderr does not name '$value'"
+		return 1
+	}
+	[[ $before == "$after" ]] || {
+		echo "FAIL: files changed:"
+		diff <(echo "$before") <(echo "$after") || true
+		return 1
+	}
+}
+
+@test "name with a path component is rejected" {
+	expect_rejected "'../x'" -n ../x -r "$tmp/rootfs" start
+	expect_rejected "'a/b'" --name=a/b -r "$tmp/rootfs" start
+}
+
+@test "empty name is rejected" {
+	expect_rejected "''" --name= -r "$tmp/rootfs" start
+	expect_rejected "''" -n "" -r "$tmp/rootfs" start
+}
+
+@test "dot names are rejected" {
+	expect_rejected "'..'" -n .. -r "$tmp/rootfs" start
+	expect_rejected "'.'" -n . -r "$tmp/rootfs" start
+}
+
+@test "300-character name is rejected" {
+	local name
+	name=$(printf 'n%.0s' {1..300})
+	expect_rejected "${name:0:40}" -n "$name" -r "$tmp/rootfs" start
+	[[ $stderr == *255* ]]
+}
+
+@test "names with control characters are rejected on one escaped line" {
+	expect_rejected 'a\x01b' -n $'a\x01b' -r "$tmp/rootfs" start
+	expect_rejected 'a\x0ab' -n $'a\nb' -r "$tmp/rootfs" start
+	expect_rejected 'a\x09b' -n $'a\tb' -r "$tmp/rootfs" start
+}
+
+@test "malformed config line names file:line and the line; the file is untouched" {
+	local conf=$tmp/box.config sum
+	printf 'name=box\nrootfs_path=%s\ngarbage\n' "$tmp/rootfs" >"$conf"
+	sum=$(sha256sum <"$conf")
+	expect_rejected "$conf:3" -C "$conf" start
+	[[ $stderr == *garbage* ]]
+	[[ $(sha256sum <"$conf") == "$sum" ]]
+
+	expect_rejected "$conf:3" -n box -C "$conf" -V start
+	[[ $(sha256sum <"$conf") == "$sum" ]]
+}
+
+@test "bad value in a config file names the key and value; the file is untouched" {
+	local conf=$tmp/box.config sum
+	printf 'name=box\nrootfs_path=%s\nvolatile_mode=maybe\n' "$tmp/rootfs" >"$conf"
+	sum=$(sha256sum <"$conf")
+	expect_rejected "'maybe'" -C "$conf" start
+	[[ $stderr == *volatile_mode* ]]
+	[[ $(sha256sum <"$conf") == "$sum" ]]
+}
+
+@test "bind destination with .. is rejected" {
+	expect_rejected "/mnt/../etc" -n box -r "$tmp/rootfs" -B "$tmp/src:/mnt/../etc" start
+	expect_rejected "/.." -n box -r "$tmp/rootfs" --bind="$tmp/src:/.." start
+}
+
+@test "relative bind destination is rejected" {
+	expect_rejected "'mnt/data'" -n box -r "$tmp/rootfs" -B "$tmp/src:mnt/data" start
+}
+
+@test "bind destination / is rejected" {
+	expect_rejected "'/'" -n box -r "$tmp/rootfs" -B "$tmp/src:/" start
+}
+
+@test "17 binds are rejected naming the limit of 16" {
+	local -a args=(-n box -r "$tmp/rootfs")
+	local i
+	for i in $(seq 1 17); do
+		mkdir "$tmp/s$i"
+		args+=(-B "$tmp/s$i:/mnt/d$i")
+	done
+	expect_rejected "/mnt/d17" "${args[@]}" start
+	[[ $stderr == *16* ]]
+}
+
+@test "missing rootfs is rejected naming the path" {
+	[[ ! -e /nonexistent ]]
+	local had_root_config=0
+	[[ -e /container.config ]] && had_root_config=1
+	expect_rejected "/nonexistent" -n box -r /nonexistent start
+	# Upstream's auto config path for /nonexistent is /container.config: it must not appear.
+	[[ $had_root_config -eq 1 || ! -e /container.config ]]
+}
+
+@test "missing rootfs next to the workspace is rejected and nothing is written beside it" {
+	expect_rejected "$tmp/missing" -n box -r "$tmp/missing" start
+}
+
+@test "unknown option is rejected naming it" {
+	expect_rejected "'--bogus'" -n box -r "$tmp/rootfs" --bogus start
+	expect_rejected "'--bogus'" -n box -r "$tmp/rootfs" --bogus=1 start
+	expect_rejected "'-Z'" -n box -r "$tmp/rootfs" -Z start
+}
+
+@test "unknown network mode is rejected naming it" {
+	expect_rejected "'bogus'" -n box -r "$tmp/rootfs" --net=bogus start
+	[[ $stderr == *nat* ]]
+}
+
+@test "droidspaces --bogus: one error line, nothing on stdout" {
+	expect_rejected "'--bogus'" --bogus
+	[[ -z $output ]]
+	[[ ${stderr_lines[0]} == "[-] "* ]]
+	[[ $stderr == *"droidspaces help"* ]]
+}
+
+@test "option missing its value is rejected naming it" {
+	expect_rejected "'--name'" -r "$tmp/rootfs" start --name
+}
+
+@test "value given to a switch is rejected naming it" {
+	expect_rejected "'--volatile'" -n box -r "$tmp/rootfs" --volatile=1 start
+}
