@@ -26,7 +26,7 @@ std::string flag_text(const OptionSpec& opt) {
 void print_option(std::string& out, const OptionSpec& opt) {
     std::string line = "  " + flag_text(opt);
     std::string help(opt.help);
-    if (!opt.alias.empty()) help += " (also --" + std::string(opt.alias) + ")";
+    if (!opt.alias.empty()) help += " (or --" + std::string(opt.alias) + ")";
     // Keep every line within 100 columns: a long flag puts its text on the next line.
     if (line.size() + 2 > kFlagColumn) out += line + "\n" + std::string(kFlagColumn, ' ');
     else out += line + std::string(kFlagColumn - line.size(), ' ');

@@ -38,7 +38,7 @@ const std::vector<OptionSpec> kOptions = {
     CFG(0, "allow-userns", "", "", "allow_userns", "allow user namespaces inside"),
     CFG('V', "volatile", "", "", "volatile_mode", "discard all changes on stop (overlay)"),
     {'B', "bind", "bind-mount", "SRC:DEST[:ro]", OptionId::bind, "", kBoot,
-     "bind a host path; repeatable, comma lists ok (max 16)"},
+     "bind a host path; repeatable (max 16)"},
     CFG('E', "env", "", "FILE", "env_file", "KEY=VALUE file added to the environment"),
     {'u', "user", "", "USER", OptionId::user, "", "run", "run the command as USER"},
     CFG(0, "net", "", "MODE", "net_mode", "host (default), nat, none or gateway"),

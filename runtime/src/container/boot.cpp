@@ -217,6 +217,7 @@ public:
         if (content.empty()) content = "nameserver 1.1.1.1\nnameserver 8.8.8.8\n";
         ensure_dir("/run/droidspaces");
         sys::write_file_atomic("/run/droidspaces/resolv.conf", content);
+        if (!sys::is_directory("/etc")) return;
         struct stat st;
         if (::lstat("/etc/resolv.conf", &st) == 0 && S_ISREG(st.st_mode)) {
             // The user's file stays untouched underneath.

@@ -29,6 +29,12 @@ constexpr auto kLockWait = 30s;
 // How long a monitor may take to clean up after its init ended.
 constexpr auto kMonitorCleanupWait = 10s;
 
+// Serialises start/stop/restart of one container (the lock goes away with its holder).
+sys::FileLock lock_container(const Workspace& ws, const std::string& name) {
+    sys::make_dirs(ws.pids_dir());
+    return sys::FileLock(ws.sidecar(name, "lock"), kLockWait, "container '" + name + "'");
+}
+
 std::string new_uuid() {
     unsigned char bytes[16];
     if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) sys::fail_errno("getrandom");
@@ -200,7 +206,7 @@ StartResult start_container(const Workspace& ws, StartRequest request) {
 
     for (const auto& dir : {ws.root, ws.pids_dir(), ws.logs_root(), ws.logs_dir(config.name)})
         sys::make_dirs(dir);
-    sys::FileLock lock(ws.sidecar(config.name, "lock"), kLockWait, "container '" + config.name + "'");
+    auto lock = lock_container(ws, config.name);
     if (auto running = find_running(ws, config.name))
         fail_usage("container '" + config.name + "' is already running (PID " +
                    std::to_string(running->init_pid) + ")");
@@ -254,7 +260,7 @@ StartResult start_container(const Workspace& ws, StartRequest request) {
 StopResult stop_container(const Workspace& ws, const std::string& name,
                           std::chrono::seconds timeout) {
     auto began = std::chrono::steady_clock::now();
-    sys::FileLock lock(ws.sidecar(name, "lock"), kLockWait, "container '" + name + "'");
+    auto lock = lock_container(ws, name);
     auto state = find_running(ws, name);
     if (!state) {
         wait_for_stopping(ws, name);

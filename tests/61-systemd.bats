@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# Debian bookworm with systemd as PID 1.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    load helpers
+    suite_setup
+    ROOTFS=$(fixture_copy systemd "$SUITE_TMP/sd")
+    export ROOTFS
+    export NAME="sd-$$"
+}
+
+teardown_file() {
+    load helpers
+    suite_teardown
+}
+
+setup() {
+    load helpers
+}
+
+system_state() {
+    ds --name="$NAME" run systemctl is-system-running 2>/dev/null
+}
+
+# Waits until systemd has finished booting; prints its final state.
+wait_for_boot() {
+    local deadline=$((SECONDS + 60)) state
+    while ((SECONDS < deadline)); do
+        state=$(system_state) || true
+        case $state in
+        running | degraded)
+            echo "$state"
+            return 0
+            ;;
+        esac
+        sleep 0.1
+    done
+    echo "still '$state' after 60 s" >&2
+    return 1
+}
+
+@test "systemd boots to running (failed units are listed)" {
+    run ds --name="$NAME" --rootfs="$ROOTFS" --net=none --hostname=sdhost --dns=192.0.2.53 start
+    [ "$status" -eq 0 ]
+    [[ $output == *"(systemd)"* ]]
+    run wait_for_boot
+    echo "state: $output"
+    ds --name="$NAME" run systemctl --failed --no-legend --plain
+    [ "$output" = "running" ] || [ "$output" = "degraded" ]
+}
+
+@test "PID 1 is systemd and knows it runs in a container" {
+    run ds --name="$NAME" run cat /proc/1/comm
+    [ "$output" = "systemd" ]
+    run ds --name="$NAME" run systemd-detect-virt --container
+    [ "$output" = "droidspaces" ] || [ "$output" = "container-other" ]
+    run ds --name="$NAME" run cat /run/systemd/container
+    [ "$output" = "droidspaces" ]
+}
+
+@test "systemd built its cgroup tree inside the container's cgroup namespace" {
+    run ds --name="$NAME" run grep '^0::' /proc/1/cgroup
+    [ "$output" = "0::/init.scope" ]
+    local v2
+    v2=$(findmnt -n -o TARGET -t cgroup2 | grep -E '^/sys/fs/cgroup(/unified)?$' | head -1)
+    [ -d "$v2/droidspaces/$NAME/init.scope" ]
+    [ -d "$v2/droidspaces/$NAME/system.slice" ]
+    [ ! -d "$v2/init.scope" ] || [ -n "$(cat "$v2/init.scope/cgroup.procs")" ]
+}
+
+@test "hostname and DNS are as configured" {
+    run ds --name="$NAME" run hostname
+    [ "$output" = "sdhost" ]
+    run ds --name="$NAME" run cat /etc/resolv.conf
+    [ "$output" = "nameserver 192.0.2.53" ]
+}
+
+@test "namespaces differ from the host's" {
+    local pid ns
+    pid=$(ds --name="$NAME" pid)
+    for ns in pid mnt uts ipc cgroup net; do
+        [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ]
+    done
+}
+
+@test "systemctl reboot brings it back with a new PID 1" {
+    local before
+    before=$(ds --name="$NAME" pid)
+    ds --name="$NAME" run systemctl reboot
+    wait_until 30 bash -c "p=\$($DROIDSPACES_BIN --name=$NAME pid) && [ \"\$p\" != $before ]"
+    run wait_for_boot
+    [ "$output" = "running" ] || [ "$output" = "degraded" ]
+}
+
+@test "stop halts systemd gracefully" {
+    run ds --name="$NAME" stop
+    [ "$status" -eq 0 ]
+    [[ $output != *"killed"* ]]
+    grep -q 'Reached target.*System Shutdown' "$DROIDSPACES_HOME/Logs/$NAME/console"
+    grep -q 'Halting system\|Powering off' "$DROIDSPACES_HOME/Logs/$NAME/console"
+}
+
+@test "poweroff inside cleans up" {
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
+    wait_for_boot
+    local monitor
+    monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$NAME.state")
+    ds --name="$NAME" run systemctl poweroff
+    wait_until 30 bash -c "! kill -0 $monitor 2>/dev/null"
+    [ "$(ds --name="$NAME" pid)" = "NONE" ]
+    [ ! -e "$DROIDSPACES_HOME/Pids/$NAME.pid" ]
+}
+
+@test "stop right after start is not lost" {
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
+    run ds --name="$NAME" stop --timeout=20
+    [ "$status" -eq 0 ]
+    [[ $output != *"killed"* ]]
+}
+
+@test "the host is as it was before the suite" {
+    stop_suite_containers
+    assert_host_clean
+}
