@@ -23,7 +23,8 @@ int cmd_start(Context& ctx) {
         print_warning("--foreground needs a terminal on stdin and stdout: starting in the background");
         request.foreground = false;
     }
-    auto result = container::start_container(ctx.workspace, std::move(request));
+    auto result = container::start_container(ctx.workspace, std::move(request),
+                                              [](const std::string& w) { print_warning(w); });
     const auto& state = result.state;
     print_info("Container '" + state.name + "' started: init PID " +
                std::to_string(state.init_pid) + " (" + std::string(to_string(state.family)) +

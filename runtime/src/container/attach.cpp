@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 
@@ -532,8 +533,12 @@ bool is_executable_file(const std::string& path) {
 
 class Proxy {
   public:
-    Proxy(sys::unique_fd master, pid_t child, int signal_fd)
-        : master_(std::move(master)), child_(child), sigfd_(signal_fd) {}
+    // `slave_probe`: a slave fd to watch the shell's input queue, for piped (non-tty) stdin.
+    Proxy(sys::unique_fd master, sys::unique_fd slave_probe, pid_t child, int signal_fd)
+        : master_(std::move(master)),
+          probe_(std::move(slave_probe)),
+          child_(child),
+          sigfd_(signal_fd) {}
 
     // Runs until the shell exits (or the caller's terminal goes away); returns its status.
     int run() {
@@ -545,7 +550,7 @@ class Proxy {
                 {master_open_ ? master_.get() : -1,
                  static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0},
                 {stdin_open_ && pending_.size() < kMaxPending ? STDIN_FILENO : -1, POLLIN, 0}};
-            if (::poll(fds, 3, -1) < 0) {
+            if (::poll(fds, 3, piped_eof_ ? kEofRetryMs : -1) < 0) {
                 if (errno == EINTR) continue;
                 sys::fail_errno("poll");
             }
@@ -553,6 +558,7 @@ class Proxy {
             if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) drain_master(buf, sizeof buf, false);
             if ((fds[1].revents & POLLOUT) && master_open_) flush_pending();
             if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) read_stdin(buf, sizeof buf);
+            if (piped_eof_ && pending_.empty()) send_eof();
         }
         if (master_open_) drain_master(buf, sizeof buf, true);
         return status_;
@@ -560,6 +566,41 @@ class Proxy {
 
   private:
     static constexpr size_t kMaxPending = 1 << 16;
+    static constexpr int kEofRetryMs = 100;
+
+    // Piped input ended: end the session the way a user would, once the shell has read
+    // everything before. A line editor (readline, busybox lineedit: raw mode) gets ^U ^D, which
+    // clears a line made dirty by a stale EOF and exits; a canonical-mode reader (dash, read, cat)
+    // gets one VEOF once the mode has stayed canonical for a round (a shell starting up or
+    // running a command is canonical only briefly; an EOF queued then reaches the next raw-mode
+    // read as a NUL, which the ^U above clears).
+    void send_eof() {
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_eof_ < std::chrono::milliseconds(kEofRetryMs)) return;
+        int queued = 0;
+        termios mode;
+        if (!master_open_ || ::ioctl(probe_.get(), FIONREAD, &queued) != 0 || queued > 0 ||
+            ::tcgetattr(master_.get(), &mode) != 0)
+            return;
+        std::string_view keys = "\x15\x04";
+        char veof = mode.c_cc[VEOF] ? static_cast<char>(mode.c_cc[VEOF]) : '\x04';
+        if (mode.c_lflag & ICANON) {
+            if (canonical_eof_sent_) return;
+            if (!canonical_seen_) {
+                canonical_seen_ = true;
+                last_eof_ = now;
+                return;
+            }
+            canonical_eof_sent_ = true;
+            keys = std::string_view(&veof, 1);
+        } else {
+            canonical_seen_ = canonical_eof_sent_ = false;
+        }
+        last_eof_ = now;
+        if (::write(master_.get(), keys.data(), keys.size()) < 0) {
+            // The pty is full or gone: the next round tries again.
+        }
+    }
 
     void handle_signals() {
         struct signalfd_siginfo info;
@@ -634,18 +675,18 @@ class Proxy {
         }
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
         stdin_open_ = false;
-        if (stdin_tty_) {
+        if (stdin_tty_ || !probe_)
             hang_up(SIGHUP);  // the terminal is gone
-        } else {
-            pending_.push_back('\x04');  // end of piped input: EOF for the shell
-            flush_pending();
-        }
+        else
+            piped_eof_ = true;
     }
 
-    sys::unique_fd master_;
+    sys::unique_fd master_, probe_;
     pid_t child_;
     int sigfd_;
     bool master_open_ = true, stdin_open_ = true, stdin_tty_ = false;
+    bool piped_eof_ = false, canonical_seen_ = false, canonical_eof_sent_ = false;
+    std::chrono::steady_clock::time_point last_eof_{};
     int status_ = -1;
     std::string pending_;  // input not yet accepted by the pty
 };
@@ -875,7 +916,8 @@ AttachResult enter_container(const Workspace& ws, const ContainerState& state,
     EnterSignals signals;
     plan.signals = &signals.saved();
     pid_t pid = spawn(plan, joined);
-    slave.reset();
+    // Piped stdin: keep a slave fd to see when the shell has read everything (see Proxy).
+    if (::isatty(STDIN_FILENO)) slave.reset();
     pipe.write_end.reset();
     AttachResult result;
     result.error = read_error(pipe.read_end.get());
@@ -889,7 +931,7 @@ AttachResult enter_container(const Workspace& ws, const ContainerState& state,
     int flags = ::fcntl(pty.master.get(), F_GETFL);
     ::fcntl(pty.master.get(), F_SETFL, flags | O_NONBLOCK);
     sys::RawTerminal raw(STDIN_FILENO);
-    result.exit_code = Proxy(std::move(pty.master), pid, signals.fd()).run();
+    result.exit_code = Proxy(std::move(pty.master), std::move(slave), pid, signals.fd()).run();
     return result;
 }
 

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/security.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
 #include "sys/mount.hpp"
@@ -34,6 +35,7 @@ enum When : unsigned {
     kHostNetns = 2,    // it shares the host's
     kCgroupV2 = 4,
     kCgroupV1 = 8,
+    kMasked = 16,      // not --privileged=nomask
 };
 
 bool applies(unsigned when, const BootPlan& plan) {
@@ -41,6 +43,7 @@ bool applies(unsigned when, const BootPlan& plan) {
     if ((when & kHostNetns) && plan.own_netns()) return false;
     if ((when & kCgroupV2) && plan.cgroup_layout != CgroupLayout::unified) return false;
     if ((when & kCgroupV1) && plan.cgroup_layout != CgroupLayout::legacy_systemd) return false;
+    if ((when & kMasked) && privileged_has(plan.config.privileged, "nomask")) return false;
     return true;
 }
 
@@ -62,7 +65,7 @@ constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 const MountRow kMountTable[] = {
     {MountKind::fs, "proc", "/proc", "proc", kNoSuidDevExec, nullptr, kAlways},
     // The kernel's knobs are the host's: read-only, except the per-namespace ones below.
-    {MountKind::bind_read_only, nullptr, "/proc/sys", nullptr, 0, nullptr, kAlways},
+    {MountKind::bind_read_only, nullptr, "/proc/sys", nullptr, 0, nullptr, kMasked},
     {MountKind::fs, "sysfs", "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY, nullptr, kAlways},
     // Only inside the new cgroup namespace: the root is the container's own cgroup, and the
     // host's cgroup2 superblock flags are not touched (boot-lab-notes §2.4).
@@ -135,7 +138,7 @@ public:
             }
         }
         // Writable holes in read-only /proc/sys for what is per-namespace.
-        if (plan_.own_netns()) reopen_writable("/proc/sys/net");
+        if (plan_.own_netns() && applies(kMasked, plan_)) reopen_writable("/proc/sys/net");
     }
 
     void populate_dev() {
@@ -190,9 +193,14 @@ public:
         if (::syscall(SYS_pivot_root, ".", ".") != 0) sys::fail_errno("pivot_root " + root_);
         if (::umount2(".", MNT_DETACH) != 0) sys::fail_errno("detach the host's root");
         if (::chdir("/") != 0) sys::fail_errno("chdir /");
+        // --privileged=shared: mounts made inside propagate between the container's mounts.
+        if (privileged_has(plan_.config.privileged, "shared") &&
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_SHARED, nullptr) != 0)
+            sys::fail_errno("make / shared");
     }
 
     void mask_kernel_files() {
+        if (!applies(kMasked, plan_)) return;
         for (const char* path : kReadOnlyPaths) {
             if (!sys::path_exists(path)) continue;  // e.g. no sysrq-trigger without MAGIC_SYSRQ
             sys::bind_mount(path, path, false);
@@ -256,6 +264,16 @@ public:
         sys::write_file_atomic("/run/droidspaces/" + plan_.config.uuid, "");
     }
 
+    // The --env variables for login shells too: /run/droidspaces.env, sourced from profile.d.
+    void write_environment() {
+        if (plan_.env.empty()) return;
+        sys::write_file_atomic("/run/droidspaces.env", env_to_shell(plan_.env), 0755);
+        if (!sys::is_directory("/etc/profile.d") || ::access("/etc/profile.d", W_OK) != 0) return;
+        const char* link = "/etc/profile.d/droidspaces_env.sh";
+        ::unlink(link);
+        if (::symlink("/run/droidspaces.env", link) != 0) sys::fail_errno(std::string("symlink ") + link);
+    }
+
     void take_console() {
         sys::unique_fd console(::open("/dev/console", O_RDWR | O_CLOEXEC));
         if (!console) sys::fail_errno("open /dev/console");
@@ -270,6 +288,8 @@ public:
         for (int fd = 0; fd < 3; ++fd)
             if (::dup2(console.get(), fd) < 0) sys::fail_errno("redirect stdio to /dev/console");
     }
+
+    void restrict() { apply_security(plan_.config); }
 
 private:
     void reopen_writable(const std::string& path) {
@@ -343,10 +363,12 @@ const Step kSteps[] = {
     {"write /etc/resolv.conf", &Boot::write_resolv_conf},
     {"configure the network namespace", &Boot::configure_own_network},
     {"write identity markers", &Boot::write_markers},
+    {"write the environment", &Boot::write_environment},
     {"take the console", &Boot::take_console},
+    {"apply capability and seccomp limits", &Boot::restrict},
 };
 
-std::vector<std::string> init_environment(const BootPlan& plan) {
+std::vector<std::string> base_environment(const BootPlan& plan) {
     std::string uuid = plan.config.uuid;
     // systemd takes container_uuid as the machine ID when /etc/machine-id is empty.
     std::string dashed = uuid.substr(0, 8) + "-" + uuid.substr(8, 4) + "-" + uuid.substr(12, 4) +
@@ -359,6 +381,12 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
         "HOME=/root",
         "LANG=C.UTF-8",
     };
+}
+
+std::vector<std::string> init_environment(const BootPlan& plan) {
+    std::vector<std::string> env = base_environment(plan);
+    for (const auto& [key, value] : plan.env) env.push_back(key + "=" + value);
+    return env;
 }
 
 [[noreturn]] void report_and_exit(int error_fd, const std::string& message) {

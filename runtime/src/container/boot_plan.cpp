@@ -18,6 +18,7 @@ std::string serialize_plan(const BootPlan& plan) {
         {"console_slave", plan.console_slave},
         {"term", plan.term},
         {"attached_client", plan.attached_client},
+        {"env", plan.env},
     };
     return j.dump();
 }
@@ -37,6 +38,7 @@ BootPlan parse_plan(const std::string& text) {
     plan.console_slave = j.at("console_slave").get<std::string>();
     plan.term = j.at("term").get<std::string>();
     plan.attached_client = j.at("attached_client").get<pid_t>();
+    plan.env = j.at("env").get<EnvVars>();
     return plan;
 }
 

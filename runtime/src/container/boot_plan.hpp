@@ -7,6 +7,7 @@
 
 #include "container/init_family.hpp"
 #include "core/config.hpp"
+#include "core/env_file.hpp"
 #include "core/workspace.hpp"
 
 namespace ds::container {
@@ -24,6 +25,7 @@ struct BootPlan {
     std::string console_slave;        // host /dev/pts/N bound onto the container's /dev/console
     std::string term = "xterm-256color";
     pid_t attached_client = 0;        // `start -f`: the CLI owning the console until it exits
+    EnvVars env;                      // from --env, read on the host at start
 
     bool own_netns() const { return config.net_mode != NetMode::host; }
 };

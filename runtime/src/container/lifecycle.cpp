@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "container/boot_plan.hpp"
@@ -16,6 +18,7 @@
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
 #include "sys/lock.hpp"
+#include "sys/platform.hpp"
 #include "sys/process.hpp"
 #include "sys/pty.hpp"
 #include "sys/syscall_error.hpp"
@@ -69,6 +72,83 @@ void check_init(const std::string& rootfs, const std::string& init) {
     // A symlink is judged where it points once the rootfs is /; the exec reports it otherwise.
     if (!S_ISLNK(st.st_mode) && (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)))
         fail_usage("init '" + init + "' in rootfs '" + rootfs + "' is not an executable file");
+}
+
+// Features of upstream's surface that this build does not carry yet fail loudly instead of
+// booting without them; Android-only switches are skipped elsewhere, as upstream does.
+void check_supported(Config& config, const std::function<void(const std::string&)>& warn) {
+    auto unsupported = [](const std::string& what) {
+        fail_usage(what + " is not supported by this build yet");
+    };
+    if (config.net_mode == NetMode::nat || config.net_mode == NetMode::gateway)
+        unsupported("--net=" + std::string(to_string(config.net_mode)));
+    if (config.enable_hw_access) unsupported("--hw-access");
+    if (config.enable_gpu_mode) unsupported("--gpu");
+    if (config.volatile_mode) unsupported("--volatile");
+    struct AndroidOnly {
+        bool Config::*flag;
+        const char* option;
+    };
+    for (auto [flag, option] : {AndroidOnly{&Config::enable_termux_x11, "--termux-x11"},
+                                AndroidOnly{&Config::enable_virgl, "--virgl"},
+                                AndroidOnly{&Config::enable_pulseaudio, "--pulse-audio"},
+                                AndroidOnly{&Config::enable_android_storage, "--enable-android-storage"},
+                                AndroidOnly{&Config::selinux_permissive, "--selinux-permissive"}}) {
+        if (!(config.*flag)) continue;
+        if (sys::is_android()) unsupported(option);
+        warn(std::string(option) + " is only applicable on Android: skipping");
+    }
+    if (config.net_mode != NetMode::nat && (!config.port_forwards.empty() || !config.upstream_interfaces.empty()))
+        warn("--port and --upstream apply to --net=nat only: ignoring them");
+    if (config.disable_ipv6 && config.net_mode == NetMode::host)
+        warn("--disable-ipv6 with --net=host would change the host's own settings: ignoring it");
+}
+
+EnvVars load_env_file(const Config& config) {
+    if (config.env_file.empty()) return {};
+    auto text = sys::try_read_file(config.env_file);
+    if (!text) fail_usage("env file '" + config.env_file + "' cannot be read");
+    return parse_env_file(*text, config.env_file);
+}
+
+// Resource limits on the container's cgroup (cgroup v2, reference §13.9). A controller this
+// host does not offer in v2 is reported and the limit skipped, as upstream does.
+void apply_limits(const BootPlan& plan, const std::function<void(const std::string&)>& warn) {
+    const Config& c = plan.config;
+    struct Limit {
+        const char* controller;
+        const char* file;
+        std::string value;
+    };
+    std::vector<Limit> limits;
+    if (c.memory_limit) limits.push_back({"memory", "memory.max", std::to_string(c.memory_limit)});
+    if (c.cpu_quota)
+        limits.push_back({"cpu", "cpu.max", std::to_string(c.cpu_quota) + " " +
+                                                std::to_string(c.cpu_period ? c.cpu_period : 100000)});
+    if (c.pids_limit) limits.push_back({"pids", "pids.max", std::to_string(c.pids_limit)});
+    if (limits.empty()) return;
+    if (plan.cgroup_layout != CgroupLayout::unified) {
+        warn("resource limits need the cgroup v2 layout: not applied");
+        return;
+    }
+    std::string parent = plan.cgroup_path.substr(0, plan.cgroup_path.rfind('/'));
+    std::string root = parent.substr(0, parent.rfind('/'));
+    auto available = split_list(sys::try_read_file(root + "/cgroup.controllers").value_or(""), " \n");
+    for (const auto& limit : limits) {
+        if (std::find(available.begin(), available.end(), limit.controller) == available.end()) {
+            warn(std::string("the ") + limit.controller +
+                 " controller is not available in this host's cgroup v2: " + limit.file +
+                 " not applied");
+            continue;
+        }
+        for (const auto& dir : {root, parent})
+            sys::write_file_if_changed(dir + "/cgroup.subtree_control",
+                                       std::string("+") + limit.controller);
+        std::string path = plan.cgroup_path + "/" + limit.file;
+        sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd || !sys::write_all(fd.get(), limit.value.data(), limit.value.size()))
+            sys::fail_errno("write " + limit.value + " to " + path);
+    }
 }
 
 void check_binds(const Config& config) {
@@ -195,13 +275,15 @@ std::string live_config_path(pid_t init_pid) {
     return "/proc/" + std::to_string(init_pid) + "/root/run/droidspaces/container.config";
 }
 
-StartResult start_container(const Workspace& ws, StartRequest request) {
+StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn) {
     Config& config = request.config;
     if (config.name.empty()) fail_usage("a container name is required: give --name=NAME");
+    check_supported(config, warn);
     check_rootfs(config);
     std::string init = init_path_of(config);
     check_init(config.rootfs_path, init);
     check_binds(config);
+    EnvVars env = load_env_file(config);
     if (config.hostname.empty()) config.hostname = config.name;
 
     for (const auto& dir : {ws.root, ws.pids_dir(), ws.logs_root(), ws.logs_dir(config.name)})
@@ -220,6 +302,7 @@ StartResult start_container(const Workspace& ws, StartRequest request) {
     plan.rootfs = config.rootfs_path;
     plan.init_path = init;
     plan.family = detect_init_family(plan.rootfs, init);
+    plan.env = std::move(env);
     plan_cgroups(plan);
     if (!request.term.empty()) plan.term = request.term;
     if (!plan.cgroup_path.empty()) {
@@ -229,6 +312,12 @@ StartResult start_container(const Workspace& ws, StartRequest request) {
             fail_usage("container name '" + config.name + "' is in use: cgroup " +
                        plan.cgroup_path + " has processes (another workspace's container?)");
         sys::create_cgroup(plan.cgroup_path);
+        try {
+            apply_limits(plan, warn);
+        } catch (...) {
+            sys::remove_cgroup_tree(plan.cgroup_path, 1s);
+            throw;
+        }
     }
 
     sys::Pty console = sys::open_pty();

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "container/state.hpp"
@@ -25,9 +26,11 @@ struct StartResult {
     sys::unique_fd console_master;  // only for foreground starts
 };
 
+using Warn = std::function<void(const std::string&)>;
+
 // Validates, saves the config, boots, and returns once init has been exec'd (or throws with
-// the failed step; nothing is left behind then).
-StartResult start_container(const Workspace& ws, StartRequest request);
+// the failed step; nothing is left behind then). Non-fatal notes go to `warn`.
+StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn);
 
 struct StopResult {
     bool forced = false;  // the graceful request timed out and the cgroup was killed

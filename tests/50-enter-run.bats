@@ -1,0 +1,383 @@
+#!/usr/bin/env bats
+# `run` and `enter`: a process inside a running container, in all of its init's namespaces and in
+# its cgroup; run's stdio, exit status and PATH search; users from the container's own
+# /etc/passwd; enter's login shell on a pty of the container's devpts, window size, job-control
+# terminal and exit status; the caller's terminal restored. Interactive tests drive enter through
+# tests/helpers/pty_harness.py.
+
+# `run --separate-stderr` sets $stderr.
+# shellcheck disable=SC2154
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    load helpers
+    suite_setup
+    ROOTFS=$(fixture_copy busybox "$SUITE_TMP/bb")
+    export ROOTFS
+    export NAME="er-$$"
+    # Only in the container's files: proves the lookups never use the host's.
+    echo "ctonly:x:4321:4321::/:/bin/sh" >>"$ROOTFS/etc/passwd"
+    echo "ctgrp:x:777:ctonly,tester" >>"$ROOTFS/etc/group"
+    printf '#!/bin/sh\necho inside-only\n' >"$ROOTFS/usr/local/bin/ds-inside-only" 2>/dev/null ||
+        { mkdir -p "$ROOTFS/usr/local/bin" &&
+            printf '#!/bin/sh\necho inside-only\n' >"$ROOTFS/usr/local/bin/ds-inside-only"; }
+    chmod 755 "$ROOTFS/usr/local/bin/ds-inside-only"
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none start >/dev/null
+    wait_until 10 ds --name="$NAME" run true
+
+    SD_ROOTFS=$(fixture_copy systemd "$SUITE_TMP/sd")
+    export SD_ROOTFS
+    export SD_NAME="ers-$$"
+    ds --name="$SD_NAME" --rootfs="$SD_ROOTFS" --net=none start >/dev/null
+    wait_until 20 ds --name="$SD_NAME" run true
+}
+
+teardown_file() {
+    load helpers
+    suite_teardown
+}
+
+setup() {
+    load helpers
+    HARNESS="$BATS_TEST_DIRNAME/helpers/pty_harness.py"
+}
+
+# The host path of a running container's cgroup, from its state record.
+container_cgroup() {
+    sed -n 's/.*"cgroup_path":"\([^"]*\)".*/\1/p' "$DROIDSPACES_HOME/Pids/$1.state"
+}
+
+# harness ARGS... -- COMMAND: the pty harness with a 20 s per-step deadline.
+harness() {
+    timeout -k 5 120 python3 "$HARNESS" --timeout 20 "$@"
+}
+
+# --- run ------------------------------------------------------------------------------------
+
+@test "run propagates the exit status, 128+N for a signal" {
+    run ds --name="$NAME" run /bin/true
+    [ "$status" -eq 0 ]
+    run ds --name="$NAME" run /bin/false
+    [ "$status" -eq 1 ]
+    run ds --name="$NAME" run sh -c 'exit 3'
+    [ "$status" -eq 3 ]
+    run ds --name="$NAME" run sh -c 'kill -TERM $$'
+    [ "$status" -eq 143 ]
+    run ds --name="$NAME" run sh -c 'kill -KILL $$'
+    [ "$status" -eq 137 ]
+}
+
+@test "run passes stdin, stdout and stderr through unchanged" {
+    run bash -c 'echo hi | "$DROIDSPACES_BIN" --name="$NAME" run cat'
+    [ "$status" -eq 0 ]
+    [ "$output" = "hi" ]
+    run --separate-stderr ds --name="$NAME" run sh -c 'echo out; echo err >&2; exit 4'
+    [ "$status" -eq 4 ]
+    [ "$output" = "out" ]
+    [ "$stderr" = "err" ]
+    # Binary data, both ways, byte for byte.
+    head -c 300000 /dev/urandom >"$BATS_TEST_TMPDIR/blob"
+    ds --name="$NAME" run cat <"$BATS_TEST_TMPDIR/blob" >"$BATS_TEST_TMPDIR/back"
+    cmp "$BATS_TEST_TMPDIR/blob" "$BATS_TEST_TMPDIR/back"
+}
+
+@test "run keeps arguments as given and runs one argument with a space through /bin/sh -c" {
+    run ds --name="$NAME" run echo 'a   b' '$HOME' '*'
+    [ "$output" = 'a   b $HOME *' ]
+    run ds --name="$NAME" run 'echo a   b; echo "$0" $HOME'
+    [ "$status" -eq 0 ]
+    [ "$output" = $'a b\n/bin/sh /root' ]
+    # Dashes after the command belong to it.
+    run ds --name="$NAME" run ls -d --help-not-an-option-of-droidspaces /
+    [[ $output != *"unknown option"* ]]
+}
+
+@test "run searches the container's PATH and starts in / with a clean environment" {
+    [ ! -e /usr/local/bin/ds-inside-only ]
+    run ds --name="$NAME" run ds-inside-only
+    [ "$status" -eq 0 ]
+    [ "$output" = "inside-only" ]
+    run env -i FOO=leak TERM=vt100 PATH=/nonexistent "$DROIDSPACES_BIN" --name="$NAME" run env
+    [ "$status" -eq 0 ]
+    [[ $output == *"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"* ]]
+    [[ $output == *"container=droidspaces"* ]]
+    [[ $output == *"TERM=vt100"* ]]
+    [[ $output == *"HOME=/root"* ]]
+    [[ $output != *"FOO=leak"* ]]
+    run ds --name="$NAME" run pwd
+    [ "$output" = "/" ]
+}
+
+@test "/etc/environment of the container is applied" {
+    printf '# comment\nDS_GREETING="hello there"\nexport DS_OTHER=x\nnot a line\n' \
+        >"$ROOTFS/etc/environment"
+    run ds --name="$NAME" run sh -c 'echo "$DS_GREETING|$DS_OTHER"'
+    rm -f "$ROOTFS/etc/environment"
+    [ "$status" -eq 0 ]
+    [ "$output" = "hello there|x" ]
+}
+
+@test "an unknown command exits 127 and names it" {
+    run --separate-stderr ds --name="$NAME" run no-such-command-here arg
+    [ "$status" -eq 127 ]
+    [ -z "$output" ]
+    [[ $stderr == *"no-such-command-here"* ]]
+    [ "$(wc -l <<<"$stderr")" -eq 1 ]
+    run --separate-stderr ds --name="$NAME" run /no/such/file
+    [ "$status" -eq 127 ]
+    [[ $stderr == *"/no/such/file"* ]]
+    # A file without execute permission is 126, as in a shell.
+    run --separate-stderr ds --name="$NAME" run /etc/passwd
+    [ "$status" -eq 126 ]
+    [[ $stderr == *"/etc/passwd"* ]]
+}
+
+@test "run without a command is a usage error" {
+    run --separate-stderr ds --name="$NAME" run
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"command"* ]]
+}
+
+@test "run -u drops to the user, groups and home of the container's /etc/passwd" {
+    run ds --name="$NAME" run -u tester id -u
+    [ "$status" -eq 0 ]
+    [ "$output" = "1000" ]
+    run ds --name="$NAME" run -u tester sh -c 'echo "$(id -g) $HOME $USER $(pwd)"'
+    [ "$output" = "1000 /home/tester tester /home/tester" ]
+    # A user only the container knows, with a group only the container knows.
+    ! getent passwd ctonly >/dev/null
+    run ds --name="$NAME" run -u ctonly id -u
+    [ "$output" = "4321" ]
+    run ds --name="$NAME" run -u tester id -G
+    [ "$output" = "1000 777" ]
+    run ds --name="$NAME" run -u tester 'id -un; echo $0'
+    [ "$output" = $'tester\n/bin/sh' ]
+    # Without -u: root, without the host's supplementary groups.
+    run ds --name="$NAME" run id -G
+    [ "$output" = "0" ]
+}
+
+@test "an unknown user is refused with exit 1, naming the user" {
+    run --separate-stderr ds --name="$NAME" run -u nobody-here-$$ true
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"nobody-here-$$"* ]]
+    [ "$(wc -l <<<"$stderr")" -eq 1 ]
+    run --separate-stderr ds --name="$NAME" enter nobody-here-$$
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"nobody-here-$$"* ]]
+    [ "$(wc -l <<<"$stderr")" -eq 1 ]
+}
+
+@test "run and enter on a container that is not running exit 1" {
+    run --separate-stderr ds --name="ghost-$$" run true
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"not running"* ]]
+    run --separate-stderr ds --name="ghost-$$" enter
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"not running"* ]]
+}
+
+@test "a run process is in every namespace of init, none of the host's" {
+    local pid ns inside host
+    pid=$(ds --name="$NAME" pid)
+    for ns in cgroup ipc mnt net pid uts; do
+        inside=$(ds --name="$NAME" run readlink "/proc/self/ns/$ns")
+        host=$(readlink "/proc/$pid/ns/$ns")
+        [ "$inside" = "$host" ] || { echo "$ns: run $inside, init $host"; return 1; }
+        [ "$inside" != "$(readlink "/proc/self/ns/$ns")" ] || { echo "$ns is the host's"; return 1; }
+    done
+    # In the PID namespace for real: init is PID 1 and the host's processes are not visible.
+    run ds --name="$NAME" run cat /proc/1/cmdline
+    [ "$output" = "init" ]
+    run ds --name="$NAME" run sh -c 'echo $$'
+    [ "$output" -gt 1 ] && [ "$output" -lt 1000 ]
+}
+
+@test "a run process is in init's cgroup and signals sent to run reach it" {
+    local cg pid init host_pid=""
+    cg=$(container_cgroup "$NAME")
+    [ -n "$cg" ]
+    init=$(ds --name="$NAME" pid)
+    run ds --name="$NAME" run cat /proc/self/cgroup
+    [[ $output == *"0::/"* ]]
+    ds --name="$NAME" run sleep 300 &
+    pid=$!
+    # The sleeper's host PID, from the container cgroup's member list.
+    find_sleeper() {
+        local p
+        for p in $(cat "$cg/cgroup.procs"); do
+            [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && { echo "$p"; return 0; }
+        done
+        return 1
+    }
+    wait_until 10 find_sleeper
+    host_pid=$(find_sleeper)
+    [ "$(grep '^0::' "/proc/$host_pid/cgroup")" = "$(grep '^0::' "/proc/$init/cgroup")" ]
+    # SIGTERM to the droidspaces process is passed on; the status says so.
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ]
+    ! kill -0 "$host_pid" 2>/dev/null
+}
+
+@test "run /bin/true is fast: no slower than 1.5x nsenter -a" {
+    command -v nsenter >/dev/null || skip "no nsenter"
+    local pid i t0 t1 t2
+    pid=$(ds --name="$NAME" pid)
+    # Warm up both, then time 50 runs each (best of 3 rounds).
+    for i in 1 2 3 4 5; do
+        "$DROIDSPACES_BIN" --name="$NAME" run /bin/true
+        nsenter -t "$pid" -a /bin/true
+    done
+    local best_ds=999999999 best_ns=999999999
+    for round in 1 2 3; do
+        t0=$(date +%s%N)
+        for i in $(seq 50); do "$DROIDSPACES_BIN" --name="$NAME" run /bin/true; done
+        t1=$(date +%s%N)
+        for i in $(seq 50); do nsenter -t "$pid" -a /bin/true; done
+        t2=$(date +%s%N)
+        ((t1 - t0 < best_ds)) && best_ds=$((t1 - t0))
+        ((t2 - t1 < best_ns)) && best_ns=$((t2 - t1))
+    done
+    echo "droidspaces run: $((best_ds / 50000)) us, nsenter: $((best_ns / 50000)) us" >&3
+    ((best_ds * 2 <= best_ns * 3))
+}
+
+# --- enter ----------------------------------------------------------------------------------
+
+@test "enter: root login shell on a pty of the container's devpts, sized like the terminal" {
+    run harness --rows 33 --cols 101 \
+        -e 'expect # $' \
+        -e 'sendline echo "ui""d=$(id -u) log""in=$0 ho""me=$HOME"' \
+        -e 'expect uid=0 login=-sh home=/root' \
+        -e 'sendline stty size' \
+        -e 'expect 33 101' \
+        -e 'sendline tty' \
+        -e 'expect /dev/pts/[0-9]+' \
+        -e 'sendline echo "pts""dev=$(stat -c %d "$(tty)") ptmx""dev=$(stat -c %d /dev/pts/ptmx)"' \
+        -e 'expect ptsdev=[0-9]+ ptmxdev=[0-9]+' \
+        -e 'sendline echo "ctty=$(cat /proc/self/stat | cut -d" " -f7)"' \
+        -e 'expect ctty=[0-9]+' \
+        -e 'resize 40 120' \
+        -e 'sendline stty size' \
+        -e 'expect 40 120' \
+        -e 'sendline exit 5' \
+        -e 'wait-exit' \
+        -- "$DROIDSPACES_BIN" --name="$NAME" enter
+    echo "$output"
+    [ "$status" -eq 5 ]
+    local pts ptmx
+    pts=$(grep -o 'ptsdev=[0-9]*' <<<"$output" | tail -1 | cut -d= -f2)
+    ptmx=$(grep -o 'ptmxdev=[0-9]*' <<<"$output" | tail -1 | cut -d= -f2)
+    # The slave is a node of the container's devpts instance, not of the host's /dev/pts.
+    [ "$pts" = "$ptmx" ]
+    [ "$pts" != "$(stat -c %d /dev/pts/ptmx)" ]
+    # A controlling terminal (tty_nr != 0): job control works.
+    ! grep -q 'ctty=0' <<<"$output"
+}
+
+@test "enter: job control works (Ctrl+Z, fg, Ctrl+C reach the foreground job)" {
+    run harness \
+        -e 'expect # $' \
+        -e 'sendline sleep 300' \
+        -e 'send \x1a' \
+        -e 'expect Stopped' \
+        -e 'sendline fg' \
+        -e 'expect sleep 300' \
+        -e 'send \x03' \
+        -e 'expect # $' \
+        -e 'sendline echo "jo""bs=$(jobs | wc -l)"' \
+        -e 'expect jobs=0' \
+        -e 'sendline exit' \
+        -e 'wait-exit' \
+        -- "$DROIDSPACES_BIN" --name="$NAME" enter
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "enter USER: the user's login shell and home from the container's passwd" {
+    run harness \
+        -e 'expect \$ $' \
+        -e 'sendline echo "wh""o=$(id -un) ho""me=$HOME pw""d=$(pwd) gr""oups=$(id -G)"' \
+        -e 'expect who=tester home=/home/tester pwd=/home/tester groups=1000 777' \
+        -e 'sendline echo "tt""y=$(stat -c %U "$(tty)")"' \
+        -e 'expect tty=tester' \
+        -e 'sendline exit' \
+        -e 'wait-exit' \
+        -- "$DROIDSPACES_BIN" --name="$NAME" enter tester
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "enter: a missing passwd shell falls back to /bin/sh" {
+    echo "noshell:x:4400:4400::/nonexistent:/bin/no-such-shell" >>"$ROOTFS/etc/passwd"
+    run harness \
+        -e 'expect \$ $' \
+        -e 'sendline echo "sh""ell=$0 pw""d=$(pwd)"' \
+        -e 'expect shell=-sh pwd=/' \
+        -e 'sendline exit 2' \
+        -e 'wait-exit' \
+        -- "$DROIDSPACES_BIN" --name="$NAME" enter noshell
+    sed -i '/^noshell:/d' "$ROOTFS/etc/passwd"
+    echo "$output"
+    [ "$status" -eq 2 ]
+}
+
+@test "enter restores the caller's terminal exactly, also when killed by a signal" {
+    local dir=$BATS_TEST_TMPDIR
+    # bash traps TERM itself (the harness signals the whole foreground job), enter gets it too.
+    local script='trap "echo wrapper-got-term" TERM
+stty -g >"$0/before1"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >"$0/after1"
+stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >"$0/after2"'
+    run harness \
+        -e 'expect # $' \
+        -e 'sendline exit 3' \
+        -e 'expect enter-status=3' \
+        -e 'expect # $' \
+        -e 'signal TERM' \
+        -e 'expect enter-status=[0-9]+' \
+        -e 'wait-exit' \
+        -- bash -c "$script" "$dir" "$DROIDSPACES_BIN" "$NAME"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -s "$dir/before1" ] && [ -s "$dir/before2" ]
+    diff "$dir/before1" "$dir/after1"
+    diff "$dir/before2" "$dir/after2"
+    [[ $output != *"enter-status=0"* ]]
+}
+
+@test "enter with piped input runs it and ends at its end" {
+    run bash -c 'printf "id -un\necho \"pi\"\"ped=\$HOME\"\n" | timeout 20 "$DROIDSPACES_BIN" --name="$NAME" enter tester'
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"piped=/home/tester"* ]]
+}
+
+@test "enter on systemd (bash): root and a user, exit status propagated" {
+    run harness \
+        -e 'expect # $' \
+        -e 'sendline echo "ui""d=$(id -u) sh""ell=$0"' \
+        -e 'expect uid=0 shell=-bash' \
+        -e 'sendline exit 7' \
+        -e 'wait-exit' \
+        -- "$DROIDSPACES_BIN" --name="$SD_NAME" enter
+    echo "$output"
+    [ "$status" -eq 7 ]
+    run harness --rows 30 --cols 90 \
+        -e 'expect \$ $' \
+        -e 'sendline echo "wh""o=$(id -un) ho""me=$HOME sh""ell=$0 si""ze=$(stty size)"' \
+        -e 'expect who=tester home=/home/tester shell=-bash size=30 90' \
+        -e 'sendline exit' \
+        -e 'wait-exit' \
+        -- "$DROIDSPACES_BIN" --name="$SD_NAME" enter tester
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "host is as before the suite" {
+    ds --name="$NAME" stop
+    ds --name="$SD_NAME" stop
+    assert_host_clean
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# Start options beyond the basics: env files, bind mounts, custom init, seccomp and
+# capabilities, resource limits, and the options this build refuses or skips.
+
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    load helpers
+    suite_setup
+    ROOTFS=$(fixture_copy busybox "$SUITE_TMP/bb")
+    export ROOTFS
+    export NAME="ft-$$"
+}
+
+teardown_file() {
+    load helpers
+    suite_teardown
+}
+
+setup() {
+    load helpers
+}
+
+init_env() {
+    tr '\0' '\n' <"/proc/$(ds --name="$NAME" pid)/environ"
+}
+
+@test "--env adds variables to init's environment and to /run/droidspaces.env" {
+    mkdir -p "$ROOTFS/etc/profile.d"
+    printf '# comment\nexport GREETING="hello world"\nQUOTE=it'\''s\n' >"$SUITE_TMP/vars.env"
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none --env="$SUITE_TMP/vars.env" start
+    run init_env
+    [[ $output == *"GREETING=hello world"* ]]
+    [[ $output == *"container=droidspaces"* ]]
+    run ds --name="$NAME" run sh -c '. /etc/profile.d/droidspaces_env.sh; echo "$GREETING/$QUOTE"'
+    [ "$output" = "hello world/it's" ]
+    ds --name="$NAME" stop
+}
+
+@test "a bad --env file is refused naming the line" {
+    printf 'GOOD=1\n1BAD=2\n' >"$SUITE_TMP/bad.env"
+    run --separate-stderr ds --name="$NAME-env" --rootfs="$ROOTFS" --net=none --env="$SUITE_TMP/bad.env" start
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"bad.env:2"* ]]
+    [ "$(ds --name="$NAME-env" pid)" = "NONE" ]
+}
+
+@test "bind mounts, read-write and read-only" {
+    mkdir -p "$SUITE_TMP/share" "$SUITE_TMP/ro"
+    echo shared >"$SUITE_TMP/share/file"
+    echo fixed >"$SUITE_TMP/ro/file"
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none --reset \
+        -B "$SUITE_TMP/share:/mnt/share" --bind="$SUITE_TMP/ro:/mnt/ro:ro" start
+    run ds --name="$NAME" run cat /mnt/share/file /mnt/ro/file
+    [ "$output" = $'shared\nfixed' ]
+    ds --name="$NAME" run sh -c 'echo from-inside > /mnt/share/new'
+    [ "$(cat "$SUITE_TMP/share/new")" = "from-inside" ]
+    run ds --name="$NAME" run sh -c 'echo x > /mnt/ro/new'
+    [ "$status" -ne 0 ]
+    [ ! -e "$SUITE_TMP/ro/new" ]
+    ds --name="$NAME" stop
+    # Nothing of the container's mounts shows on the host.
+    ! grep -q "$ROOTFS/mnt" /proc/self/mountinfo
+}
+
+@test "a missing bind source is refused before anything starts" {
+    run --separate-stderr ds --name="$NAME-b" --rootfs="$ROOTFS" --net=none -B /nonexistent/x:/mnt/x start
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"'/nonexistent/x'"* ]]
+    [ "$(ds --name="$NAME-b" pid)" = "NONE" ]
+}
+
+@test "init runs under the seccomp filter with a trimmed bounding set" {
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none --reset start
+    local pid
+    pid=$(ds --name="$NAME" pid)
+    [ "$(awk '/^Seccomp:/ {print $2}' "/proc/$pid/status")" = "2" ]
+    local bnd
+    bnd=$(awk '/^CapBnd:/ {print $2}' "/proc/$pid/status")
+    # CAP_SYS_MODULE (16) and CAP_SYS_RAWIO (17) are gone, CAP_SYS_ADMIN (21) stays.
+    (( (0x$bnd >> 16 & 1) == 0 && (0x$bnd >> 17 & 1) == 0 && (0x$bnd >> 21 & 1) == 1 ))
+    ds --name="$NAME" stop
+}
+
+@test "--privileged=noseccomp,nocaps turns the limits off" {
+    ds --name="$NAME" --rootfs="$ROOTFS" --net=none --privileged=noseccomp,nocaps start
+    local pid
+    pid=$(ds --name="$NAME" pid)
+    [ "$(awk '/^Seccomp:/ {print $2}' "/proc/$pid/status")" = "0" ]
+    [ "$(awk '/^CapBnd:/ {print $2}' "/proc/$pid/status")" = "$(awk '/^CapBnd:/ {print $2}' /proc/self/status)" ]
+    ds --name="$NAME" stop
+    ds --name="$NAME" --rootfs="$ROOTFS" --reset start >/dev/null
+    ds --name="$NAME" stop
+}
+
+@test "a custom --init runs as PID 1 and is stopped with SIGTERM" {
+    mkdir -p "$SUITE_TMP/ci"
+    cp -a "$ROOTFS" "$SUITE_TMP/ci/rootfs"
+    cat >"$SUITE_TMP/ci/rootfs/myinit" <<'SH'
+#!/bin/sh
+trap 'echo myinit-got-term > /dev/console; exit 0' TERM
+echo myinit-ready > /run/ready
+while :; do sleep 1; done
+SH
+    chmod +x "$SUITE_TMP/ci/rootfs/myinit"
+    ds --name="$NAME-ci" --rootfs="$SUITE_TMP/ci/rootfs" --net=none --init=/myinit start
+    wait_until 10 test -e "/proc/$(ds --name="$NAME-ci" pid)/root/run/ready"
+    run ds --name="$NAME-ci" stop --timeout=10
+    [ "$status" -eq 0 ]
+    [[ $output != *"killed"* ]]
+    grep -q myinit-got-term "$DROIDSPACES_HOME/Logs/$NAME-ci/console"
+}
+
+@test "an init that ignores the halt request is killed at the deadline" {
+    mkdir -p "$SUITE_TMP/stubborn"
+    cp -a "$ROOTFS" "$SUITE_TMP/stubborn/rootfs"
+    printf '#!/bin/sh\ntrap "" TERM\nwhile :; do sleep 1; done\n' >"$SUITE_TMP/stubborn/rootfs/myinit"
+    chmod +x "$SUITE_TMP/stubborn/rootfs/myinit"
+    ds --name="$NAME-s" --rootfs="$SUITE_TMP/stubborn/rootfs" --net=none --init=/myinit start
+    run ds --name="$NAME-s" stop --timeout=1
+    [ "$status" -eq 0 ]
+    [[ $output == *"killed"* ]]
+    [ "$(ds --name="$NAME-s" pid)" = "NONE" ]
+}
+
+@test "resource limits are applied in cgroup v2, or reported when the controller is missing" {
+    run --separate-stderr ds --name="$NAME" --rootfs="$ROOTFS" --net=none --reset --pids-limit=64 start
+    [ "$status" -eq 0 ]
+    local v2
+    v2=$(findmnt -n -o TARGET -t cgroup2 | grep -E '^/sys/fs/cgroup(/unified)?$' | head -1)
+    if grep -qw pids "$v2/cgroup.controllers"; then
+        [ "$(cat "$v2/droidspaces/$NAME/pids.max")" = "64" ]
+    else
+        [[ $stderr == *"pids controller is not available"* ]]
+    fi
+    ds --name="$NAME" stop
+}
+
+@test "options this build does not carry are refused, Android-only ones skipped" {
+    run --separate-stderr ds --name="$NAME-n" --rootfs="$ROOTFS" --net=nat start
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--net=nat is not supported"* ]]
+    run --separate-stderr ds --name="$NAME-n" --rootfs="$ROOTFS" -H start
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--hw-access"* ]]
+    [ "$(ds --name="$NAME-n" pid)" = "NONE" ]
+    mkdir -p "$SUITE_TMP/x11"
+    cp -a "$ROOTFS" "$SUITE_TMP/x11/rootfs"
+    run --separate-stderr ds --name="$NAME-x" --rootfs="$SUITE_TMP/x11/rootfs" --net=none -X start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"--termux-x11 is only applicable on Android"* ]]
+    ds --name="$NAME-x" stop
+}
+
+@test "the host is as it was before the suite" {
+    stop_suite_containers
+    assert_host_clean
+}
