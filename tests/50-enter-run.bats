@@ -5,8 +5,8 @@
 # terminal and exit status; the caller's terminal restored. Interactive tests drive enter through
 # tests/helpers/pty_harness.py.
 
-# `run --separate-stderr` sets $stderr.
-# shellcheck disable=SC2154
+# `run --separate-stderr` sets $stderr; single quotes are for the container's shell.
+# shellcheck disable=SC2154,SC2016
 
 bats_require_minimum_version 1.5.0
 
@@ -19,9 +19,8 @@ setup_file() {
     # Only in the container's files: proves the lookups never use the host's.
     echo "ctonly:x:4321:4321::/:/bin/sh" >>"$ROOTFS/etc/passwd"
     echo "ctgrp:x:777:ctonly,tester" >>"$ROOTFS/etc/group"
-    printf '#!/bin/sh\necho inside-only\n' >"$ROOTFS/usr/local/bin/ds-inside-only" 2>/dev/null ||
-        { mkdir -p "$ROOTFS/usr/local/bin" &&
-            printf '#!/bin/sh\necho inside-only\n' >"$ROOTFS/usr/local/bin/ds-inside-only"; }
+    mkdir -p "$ROOTFS/usr/local/bin"
+    printf '#!/bin/sh\necho inside-only\n' >"$ROOTFS/usr/local/bin/ds-inside-only"
     chmod 755 "$ROOTFS/usr/local/bin/ds-inside-only"
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start >/dev/null
     wait_until 10 ds --name="$NAME" run true
@@ -88,9 +87,10 @@ harness() {
     run ds --name="$NAME" run 'echo a   b; echo "$0" $HOME'
     [ "$status" -eq 0 ]
     [ "$output" = $'a b\n/bin/sh /root' ]
-    # Dashes after the command belong to it.
-    run ds --name="$NAME" run ls -d --help-not-an-option-of-droidspaces /
-    [[ $output != *"unknown option"* ]]
+    # Options after the command belong to it.
+    run ds --name="$NAME" run echo --name=other -u x
+    [ "$status" -eq 0 ]
+    [ "$output" = "--name=other -u x" ]
 }
 
 @test "run searches the container's PATH and starts in / with a clean environment" {
@@ -98,7 +98,8 @@ harness() {
     run ds --name="$NAME" run ds-inside-only
     [ "$status" -eq 0 ]
     [ "$output" = "inside-only" ]
-    run env -i FOO=leak TERM=vt100 PATH=/nonexistent "$DROIDSPACES_BIN" --name="$NAME" run env
+    run env -i FOO=leak TERM=vt100 PATH=/nonexistent DROIDSPACES_HOME="$DROIDSPACES_HOME" \
+        "$DROIDSPACES_BIN" --name="$NAME" run env
     [ "$status" -eq 0 ]
     [[ $output == *"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"* ]]
     [[ $output == *"container=droidspaces"* ]]
@@ -119,12 +120,12 @@ harness() {
 }
 
 @test "an unknown command exits 127 and names it" {
-    run --separate-stderr ds --name="$NAME" run no-such-command-here arg
+    run -127 --separate-stderr ds --name="$NAME" run no-such-command-here arg
     [ "$status" -eq 127 ]
     [ -z "$output" ]
     [[ $stderr == *"no-such-command-here"* ]]
     [ "$(wc -l <<<"$stderr")" -eq 1 ]
-    run --separate-stderr ds --name="$NAME" run /no/such/file
+    run -127 --separate-stderr ds --name="$NAME" run /no/such/file
     [ "$status" -eq 127 ]
     [[ $stderr == *"/no/such/file"* ]]
     # A file without execute permission is 126, as in a shell.
@@ -146,7 +147,7 @@ harness() {
     run ds --name="$NAME" run -u tester sh -c 'echo "$(id -g) $HOME $USER $(pwd)"'
     [ "$output" = "1000 /home/tester tester /home/tester" ]
     # A user only the container knows, with a group only the container knows.
-    ! getent passwd ctonly >/dev/null
+    run ! getent passwd ctonly
     run ds --name="$NAME" run -u ctonly id -u
     [ "$output" = "4321" ]
     run ds --name="$NAME" run -u tester id -G
@@ -201,14 +202,14 @@ harness() {
     init=$(ds --name="$NAME" pid)
     run ds --name="$NAME" run cat /proc/self/cgroup
     [[ $output == *"0::/"* ]]
-    ds --name="$NAME" run sleep 300 &
+    "$DROIDSPACES_BIN" --name="$NAME" run sleep 300 &
     pid=$!
     # The sleeper's host PID, from the container cgroup's member list.
     find_sleeper() {
         local p
-        for p in $(cat "$cg/cgroup.procs"); do
+        while read -r p; do
             [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && { echo "$p"; return 0; }
-        done
+        done <"$cg/cgroup.procs"
         return 1
     }
     wait_until 10 find_sleeper
@@ -219,24 +220,24 @@ harness() {
     local rc=0
     wait "$pid" || rc=$?
     [ "$rc" -eq 143 ]
-    ! kill -0 "$host_pid" 2>/dev/null
+    run ! kill -0 "$host_pid"
 }
 
 @test "run /bin/true is fast: no slower than 1.5x nsenter -a" {
     command -v nsenter >/dev/null || skip "no nsenter"
-    local pid i t0 t1 t2
+    local pid _ t0 t1 t2
     pid=$(ds --name="$NAME" pid)
     # Warm up both, then time 50 runs each (best of 3 rounds).
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         "$DROIDSPACES_BIN" --name="$NAME" run /bin/true
         nsenter -t "$pid" -a /bin/true
     done
     local best_ds=999999999 best_ns=999999999
-    for round in 1 2 3; do
+    for _ in 1 2 3; do
         t0=$(date +%s%N)
-        for i in $(seq 50); do "$DROIDSPACES_BIN" --name="$NAME" run /bin/true; done
+        for _ in $(seq 50); do "$DROIDSPACES_BIN" --name="$NAME" run /bin/true; done
         t1=$(date +%s%N)
-        for i in $(seq 50); do nsenter -t "$pid" -a /bin/true; done
+        for _ in $(seq 50); do nsenter -t "$pid" -a /bin/true; done
         t2=$(date +%s%N)
         ((t1 - t0 < best_ds)) && best_ds=$((t1 - t0))
         ((t2 - t1 < best_ns)) && best_ns=$((t2 - t1))
@@ -245,11 +246,32 @@ harness() {
     ((best_ds * 2 <= best_ns * 3))
 }
 
+@test "run in a terminal: Ctrl+Z, fg and Ctrl+C act on the command" {
+    local job="$DROIDSPACES_BIN --name=$NAME run sh -c 'while :; do echo ti\"\"ck; sleep 0.1; done'"
+    run harness \
+        -e 'expect [#$] ' \
+        -e "sendline $job" \
+        -e 'expect tick' \
+        -e 'send \x1a' \
+        -e 'expect Stopped' \
+        -e 'sendline fg' \
+        -e 'expect tick' \
+        -e 'send \x03' \
+        -e 'expect [#$] ' \
+        -e 'sendline echo "st""atus=$?"' \
+        -e 'expect status=130' \
+        -e 'sendline exit' \
+        -e 'wait-exit' \
+        -- env PS1='$ ' bash --norc --noprofile -i
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
 # --- enter ----------------------------------------------------------------------------------
 
 @test "enter: root login shell on a pty of the container's devpts, sized like the terminal" {
     run harness --rows 33 --cols 101 \
-        -e 'expect # $' \
+        -e 'expect # ' \
         -e 'sendline echo "ui""d=$(id -u) log""in=$0 ho""me=$HOME"' \
         -e 'expect uid=0 login=-sh home=/root' \
         -e 'sendline stty size' \
@@ -275,19 +297,22 @@ harness() {
     [ "$pts" = "$ptmx" ]
     [ "$pts" != "$(stat -c %d /dev/pts/ptmx)" ]
     # A controlling terminal (tty_nr != 0): job control works.
-    ! grep -q 'ctty=0' <<<"$output"
+    [[ $output != *"ctty=0"* ]]
 }
 
 @test "enter: job control works (Ctrl+Z, fg, Ctrl+C reach the foreground job)" {
+    # A job that prints while it runs: a tick seen means it is the terminal's foreground job.
+    local job='sh -c "while :; do echo ti""ck; sleep 0.1; done"'
     run harness \
-        -e 'expect # $' \
-        -e 'sendline sleep 300' \
+        -e 'expect # ' \
+        -e "sendline $job" \
+        -e 'expect tick' \
         -e 'send \x1a' \
         -e 'expect Stopped' \
         -e 'sendline fg' \
-        -e 'expect sleep 300' \
+        -e 'expect tick' \
         -e 'send \x03' \
-        -e 'expect # $' \
+        -e 'expect # ' \
         -e 'sendline echo "jo""bs=$(jobs | wc -l)"' \
         -e 'expect jobs=0' \
         -e 'sendline exit' \
@@ -299,7 +324,7 @@ harness() {
 
 @test "enter USER: the user's login shell and home from the container's passwd" {
     run harness \
-        -e 'expect \$ $' \
+        -e 'expect [$] ' \
         -e 'sendline echo "wh""o=$(id -un) ho""me=$HOME pw""d=$(pwd) gr""oups=$(id -G)"' \
         -e 'expect who=tester home=/home/tester pwd=/home/tester groups=1000 777' \
         -e 'sendline echo "tt""y=$(stat -c %U "$(tty)")"' \
@@ -314,7 +339,7 @@ harness() {
 @test "enter: a missing passwd shell falls back to /bin/sh" {
     echo "noshell:x:4400:4400::/nonexistent:/bin/no-such-shell" >>"$ROOTFS/etc/passwd"
     run harness \
-        -e 'expect \$ $' \
+        -e 'expect [$] ' \
         -e 'sendline echo "sh""ell=$0 pw""d=$(pwd)"' \
         -e 'expect shell=-sh pwd=/' \
         -e 'sendline exit 2' \
@@ -332,12 +357,12 @@ harness() {
 stty -g >"$0/before1"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >"$0/after1"
 stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >"$0/after2"'
     run harness \
-        -e 'expect # $' \
+        -e 'expect # ' \
         -e 'sendline exit 3' \
         -e 'expect enter-status=3' \
-        -e 'expect # $' \
+        -e 'expect # ' \
         -e 'signal TERM' \
-        -e 'expect enter-status=[0-9]+' \
+        -e 'expect enter-status=129' \
         -e 'wait-exit' \
         -- bash -c "$script" "$dir" "$DROIDSPACES_BIN" "$NAME"
     echo "$output"
@@ -345,7 +370,8 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
     [ -s "$dir/before1" ] && [ -s "$dir/before2" ]
     diff "$dir/before1" "$dir/after1"
     diff "$dir/before2" "$dir/after2"
-    [[ $output != *"enter-status=0"* ]]
+    # The hung-up shell's status: 128 + SIGHUP.
+    [[ $output == *"enter-status=129"* ]]
 }
 
 @test "enter with piped input runs it and ends at its end" {
@@ -357,7 +383,7 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
 
 @test "enter on systemd (bash): root and a user, exit status propagated" {
     run harness \
-        -e 'expect # $' \
+        -e 'expect # ' \
         -e 'sendline echo "ui""d=$(id -u) sh""ell=$0"' \
         -e 'expect uid=0 shell=-bash' \
         -e 'sendline exit 7' \
@@ -366,7 +392,7 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
     echo "$output"
     [ "$status" -eq 7 ]
     run harness --rows 30 --cols 90 \
-        -e 'expect \$ $' \
+        -e 'expect [$] ' \
         -e 'sendline echo "wh""o=$(id -un) ho""me=$HOME sh""ell=$0 si""ze=$(stty size)"' \
         -e 'expect who=tester home=/home/tester shell=-bash size=30 90' \
         -e 'sendline exit' \

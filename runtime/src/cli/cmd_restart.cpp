@@ -1,21 +1,31 @@
+#include <cstdlib>
+
 #include "cli/commands.hpp"
 #include "cli/config_source.hpp"
 #include "cli/output.hpp"
-#include "container/state.hpp"
+#include "container/lifecycle.hpp"
 #include "core/error.hpp"
 
 namespace ds::cli {
 
+constexpr unsigned kDefaultStopTimeout = 15;
+
 int cmd_restart(Context& ctx) {
     if (ctx.inv.names.size() > 1) fail_usage("'restart' takes one container name, not a list");
     if (ctx.inv.names.empty()) ctx.inv.names.push_back(resolve_single_name(ctx));
-    // Stop with the same deadline rules, then start from the saved config (edits made while it
-    // ran take effect) plus anything given on this command line.
-    if (container::find_running(ctx.workspace, ctx.inv.names[0])) {
-        int status = cmd_stop(ctx);
-        if (status != kExitOk) return status;
-    }
-    return cmd_start(ctx);
+    // The config as saved in the workspace (edits made while it ran take effect), plus anything
+    // given on this command line.
+    auto source = load_config(ctx, /*saved_only=*/true);
+    container::StartRequest request;
+    request.config = std::move(source.config);
+    request.config_path = source.path;
+    if (const char* term = std::getenv("TERM")) request.term = term;
+    auto timeout = std::chrono::seconds(ctx.inv.timeout_seconds.value_or(kDefaultStopTimeout));
+    auto result = container::restart_container(ctx.workspace, std::move(request), timeout,
+                                               [](const std::string& w) { print_warning(w); });
+    print_info("Container '" + result.state.name + "' restarted: init PID " +
+               std::to_string(result.state.init_pid));
+    return kExitOk;
 }
 
 }  // namespace ds::cli

@@ -22,6 +22,7 @@ const std::vector<CommandSpec> kCommands = {
     {"show", cmd_show, "", "list running containers", true},
     {"scan", cmd_scan, "", "recover untracked containers and clean orphaned mounts", true},
     {"check", cmd_check, "", "check this machine's kernel features", false},
+    {"install", cmd_install, "", "create a container from a rootfs tarball or directory", true},
     {"pid", cmd_pid, "", "print the container's init PID or NONE", true},
     {"help", cmd_help, "[COMMAND]", "show this help, or one command's options", false},
     {"version", cmd_version, "", "print the version", false},

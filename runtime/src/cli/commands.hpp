@@ -45,5 +45,6 @@ int cmd_info(Context& ctx);
 int cmd_show(Context& ctx);
 int cmd_scan(Context& ctx);
 int cmd_pid(Context& ctx);
+int cmd_install(Context& ctx);
 
 }  // namespace ds::cli

@@ -40,7 +40,7 @@ std::string sibling_config(const std::string& rootfs) {
 
 }  // namespace
 
-ConfigSource load_config(const Context& ctx) {
+ConfigSource load_config(const Context& ctx, bool saved_only) {
     const Invocation& inv = ctx.inv;
     ConfigSource source;
     std::string name = inv.names.size() == 1 ? inv.names[0] : "";
@@ -51,7 +51,7 @@ ConfigSource load_config(const Context& ctx) {
         source.path = sibling_config(rootfs);
         source.config = load_file(source.path);
     } else if (!name.empty()) {
-        auto running = container::find_running(ctx.workspace, name);
+        auto running = saved_only ? std::nullopt : container::find_running(ctx.workspace, name);
         source.config = load_file(running ? container::live_config_path(running->init_pid)
                                           : ctx.workspace.config_path(name));
     }

@@ -14,8 +14,9 @@ struct ConfigSource {
 };
 
 // -C FILE; else container.config next to a --rootfs/--rootfs-img given here; else the running
-// container's snapshot or the workspace copy for -n NAME. Then --reset, then the command line.
-ConfigSource load_config(const Context& ctx);
+// container's snapshot (unless `saved_only`) or the workspace copy for -n NAME. Then --reset,
+// then the command line.
+ConfigSource load_config(const Context& ctx, bool saved_only = false);
 
 // The container a stateful command means: -n NAME, or the only running container.
 std::string resolve_single_name(const Context& ctx);

@@ -15,7 +15,7 @@ constexpr std::string_view kBoot = "start restart";
 
 const std::vector<OptionSpec> kOptions = {
     {'n', "name", "", "NAME[,NAME...]", OptionId::name, "",
-     "start stop restart enter run info pid", "container name; stop accepts a comma list"},
+     "start stop restart enter run info pid install", "container name; stop accepts a comma list"},
     {'r', "rootfs", "", "DIR", OptionId::rootfs, "", kBoot, "rootfs directory"},
     {'i', "rootfs-img", "", "IMG", OptionId::rootfs_img, "", kBoot,
      "rootfs ext4/btrfs image or block device"},
@@ -58,9 +58,14 @@ const std::vector<OptionSpec> kOptions = {
     {0, "cpus", "", "N", OptionId::cpus, "", kBoot, "CPU limit in cores, e.g. 1.5 (cgroup v2)"},
     CFG(0, "pids-limit", "", "N", "pids_limit", "maximum number of processes"),
     CFG(0, "init", "", "PATH", "custom_init", "init to run instead of /sbin/init"),
+    {0, "from", "", "PATH", OptionId::install_from, "", "install",
+     "rootfs tarball (.tar, .gz, .xz, .zst) or directory"},
+    {0, "img", "", "SIZE", OptionId::install_image_size, "", "install",
+     "install into a sparse image of SIZE (e.g. 4G)"},
+    {0, "fs", "", "TYPE", OptionId::install_fs, "", "install", "image filesystem (ext4)"},
     {0, "timeout", "", "SECONDS", OptionId::timeout, "", "stop restart",
      "graceful stop deadline before SIGKILL (default 15)"},
-    {0, "json", "", "", OptionId::json, "", "show info check version pid scan",
+    {0, "json", "", "", OptionId::json, "", "show info check version pid scan install",
      "machine-readable JSON output"},
     {0, "format", "", "", OptionId::format, "", "show info", "upstream KEY=VALUE output"},
     {'v', "help", "", "", OptionId::help, "", "*", "show help"},
@@ -74,7 +79,7 @@ const OptionSpec* find_short_option(char c) {
 
 bool is_path_option(const OptionSpec& o) {
     return o.id == OptionId::rootfs || o.id == OptionId::rootfs_img || o.id == OptionId::conf ||
-           o.config_key == "env_file";
+           o.id == OptionId::install_from || o.config_key == "env_file";
 }
 
 // Upstream makes paths absolute while parsing: a later chdir must not change their meaning.
@@ -109,6 +114,9 @@ void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
         case OptionId::timeout:
             inv.timeout_seconds = static_cast<unsigned>(parse_positive("--timeout", value, 1, 3600));
             return;
+        case OptionId::install_from: inv.install_from = value; return;
+        case OptionId::install_image_size: inv.install_image_size = value; return;
+        case OptionId::install_fs: inv.install_fs = value; return;
         case OptionId::bind: value = absolutize_bind_sources(value); break;
         default: break;
     }

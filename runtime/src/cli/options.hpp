@@ -15,6 +15,7 @@ enum class OptionId {
     rootfs, rootfs_img, name, conf, reset, format, json, help, user, timeout,
     config_key,   // sets `config_key` from the value ("1" for switches)
     bind, port, upstream, memory, cpus,
+    install_from, install_image_size, install_fs,
 };
 
 struct OptionSpec {
@@ -42,6 +43,9 @@ struct Invocation {
     bool help = false;
     std::string user;
     std::optional<unsigned> timeout_seconds;
+    std::string install_from;        // install: tarball or directory
+    std::string install_image_size;  // install: "" = directory rootfs, else ext4 image of SIZE
+    std::string install_fs = "ext4";
     // Options that change the config, in command-line order; applied after the config is loaded.
     std::vector<std::pair<const OptionSpec*, std::string>> overrides;
 

@@ -506,20 +506,13 @@ void forward_signal(int sig, siginfo_t* info, void*) {
 
 constexpr int kForwardedSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
 
+// No WUNTRACED: a terminal's Ctrl+Z stops this process and the command alike (one process
+// group), and the shell's `fg` continues both.
 int wait_for_command(pid_t pid) {
     for (;;) {
         int status = 0;
-        pid_t r = ::waitpid(pid, &status, WUNTRACED);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            sys::fail_errno("wait for the command");
-        }
-        if (WIFSTOPPED(status)) {  // stopped: stop with it, and continue it when continued
-            ::kill(::getpid(), SIGSTOP);
-            ::kill(pid, SIGCONT);
-            continue;
-        }
-        return status_code(status);
+        if (::waitpid(pid, &status, 0) == pid) return status_code(status);
+        if (errno != EINTR) sys::fail_errno("wait for the command");
     }
 }
 
@@ -622,6 +615,7 @@ class Proxy {
     }
 
     void reap(int flags) {
+        if (status_ >= 0) return;  // already collected
         int status = 0;
         pid_t r;
         do

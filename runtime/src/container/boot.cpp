@@ -123,6 +123,20 @@ public:
 
     void make_mounts_private() { sys::make_private_recursive("/"); }
 
+    // --volatile: the rootfs becomes the lower layer of an overlay whose upper layer is a tmpfs
+    // mounted only in this mount namespace; the host sees none of it and every change is gone
+    // with the namespace.
+    void overlay_volatile_rootfs() {
+        if (!plan_.config.volatile_mode) return;
+        const std::string& scratch = plan_.volatile_dir;
+        sys::mount_fs("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=50%");
+        for (const char* dir : {"/upper", "/work", "/merged"}) ensure_dir(scratch + dir);
+        sys::mount_fs("overlay", scratch + "/merged", "overlay", 0,
+                      "lowerdir=" + root_ + ",upperdir=" + scratch + "/upper,workdir=" + scratch +
+                          "/work");
+        root_ = scratch + "/merged";
+    }
+
     void bind_rootfs() { sys::bind_mount(root_, root_); }
 
     void mount_filesystems() {
@@ -352,6 +366,7 @@ struct Step {
 const Step kSteps[] = {
     {"join the container cgroup", &Boot::join_cgroup},
     {"make mounts private", &Boot::make_mounts_private},
+    {"set up the volatile overlay", &Boot::overlay_volatile_rootfs},
     {"bind the rootfs", &Boot::bind_rootfs},
     {"mount /proc, /sys, /dev, /run, /tmp and cgroups", &Boot::mount_filesystems},
     {"create /dev nodes", &Boot::populate_dev},

@@ -19,6 +19,8 @@ std::string serialize_plan(const BootPlan& plan) {
         {"term", plan.term},
         {"attached_client", plan.attached_client},
         {"env", plan.env},
+        {"volatile_dir", plan.volatile_dir},
+        {"image_mount", plan.image_mount},
     };
     return j.dump();
 }
@@ -39,6 +41,8 @@ BootPlan parse_plan(const std::string& text) {
     plan.term = j.at("term").get<std::string>();
     plan.attached_client = j.at("attached_client").get<pid_t>();
     plan.env = j.at("env").get<EnvVars>();
+    plan.volatile_dir = j.at("volatile_dir").get<std::string>();
+    plan.image_mount = j.at("image_mount").get<std::string>();
     return plan;
 }
 

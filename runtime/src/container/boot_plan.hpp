@@ -26,6 +26,8 @@ struct BootPlan {
     std::string term = "xterm-256color";
     pid_t attached_client = 0;        // `start -f`: the CLI owning the console until it exits
     EnvVars env;                      // from --env, read on the host at start
+    std::string volatile_dir;         // --volatile: empty host dir for the overlay's tmpfs
+    std::string image_mount;          // image rootfs: its mount point on the host, else ""
 
     bool own_netns() const { return config.net_mode != NetMode::host; }
 };

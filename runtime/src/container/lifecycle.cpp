@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,11 +14,13 @@
 #include <thread>
 
 #include "container/boot_plan.hpp"
+#include "container/image.hpp"
 #include "container/monitor.hpp"
 #include "core/error.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
 #include "sys/lock.hpp"
+#include "sys/mount.hpp"
 #include "sys/platform.hpp"
 #include "sys/process.hpp"
 #include "sys/pty.hpp"
@@ -53,11 +56,15 @@ std::string new_uuid() {
 void check_rootfs(const Config& config) {
     if (config.rootfs_path.empty())
         fail_usage("no rootfs for '" + config.name + "': give --rootfs=DIR or --rootfs-img=IMG");
-    if (config.rootfs_is_image)
+    struct stat st;
+    if (::stat(config.rootfs_path.c_str(), &st) != 0)
+        fail_usage("rootfs '" + config.rootfs_path + "' does not exist");
+    if (config.rootfs_is_image && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
         fail_usage("rootfs image '" + config.rootfs_path +
-                   "': images are not supported by this build yet; use a directory");
-    if (!sys::is_directory(config.rootfs_path))
-        fail_usage("rootfs '" + config.rootfs_path + "' does not exist or is not a directory");
+                   "' is not a regular file or block device");
+    if (!config.rootfs_is_image && !S_ISDIR(st.st_mode))
+        fail_usage("rootfs '" + config.rootfs_path + "' is not a directory (for an image use "
+                   "--rootfs-img)");
 }
 
 std::string init_path_of(const Config& config) {
@@ -84,7 +91,6 @@ void check_supported(Config& config, const std::function<void(const std::string&
         unsupported("--net=" + std::string(to_string(config.net_mode)));
     if (config.enable_hw_access) unsupported("--hw-access");
     if (config.enable_gpu_mode) unsupported("--gpu");
-    if (config.volatile_mode) unsupported("--volatile");
     struct AndroidOnly {
         bool Config::*flag;
         const char* option;
@@ -275,36 +281,91 @@ std::string live_config_path(pid_t init_pid) {
     return "/proc/" + std::to_string(init_pid) + "/root/run/droidspaces/container.config";
 }
 
-StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn) {
-    Config& config = request.config;
-    if (config.name.empty()) fail_usage("a container name is required: give --name=NAME");
-    check_supported(config, warn);
-    check_rootfs(config);
-    std::string init = init_path_of(config);
-    check_init(config.rootfs_path, init);
-    check_binds(config);
-    EnvVars env = load_env_file(config);
-    if (config.hostname.empty()) config.hostname = config.name;
+namespace {
 
-    for (const auto& dir : {ws.root, ws.pids_dir(), ws.logs_root(), ws.logs_dir(config.name)})
-        sys::make_dirs(dir);
-    auto lock = lock_container(ws, config.name);
+// Undo actions for a start that fails half-way, run in reverse unless the start succeeds.
+class Rollback {
+public:
+    Rollback() = default;
+    Rollback(const Rollback&) = delete;
+    Rollback& operator=(const Rollback&) = delete;
+    ~Rollback() {
+        for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+            try {
+                (*it)();
+            } catch (...) {  // best effort: the original error is what the user needs
+            }
+        }
+    }
+    void add(std::function<void()> action) { undo_.push_back(std::move(action)); }
+    void commit() { undo_.clear(); }
+
+private:
+    std::vector<std::function<void()>> undo_;
+};
+
+void check_volatile(const Config& config) {
+    if (!config.volatile_mode) return;
+    auto filesystems = sys::try_read_file("/proc/filesystems").value_or("");
+    if (filesystems.find("\toverlay\n") == std::string::npos)
+        fail_usage("--volatile needs overlayfs, which this kernel does not have");
+    struct statfs fs;
+    constexpr unsigned long kF2fsMagic = 0xF2F52010;
+    if (!config.rootfs_is_image && ::statfs(config.rootfs_path.c_str(), &fs) == 0 &&
+        static_cast<unsigned long>(fs.f_type) == kF2fsMagic)
+        fail_usage("--volatile cannot use rootfs '" + config.rootfs_path +
+                   "' on f2fs (overlayfs does not support it as a lower layer): put the rootfs "
+                   "in an image and use --rootfs-img");
+}
+
+// The image's mount point: reused as it is when it already holds this image (a restart), else
+// checked and mounted afresh.
+std::string prepare_image(const Workspace& ws, const Config& config, Rollback& rollback,
+                          const Warn& warn) {
+    std::string mount_point = ws.mount_point(config.name);
+    if (image_mounted_at(config.rootfs_path, mount_point)) return mount_point;
+    if (sys::is_mountpoint(mount_point)) unmount_image(mount_point);  // stale, from a crash
+    ImageFs fs = detect_image_fs(config.rootfs_path);
+    if (auto fixed = check_image(config.rootfs_path, fs); !fixed.empty())
+        warn("e2fsck repaired '" + config.rootfs_path + "': " + fixed);
+    MountImageOptions options;
+    if (sys::is_android()) options.selinux_context = "u:object_r:vold_data_file:s0";
+    sys::make_dirs(ws.mount_base);
+    mount_image(config.rootfs_path, mount_point, options);
+    rollback.add([mount_point] { unmount_image(mount_point); });
+    return mount_point;
+}
+
+StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn& warn) {
+    Config& config = request.config;
     if (auto running = find_running(ws, config.name))
         fail_usage("container '" + config.name + "' is already running (PID " +
                    std::to_string(running->init_pid) + ")");
     wait_for_stopping(ws, config.name);
+    Rollback rollback;
+    BootPlan plan;
+    plan.rootfs = config.rootfs_path;
+    if (config.rootfs_is_image) {
+        plan.image_mount = prepare_image(ws, config, rollback, warn);
+        plan.rootfs = plan.image_mount;
+    }
+    std::string init = init_path_of(config);
+    check_init(plan.rootfs, init);
     if (config.uuid.empty()) config.uuid = new_uuid();
     save_config(ws, request);
 
-    BootPlan plan;
     plan.config = config;
     plan.workspace = ws;
-    plan.rootfs = config.rootfs_path;
     plan.init_path = init;
     plan.family = detect_init_family(plan.rootfs, init);
-    plan.env = std::move(env);
-    plan_cgroups(plan);
+    plan.env = load_env_file(config);
     if (!request.term.empty()) plan.term = request.term;
+    if (config.volatile_mode) {
+        plan.volatile_dir = ws.volatile_dir(config.name);
+        sys::make_dirs(plan.volatile_dir, 0700);
+        rollback.add([dir = plan.volatile_dir] { remove_volatile_dir(dir); });
+    }
+    plan_cgroups(plan);
     if (!plan.cgroup_path.empty()) {
         // Cgroups are named by container, not by workspace: another workspace's container of
         // the same name must not be joined (and later killed with ours).
@@ -312,44 +373,46 @@ StartResult start_container(const Workspace& ws, StartRequest request, const War
             fail_usage("container name '" + config.name + "' is in use: cgroup " +
                        plan.cgroup_path + " has processes (another workspace's container?)");
         sys::create_cgroup(plan.cgroup_path);
-        try {
-            apply_limits(plan, warn);
-        } catch (...) {
-            sys::remove_cgroup_tree(plan.cgroup_path, 1s);
-            throw;
-        }
+        rollback.add([path = plan.cgroup_path] { sys::remove_cgroup_tree(path, 1s); });
+        apply_limits(plan, warn);
     }
 
     sys::Pty console = sys::open_pty();
     plan.console_slave = console.slave_path;
     if (request.foreground) plan.attached_client = ::getpid();
-    MonitorHandle monitor;
-    try {
-        monitor = spawn_monitor(plan, console.master.get());
-    } catch (...) {
-        if (!plan.cgroup_path.empty()) sys::remove_cgroup_tree(plan.cgroup_path, 1s);
-        throw;
-    }
+    MonitorHandle monitor = spawn_monitor(plan, console.master.get());
     std::string report = read_report(monitor.report.get());
     if (report.rfind("OK ", 0) != 0) {
-        // The monitor has cleaned up after a failed boot and is exiting.
+        // The monitor cleans up after a failed boot and exits; the image is ours to unmount.
         sys::wait_process_exit(monitor.pid, kMonitorCleanupWait);
         ::waitpid(monitor.pid, nullptr, WNOHANG);
-        if (report.rfind("ERR ", 0) == 0) fail_runtime("boot of '" + config.name + "' failed at " + report.substr(4));
+        if (report.rfind("ERR ", 0) == 0)
+            fail_runtime("boot of '" + config.name + "' failed at " + report.substr(4));
         fail_runtime("the monitor of '" + config.name + "' exited before reporting");
     }
-    StartResult result;
     auto state = read_state(ws, config.name);
     if (!state) fail_runtime("container '" + config.name + "' started but left no state");
+    rollback.commit();
+    StartResult result;
     result.state = *state;
     if (request.foreground) result.console_master = std::move(console.master);
     return result;
 }
 
-StopResult stop_container(const Workspace& ws, const std::string& name,
-                          std::chrono::seconds timeout) {
+// Removes what a container left when no monitor is there to do it (it was killed).
+void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_image) {
+    if (!state.cgroup_path.empty()) {
+        sys::kill_cgroup(state.cgroup_path);
+        sys::remove_cgroup_tree(state.cgroup_path, 5s);
+    }
+    if (!keep_image && !state.image_mount.empty()) unmount_image(state.image_mount);
+    if (!state.volatile_dir.empty()) remove_volatile_dir(state.volatile_dir);
+    remove_state(ws, state.name);
+}
+
+StopResult stop_locked(const Workspace& ws, const std::string& name,
+                       std::chrono::seconds timeout, bool keep_image) {
     auto began = std::chrono::steady_clock::now();
-    auto lock = lock_container(ws, name);
     auto state = find_running(ws, name);
     if (!state) {
         wait_for_stopping(ws, name);
@@ -360,14 +423,13 @@ StopResult stop_container(const Workspace& ws, const std::string& name,
     auto deadline = began + timeout;
     bool delivered = false;
     // A request sent before init installs its handlers is lost: re-send until one is caught.
-    while (sys::process_alive(state->init_pid) && init_is_running(*state)) {
+    while (init_is_running(*state)) {
         if (!delivered) delivered = send_halt(*state, halt);
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) break;
-        auto step = delivered ? deadline - now : std::chrono::nanoseconds(20ms);
+        auto wait = delivered ? deadline - now : std::min<std::chrono::nanoseconds>(20ms, deadline - now);
         if (sys::wait_process_exit(state->init_pid,
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::min<std::chrono::nanoseconds>(step, deadline - now))))
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(wait)))
             break;
     }
     if (init_is_running(*state)) {
@@ -376,17 +438,62 @@ StopResult stop_container(const Workspace& ws, const std::string& name,
         ::kill(state->init_pid, SIGKILL);  // the kernel then kills the whole PID namespace
         sys::wait_process_exit(state->init_pid, 5s);
     }
-    // The monitor reaps init and removes the cgroup and state; if it is gone, we do it.
-    if (!monitor_is_running(*state) || !sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait)) {
-        if (!state->cgroup_path.empty()) {
-            sys::kill_cgroup(state->cgroup_path);
-            sys::remove_cgroup_tree(state->cgroup_path, 5s);
-        }
-        remove_state(ws, name);
+    // The monitor reaps init and removes the cgroup and state; the image mount is left to us
+    // while we hold the lock. Without a monitor, everything is ours to remove.
+    bool monitor_done = monitor_is_running(*state) &&
+                        sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait);
+    if (monitor_done) {
+        if (!keep_image && !state->image_mount.empty()) unmount_image(state->image_mount);
+    } else {
+        clean_up_after(ws, *state, keep_image);
     }
     result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
     return result;
+}
+
+void validate_request(StartRequest& request, const Warn& warn) {
+    Config& config = request.config;
+    if (config.name.empty()) fail_usage("a container name is required: give --name=NAME");
+    check_supported(config, warn);
+    check_rootfs(config);
+    check_volatile(config);
+    check_binds(config);
+    load_env_file(config);  // bad input is reported before anything is touched
+    if (config.hostname.empty()) config.hostname = config.name;
+}
+
+void ensure_workspace(const Workspace& ws, const std::string& name) {
+    for (const auto& dir : {ws.root, ws.pids_dir(), ws.logs_root(), ws.logs_dir(name)})
+        sys::make_dirs(dir);
+}
+
+}  // namespace
+
+StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn) {
+    validate_request(request, warn);
+    ensure_workspace(ws, request.config.name);
+    auto lock = lock_container(ws, request.config.name);
+    return start_locked(ws, request, warn);
+}
+
+StopResult stop_container(const Workspace& ws, const std::string& name,
+                          std::chrono::seconds timeout) {
+    auto lock = lock_container(ws, name);
+    return stop_locked(ws, name, timeout, false);
+}
+
+StartResult restart_container(const Workspace& ws, StartRequest request,
+                              std::chrono::seconds timeout, const Warn& warn) {
+    validate_request(request, warn);
+    ensure_workspace(ws, request.config.name);
+    // One lock across both halves: no other start or stop can slip in between.
+    auto lock = lock_container(ws, request.config.name);
+    if (find_running(ws, request.config.name)) {
+        bool same_image = request.config.rootfs_is_image;
+        stop_locked(ws, request.config.name, timeout, same_image);
+    }
+    return start_locked(ws, request, warn);
 }
 
 }  // namespace ds::container

@@ -42,6 +42,10 @@ struct StopResult {
 StopResult stop_container(const Workspace& ws, const std::string& name,
                           std::chrono::seconds timeout);
 
+// Stops (keeping an image mounted) and starts again under one lock.
+StartResult restart_container(const Workspace& ws, StartRequest request,
+                              std::chrono::seconds timeout, const Warn& warn);
+
 // Config snapshot the running container booted with, if any.
 std::string live_config_path(pid_t init_pid);
 

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <string_view>
 
 #include "container/boot.hpp"
+#include "container/image.hpp"
 #include "container/state.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
@@ -229,6 +231,8 @@ private:
         s.custom_init = !plan_.config.custom_init.empty();
         s.rootfs = plan_.rootfs;
         s.cgroup_path = plan_.cgroup_path;
+        s.image_mount = plan_.image_mount;
+        s.volatile_dir = plan_.volatile_dir;
         s.uuid = plan_.config.uuid;
         s.boot_id = sys::boot_id();
         if (!started_at_) started_at_ = std::time(nullptr);
@@ -257,10 +261,29 @@ private:
             // The shared parent goes with the last container (rmdir fails while others live).
             ::rmdir(plan_.cgroup_path.substr(0, plan_.cgroup_path.rfind('/')).c_str());
         }
+        if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
+        // A command holding the container's lock (stop, restart, a failed start) owns the image
+        // mount: it unmounts it, or keeps it for the next boot. Otherwise the guest powered off
+        // by itself and the image goes now.
+        if (!plan_.image_mount.empty() && !command_in_progress()) {
+            try {
+                unmount_image(plan_.image_mount);
+            } catch (const std::exception& e) {
+                log_.write(std::string("could not unmount the image: ") + e.what());
+            }
+        }
         // Only our own record: a new start of the same name may already own the files.
         auto state = read_state(plan_.workspace, plan_.config.name);
         if (state && state->monitor_pid == ::getpid()) remove_state(plan_.workspace, plan_.config.name);
         log_.write("stopped");
+    }
+
+    bool command_in_progress() const {
+        sys::unique_fd fd(::open(plan_.workspace.sidecar(plan_.config.name, "lock").c_str(),
+                                 O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!fd) return false;
+        if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;
+        return errno == EWOULDBLOCK;
     }
 
     void report(const std::string& message) {

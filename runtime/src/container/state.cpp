@@ -20,12 +20,14 @@ void write_state(const Workspace& ws, const ContainerState& s) {
         {"custom_init", s.custom_init}, {"rootfs", s.rootfs},
         {"cgroup_path", s.cgroup_path}, {"uuid", s.uuid},
         {"boot_id", s.boot_id},     {"started_at", s.started_at},
-        {"boots", s.boots},
+        {"boots", s.boots},         {"image_mount", s.image_mount},
+        {"volatile_dir", s.volatile_dir},
     };
     sys::make_dirs(ws.pids_dir());
     // Identity first: a reader that finds the pidfile also finds what validates it.
     sys::write_file_atomic(ws.sidecar(s.name, "state"), j.dump() + "\n");
     sys::write_file_atomic(ws.sidecar(s.name, "init"), std::string(to_string(s.family)));
+    if (!s.image_mount.empty()) sys::write_file_atomic(ws.sidecar(s.name, "mount"), s.image_mount);
     sys::write_file_atomic(ws.pidfile(s.name), std::to_string(s.init_pid));
 }
 
@@ -49,6 +51,8 @@ std::optional<ContainerState> read_state(const Workspace& ws, const std::string&
         s.boot_id = j.at("boot_id");
         s.started_at = j.at("started_at");
         s.boots = j.at("boots");
+        s.image_mount = j.value("image_mount", "");
+        s.volatile_dir = j.value("volatile_dir", "");
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;
     }
@@ -57,7 +61,7 @@ std::optional<ContainerState> read_state(const Workspace& ws, const std::string&
 }
 
 void remove_state(const Workspace& ws, const std::string& name) {
-    for (const char* ext : {"pid", "init", "state"}) ::unlink(ws.sidecar(name, ext).c_str());
+    for (const char* ext : {"pid", "init", "state", "mount"}) ::unlink(ws.sidecar(name, ext).c_str());
 }
 
 std::vector<std::string> names_with_pidfiles(const Workspace& ws) {
@@ -72,6 +76,11 @@ std::vector<std::string> names_with_pidfiles(const Workspace& ws) {
     ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
+}
+
+void remove_volatile_dir(const std::string& dir) {
+    ::rmdir(dir.c_str());
+    ::rmdir(dir.substr(0, dir.rfind('/')).c_str());  // fails while other containers use it
 }
 
 bool init_is_running(const ContainerState& s) {

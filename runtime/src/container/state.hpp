@@ -24,6 +24,8 @@ struct ContainerState {
     bool custom_init = false;
     std::string rootfs;
     std::string cgroup_path;
+    std::string image_mount;   // image rootfs: its mount point on the host (also Pids/<name>.mount)
+    std::string volatile_dir;  // --volatile: the scratch directory
     std::string uuid;
     std::string boot_id;
     int64_t started_at = 0;  // unix time of the first boot
@@ -39,6 +41,10 @@ std::vector<std::string> names_with_pidfiles(const Workspace& ws);
 // The init is alive, is the same process (start time), and carries our /run marker.
 bool init_is_running(const ContainerState& state);
 bool monitor_is_running(const ContainerState& state);
+
+// Removes a --volatile scratch directory (empty on the host: the tmpfs lived only in the
+// container's mount namespace) and Volatile/ itself once no container uses it.
+void remove_volatile_dir(const std::string& dir);
 
 // The running container called `name`, or nullopt. Stale records (dead or reused PIDs, a
 // previous boot of the machine) are removed on the way when no monitor owns them any more.

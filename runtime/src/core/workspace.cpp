@@ -19,6 +19,9 @@ std::string Workspace::sidecar(std::string_view name, std::string_view ext) cons
 std::string Workspace::logs_dir(std::string_view name) const {
     return logs_root() + "/" + sanitize_name(name);
 }
+std::string Workspace::volatile_dir(std::string_view name) const {
+    return root + "/Volatile/" + sanitize_name(name);
+}
 std::string Workspace::mount_point(std::string_view name) const {
     return mount_base + "/" + sanitize_name(name);
 }

@@ -22,6 +22,7 @@ struct Workspace {
     std::string sidecar(std::string_view name, std::string_view ext) const;
     std::string logs_dir(std::string_view name) const;
     std::string mount_point(std::string_view name) const;
+    std::string volatile_dir(std::string_view name) const;
 };
 
 }  // namespace ds
