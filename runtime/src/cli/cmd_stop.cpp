@@ -15,7 +15,8 @@ int cmd_stop(Context& ctx) {
     int status = kExitOk;
     for (const auto& name : names) {
         try {
-            auto result = container::stop_container(ctx.workspace, name, timeout);
+            auto result = container::stop_container(ctx.workspace, name, timeout,
+                                                    [](const std::string& w) { print_warning(w); });
             if (result.forced)
                 print_warning("container '" + name + "' did not power off within " +
                               std::to_string(timeout.count()) + " s: killed");

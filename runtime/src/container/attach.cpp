@@ -7,7 +7,9 @@
 //   4. clone3(CLONE_INTO_CGROUP) (fork + cgroup.procs on old kernels or v1);
 // and in the child: setns(CLONE_NEWCGROUP) (after the cgroup move: with nsdelegate the move must
 // be seen from the host's cgroup namespace), setsid + TIOCSCTTY for `enter`, the caller's signal
-// state back, setgroups/setresgid/setresuid, chdir, execve.
+// state back, init's capability bounding set and seccomp filter (apply_security, while still
+// root), setgroups/setresgid/setresuid, chdir, execve.
+// Before step 1, the container's config and --env file are read on the host (workspace copy).
 #include "container/attach.hpp"
 
 #include <fcntl.h>
@@ -31,6 +33,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "container/security.hpp"
+#include "core/config.hpp"
+#include "core/env_file.hpp"
 #include "core/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
@@ -159,6 +164,7 @@ struct ChildPlan {
     int cgroup_procs_dir = -1;  // join by writing "0" to its cgroup.procs (no CLONE_INTO_CGROUP)
     int tty = -1;               // `enter`: controlling terminal and stdio
     const SignalState* signals = nullptr;
+    const Config* security = nullptr;  // apply_security(*security) before dropping to the user
     bool set_ids = false;
     uid_t uid = 0;
     gid_t gid = 0;
@@ -274,6 +280,13 @@ void exec_file(const char* path, const ChildPlan& p) {
         if (p.tty > 2) ::close(p.tty);
     }
     if (p.signals) p.signals->restore();
+    if (p.security) {
+        try {
+            apply_security(*p.security);
+        } catch (const std::exception& e) {
+            child_fail(p, 127, "apply capability and seccomp limits:", e.what(), 0);
+        }
+    }
     if (p.set_ids) {
         if (::setgroups(p.groups->size(), p.groups->data()) != 0)
             child_fail(p, 127, "setgroups", "", errno);
@@ -438,6 +451,28 @@ struct ErrorPipe {
 
 // --- who runs it and with what environment --------------------------------------------------
 
+// What the container runs with, read on the host: the workspace copy of its config (the snapshot
+// under the container's /run is writable from inside, so it must not decide its own limits) and
+// its --env file, re-read as upstream does. Unreadable or broken files leave the defaults: the
+// strictest limits and no extra variables (a broken env file must not lock the user out).
+struct HostSide {
+    Config config;
+    EnvVars env;
+};
+
+HostSide read_host_side(const Workspace& ws, const ContainerState& state) {
+    HostSide host;
+    std::string path = ws.config_path(state.name);
+    try {
+        if (auto text = sys::try_read_file(path)) host.config = parse_config(*text, path);
+        if (!host.config.env_file.empty())
+            if (auto text = sys::try_read_file(host.config.env_file))
+                host.env = parse_env_file(*text, host.config.env_file);
+    } catch (const Error&) {
+    }
+    return host;
+}
+
 struct Identity {
     PasswdEntry entry;
     std::vector<gid_t> groups;
@@ -464,21 +499,23 @@ Identity resolve_identity(const std::string& user) {
     return id;
 }
 
-// Upstream's clean environment (reference §5.3 step 28), the user's identity, then the
-// container's /etc/environment on top.
-std::vector<std::string> build_environment(const std::string& term, const Identity* id,
-                                           const std::string& shell) {
+// Upstream's clean environment (reference §5.3 step 28) with the --env variables, the user's
+// identity, then the container's /etc/environment on top.
+std::vector<std::string> build_environment(const std::string& term, const EnvVars& user_env,
+                                           const Identity* id, const std::string& shell) {
     std::vector<std::string> env = {
         std::string("PATH=") + kDefaultPath,
         "TERM=" + container_term(term),
         "container=droidspaces",
         "LANG=C.UTF-8",
     };
-    env.push_back("HOME=" + (id ? id->entry.home : std::string("/root")));
+    for (const auto& [key, value] : user_env)
+        set_env(env, key + "=" + value);
+    set_env(env, "HOME=" + (id ? id->entry.home : std::string("/root")));
     std::string name = id ? id->entry.name : std::string("root");
-    env.push_back("USER=" + name);
-    env.push_back("LOGNAME=" + name);
-    if (!shell.empty()) env.push_back("SHELL=" + shell);
+    set_env(env, "USER=" + name);
+    set_env(env, "LOGNAME=" + name);
+    if (!shell.empty()) set_env(env, "SHELL=" + shell);
     if (auto text = sys::try_read_file("/etc/environment"))
         for (auto& entry : parse_environment_file(*text))
             set_env(env, std::move(entry));
@@ -813,13 +850,13 @@ std::optional<std::string> host_cgroup_dir(std::string_view container_cgroup,
 
 AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
                               const RunRequest& request) {
-    (void)ws;
     if (request.argv.empty()) fail_usage("'run' needs a command to run");
+    HostSide host = read_host_side(ws, state);
     Joined joined = join_container(state);
 
     std::optional<Identity> id;
     if (!request.user.empty()) id = resolve_identity(request.user);
-    auto env = build_environment(request.term, id ? &*id : nullptr, "");
+    auto env = build_environment(request.term, host.env, id ? &*id : nullptr, "");
     auto envp = c_strings(env);
     // Upstream: one argument holding a space is a shell command line.
     std::vector<std::string> args = request.argv;
@@ -834,6 +871,7 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
     plan.path_env = path.c_str();
     plan.argv = argv.data();
     plan.envp = envp.data();
+    plan.security = &host.config;
     if (id) {
         plan.set_ids = true;
         plan.uid = id->entry.uid;
@@ -869,12 +907,12 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
 
 AttachResult enter_container(const Workspace& ws, const ContainerState& state,
                              const EnterRequest& request) {
-    (void)ws;
+    HostSide host = read_host_side(ws, state);
     Joined joined = join_container(state);
     Identity id = resolve_identity(request.user.empty() ? "root" : request.user);
     std::string shell = id.entry.shell;
     if (shell.empty() || !is_executable_file(shell)) shell = "/bin/sh";
-    auto env = build_environment(request.term, &id, shell);
+    auto env = build_environment(request.term, host.env, &id, shell);
     auto envp = c_strings(env);
     std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);  // a login shell
     std::vector<std::string> args = {argv0};
@@ -906,6 +944,7 @@ AttachResult enter_container(const Workspace& ws, const ContainerState& state,
     plan.exec_path = shell.c_str();
     plan.argv = argv.data();
     plan.envp = envp.data();
+    plan.security = &host.config;
 
     EnterSignals signals;
     plan.signals = &signals.saved();

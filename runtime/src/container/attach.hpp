@@ -5,10 +5,15 @@
 // setns(pidfd, NEWNS|NEWUTS|NEWIPC|NEWNET|NEWPID) on kernels >= 5.8, else one setns per
 // /proc/<init>/ns/* file. From then on its paths resolve inside the container, so the container's
 // own /etc/passwd, /etc/group, /etc/environment and /dev/ptmx are read and opened by plain paths.
+// The container's config (security settings) and --env file are read on the host before that.
 // One clone3(CLONE_INTO_CGROUP) then starts the child straight in init's cgroup and in the PID
-// namespace; the child joins the cgroup namespace, takes its terminal, drops to the user and
-// execs. It reports a failure as text through a CLOEXEC pipe (never by exception) and exits 126
-// or 127; the caller waits and returns the child's status (128+N for a signal N).
+// namespace; the child joins the cgroup namespace, takes its terminal, gets init's capability
+// bounding set and seccomp filter (container/security.hpp), drops to the user and execs. It reports
+// a failure as text through a CLOEXEC pipe (never by exception) and exits 126 or 127; the caller
+// waits and returns the child's status (128+N for a signal N).
+//
+// The calling process stays in the container's namespaces afterwards: the CLI calls this last,
+// a long-lived caller (the web server) must fork first.
 #pragma once
 
 #include <sys/types.h>

@@ -1,5 +1,7 @@
 #include "container/inspect.hpp"
 
+#include "container/image.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -448,11 +450,10 @@ void clean_mount_base(const Workspace& ws, const std::set<std::string>& running,
         if (referenced.count(path) || running.count(entry) || lock_held(ws, entry)) continue;
         if (sys::is_mountpoint(path)) {
             try {
-                sys::detach_mount(path);
+                unmount_image(path);  // also frees its loop device and removes the directory
             } catch (const Error&) {
-                continue;
+                if (sys::is_mountpoint(path)) continue;
             }
-            ::rmdir(path.c_str());
             result.cleaned.push_back("mount " + path);
         } else if (::rmdir(path.c_str()) == 0) {
             result.cleaned.push_back("directory " + path);

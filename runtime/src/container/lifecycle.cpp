@@ -17,6 +17,7 @@
 #include "container/image.hpp"
 #include "container/monitor.hpp"
 #include "core/error.hpp"
+#include "core/filesystems.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
 #include "sys/lock.hpp"
@@ -310,12 +311,11 @@ void check_volatile(const Config& config) {
     if (filesystems.find("\toverlay\n") == std::string::npos)
         fail_usage("--volatile needs overlayfs, which this kernel does not have");
     struct statfs fs;
-    constexpr unsigned long kF2fsMagic = 0xF2F52010;
-    if (!config.rootfs_is_image && ::statfs(config.rootfs_path.c_str(), &fs) == 0 &&
-        static_cast<unsigned long>(fs.f_type) == kF2fsMagic)
-        fail_usage("--volatile cannot use rootfs '" + config.rootfs_path +
-                   "' on f2fs (overlayfs does not support it as a lower layer): put the rootfs "
-                   "in an image and use --rootfs-img");
+    if (config.rootfs_is_image || ::statfs(config.rootfs_path.c_str(), &fs) != 0) return;
+    if (auto name = unusable_overlay_lower(static_cast<uint64_t>(fs.f_type)))
+        fail_usage("--volatile cannot use rootfs '" + config.rootfs_path + "' on " + *name +
+                   " (overlayfs cannot use it as a lower layer): put the rootfs in an image "
+                   "and use --rootfs-img");
 }
 
 // The image's mount point: reused as it is when it already holds this image (a restart), else
@@ -326,12 +326,11 @@ std::string prepare_image(const Workspace& ws, const Config& config, Rollback& r
     if (image_mounted_at(config.rootfs_path, mount_point)) return mount_point;
     if (sys::is_mountpoint(mount_point)) unmount_image(mount_point);  // stale, from a crash
     ImageFs fs = detect_image_fs(config.rootfs_path);
-    if (auto fixed = check_image(config.rootfs_path, fs); !fixed.empty())
-        warn("e2fsck repaired '" + config.rootfs_path + "': " + fixed);
-    MountImageOptions options;
-    if (sys::is_android()) options.selinux_context = "u:object_r:vold_data_file:s0";
+    std::string report = check_image(config.rootfs_path, fs);
+    if (report == kImageNotChecked) warn("'" + config.rootfs_path + "' was not checked: " + report);
+    else if (!report.empty()) warn("e2fsck repaired '" + config.rootfs_path + "': " + report);
     sys::make_dirs(ws.mount_base);
-    mount_image(config.rootfs_path, mount_point, options);
+    mount_image(config.rootfs_path, mount_point, MountImageOptions{});
     rollback.add([mount_point] { unmount_image(mount_point); });
     return mount_point;
 }
@@ -399,19 +398,30 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     return result;
 }
 
+// The unmount itself succeeded when this throws (a loop device still held by someone): the rest
+// of the cleanup must go on, and the device frees itself when its last user ends.
+void unmount_image_or_warn(const std::string& mount_point, const Warn& warn) {
+    try {
+        unmount_image(mount_point);
+    } catch (const Error& e) {
+        warn(e.what());
+    }
+}
+
 // Removes what a container left when no monitor is there to do it (it was killed).
-void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_image) {
+void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_image,
+                    const Warn& warn) {
     if (!state.cgroup_path.empty()) {
         sys::kill_cgroup(state.cgroup_path);
         sys::remove_cgroup_tree(state.cgroup_path, 5s);
     }
-    if (!keep_image && !state.image_mount.empty()) unmount_image(state.image_mount);
+    if (!keep_image && !state.image_mount.empty()) unmount_image_or_warn(state.image_mount, warn);
     if (!state.volatile_dir.empty()) remove_volatile_dir(state.volatile_dir);
     remove_state(ws, state.name);
 }
 
 StopResult stop_locked(const Workspace& ws, const std::string& name,
-                       std::chrono::seconds timeout, bool keep_image) {
+                       std::chrono::seconds timeout, bool keep_image, const Warn& warn) {
     auto began = std::chrono::steady_clock::now();
     auto state = find_running(ws, name);
     if (!state) {
@@ -443,9 +453,9 @@ StopResult stop_locked(const Workspace& ws, const std::string& name,
     bool monitor_done = monitor_is_running(*state) &&
                         sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait);
     if (monitor_done) {
-        if (!keep_image && !state->image_mount.empty()) unmount_image(state->image_mount);
+        if (!keep_image && !state->image_mount.empty()) unmount_image_or_warn(state->image_mount, warn);
     } else {
-        clean_up_after(ws, *state, keep_image);
+        clean_up_after(ws, *state, keep_image, warn);
     }
     result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
@@ -478,9 +488,9 @@ StartResult start_container(const Workspace& ws, StartRequest request, const War
 }
 
 StopResult stop_container(const Workspace& ws, const std::string& name,
-                          std::chrono::seconds timeout) {
+                          std::chrono::seconds timeout, const Warn& warn) {
     auto lock = lock_container(ws, name);
-    return stop_locked(ws, name, timeout, false);
+    return stop_locked(ws, name, timeout, false, warn);
 }
 
 StartResult restart_container(const Workspace& ws, StartRequest request,
@@ -491,7 +501,7 @@ StartResult restart_container(const Workspace& ws, StartRequest request,
     auto lock = lock_container(ws, request.config.name);
     if (find_running(ws, request.config.name)) {
         bool same_image = request.config.rootfs_is_image;
-        stop_locked(ws, request.config.name, timeout, same_image);
+        stop_locked(ws, request.config.name, timeout, same_image, warn);
     }
     return start_locked(ws, request, warn);
 }

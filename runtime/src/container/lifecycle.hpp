@@ -14,6 +14,8 @@
 
 namespace ds::container {
 
+using Warn = std::function<void(const std::string&)>;
+
 struct StartRequest {
     Config config;               // validated, as it will be saved
     std::string config_path;     // where the user's config lives ("" = workspace copy only)
@@ -25,8 +27,6 @@ struct StartResult {
     ContainerState state;
     sys::unique_fd console_master;  // only for foreground starts
 };
-
-using Warn = std::function<void(const std::string&)>;
 
 // Validates, saves the config, boots, and returns once init has been exec'd (or throws with
 // the failed step; nothing is left behind then). Non-fatal notes go to `warn`.
@@ -40,7 +40,7 @@ struct StopResult {
 // Asks init to power off, waits up to `timeout`, then kills the cgroup; returns when the
 // monitor has cleaned up. Throws a usage error when the container is not running.
 StopResult stop_container(const Workspace& ws, const std::string& name,
-                          std::chrono::seconds timeout);
+                          std::chrono::seconds timeout, const Warn& warn);
 
 // Stops (keeping an image mounted) and starts again under one lock.
 StartResult restart_container(const Workspace& ws, StartRequest request,

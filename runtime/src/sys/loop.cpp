@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -36,14 +37,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kLoopMajor = 7;
-constexpr int kAttachAttempts = 16;                 // EBUSY races before giving up
-constexpr int kStatusAttempts = 10;                 // LOOP_SET_STATUS64 EAGAIN retries
+constexpr int kAttachAttempts = 16;                         // EBUSY races before giving up
+constexpr int kStatusAttempts = 10;                         // LOOP_SET_STATUS64 EAGAIN retries
 constexpr auto kNodeWait = std::chrono::milliseconds(250);  // udev/ueventd making a node
 constexpr auto kPollStep = std::chrono::milliseconds(2);
 
-std::string dev_loop(int n) { return "/dev/loop" + std::to_string(n); }
-std::string dev_block_loop(int n) { return "/dev/block/loop" + std::to_string(n); }
-std::string sys_loop(int n) { return "/sys/block/loop" + std::to_string(n); }
+std::string dev_loop(int n) {
+    return "/dev/loop" + std::to_string(n);
+}
+std::string dev_block_loop(int n) {
+    return "/dev/block/loop" + std::to_string(n);
+}
+std::string sys_loop(int n) {
+    return "/sys/block/loop" + std::to_string(n);
+}
 
 // Where loopN's node may be, the platform's usual place first.
 std::vector<std::string> node_candidates(int n) {
@@ -52,7 +59,8 @@ std::vector<std::string> node_candidates(int n) {
 }
 
 std::string strip_trailing_newlines(std::string text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+        text.pop_back();
     return text;
 }
 
@@ -124,8 +132,8 @@ loop_info64 loop_info_for(const std::string& backing_path, const LoopOptions& op
     loop_info64 info{};
     std::strncpy(reinterpret_cast<char*>(info.lo_file_name), backing_path.c_str(),
                  LO_NAME_SIZE - 1);
-    info.lo_flags = (options.autoclear ? LO_FLAGS_AUTOCLEAR : 0) |
-                    (options.read_only ? LO_FLAGS_READ_ONLY : 0);
+    info.lo_flags =
+        (options.autoclear ? LO_FLAGS_AUTOCLEAR : 0) | (options.read_only ? LO_FLAGS_READ_ONLY : 0);
     return info;
 }
 
@@ -190,6 +198,16 @@ LoopDevice open_for_attach(int n, bool read_only) {
     return LoopDevice{n, node.path, std::move(node.fd)};
 }
 
+// LOOP_GET_STATUS64 on loopN's node, for hosts without sysfs; nullopt when the device is free
+// (ENXIO) or cannot be opened.
+std::optional<loop_info64> loop_status(int number) {
+    NodeOpen node = open_node(number, O_RDONLY);
+    if (!node.fd) return std::nullopt;
+    loop_info64 info{};
+    if (::ioctl(node.fd.get(), LOOP_GET_STATUS64, &info) != 0) return std::nullopt;
+    return info;
+}
+
 }  // namespace
 
 LoopDevice attach_loop(int backing_fd, const std::string& backing_path,
@@ -229,13 +247,18 @@ std::optional<std::string> loop_backing_file(int number) {
     if (auto text = try_read_file(dir + "/loop/backing_file"))
         return strip_trailing_newlines(std::move(*text));
     if (path_exists(dir)) return std::nullopt;  // sysfs knows the device: no loop/ means free
-    // No sysfs: ask the device.
-    NodeOpen node = open_node(number, O_RDONLY);
-    if (!node.fd) return std::nullopt;
-    loop_info64 info{};
-    if (::ioctl(node.fd.get(), LOOP_GET_STATUS64, &info) != 0) return std::nullopt;  // ENXIO: free
-    const char* name = reinterpret_cast<const char*>(info.lo_file_name);
+    auto info = loop_status(number);
+    if (!info) return std::nullopt;
+    const char* name = reinterpret_cast<const char*>(info->lo_file_name);
     return std::string(name, ::strnlen(name, LO_NAME_SIZE));
+}
+
+bool loop_autoclear(int number) {
+    std::string dir = sys_loop(number);
+    if (auto text = try_read_file(dir + "/loop/autoclear")) return text->rfind('1', 0) == 0;
+    if (path_exists(dir)) return false;
+    auto info = loop_status(number);
+    return info && (info->lo_flags & LO_FLAGS_AUTOCLEAR);
 }
 
 std::vector<int> loop_devices() {
@@ -286,8 +309,13 @@ std::optional<int> loop_number_of_device(unsigned major, unsigned minor) {
     return parse_loop_name(std::string_view(target, static_cast<size_t>(n)));
 }
 
+void use_loop_configure(bool enabled) {
+    configure_supported.store(enabled);
+}
+
 std::optional<int> parse_loop_name(std::string_view name) {
-    if (auto slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+    if (auto slash = name.rfind('/'); slash != std::string_view::npos)
+        name.remove_prefix(slash + 1);
     constexpr std::string_view kPrefix = "loop";
     if (name.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
     std::string_view digits = name.substr(kPrefix.size());

@@ -31,10 +31,10 @@ struct LoopDevice {
 // /dev/loopN node is created), with lo_file_name = `backing_path`. A device taken by another
 // process between "free" and "bind" (EBUSY) is skipped for the next free one, a bounded number
 // of times. Throws a runtime error naming the file, the device and errno.
-LoopDevice attach_loop(int backing_fd, const std::string& backing_path,
-                       const LoopOptions& options);
+LoopDevice attach_loop(int backing_fd, const std::string& backing_path, const LoopOptions& options);
 
-// LOOP_CLR_FD through the device's open fd; a device that is already free is fine.
+// LOOP_CLR_FD through the device's open fd; a device that is already free is fine. Since Linux
+// 5.x this only marks the device: it is cleared when its last open (this fd) is closed.
 void clear_loop(const LoopDevice& loop);
 // Opens loopN and asks the kernel to clear it (LOOP_CLR_FD). True when the device is free or the
 // kernel took the request (a device still in use, by a mount, is only marked autoclear and freed
@@ -45,6 +45,9 @@ bool detach_loop(int number);
 // The file backing loopN (/sys/block/loopN/loop/backing_file, else LOOP_GET_STATUS64's
 // lo_file_name, which the kernel truncates to 63 bytes), nullopt when the device is free.
 std::optional<std::string> loop_backing_file(int number);
+// Whether loopN frees itself after its last close (LO_FLAGS_AUTOCLEAR): sysfs, else
+// LOOP_GET_STATUS64. False when the device is free.
+bool loop_autoclear(int number);
 // Numbers of the loop devices this kernel has (bound or not), ascending.
 std::vector<int> loop_devices();
 // Polls until loopN is free, or bound to something other than `backing_file`; true when that
@@ -58,6 +61,10 @@ std::string loop_device_path(int number);
 // Loop number of the block device MAJOR:MINOR (/sys/dev/block/M:m names it), nullopt when it
 // is not a loop device.
 std::optional<int> loop_number_of_device(unsigned major, unsigned minor);
+// Tests: false makes attach_loop take the pre-5.8 path (LOOP_SET_FD + LOOP_SET_STATUS64) even
+// where LOOP_CONFIGURE exists; true goes back to trying LOOP_CONFIGURE first.
+void use_loop_configure(bool enabled);
+
 // "loop12", "/dev/loop12", "/dev/block/loop12" -> 12; nullopt for anything else.
 std::optional<int> parse_loop_name(std::string_view name);
 

@@ -1,0 +1,363 @@
+// Unit tests for the pure parts of `install` (core/archive and the event JSON): archive kinds by
+// magic bytes, --img sizes, progress text and throttling, tar's error lines, and symlink
+// resolution inside a rootfs.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <map>
+#include <string>
+
+#include "container/install.hpp"
+#include "core/archive.hpp"
+#include "core/error.hpp"
+
+namespace ds::archive {
+namespace {
+
+using namespace std::string_literals;
+
+// A 512-byte tar header block for `name`, with a valid checksum, ustar magic or not (v7).
+std::string tar_header(const std::string& name, bool ustar) {
+    std::string block(512, '\0');
+    block.replace(0, name.size(), name);
+    block.replace(100, 7, "0000644");
+    block.replace(108, 7, "0000000");
+    block.replace(116, 7, "0000000");
+    block.replace(124, 11, "00000000000");
+    block.replace(136, 11, "14000000000");
+    block[156] = '0';
+    if (ustar)
+        block.replace(257, 8,
+                      "ustar\0"s
+                      "00");
+    unsigned sum = 0;
+    for (size_t i = 0; i < 512; ++i)
+        sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(block[i]);
+    char chk[8];
+    std::snprintf(chk, sizeof chk, "%06o", sum);
+    block.replace(148, 6, chk);
+    block[154] = '\0';
+    block[155] = ' ';
+    return block;
+}
+
+TEST(DetectCompression, MagicBytes) {
+    EXPECT_EQ(detect_compression("\x1f\x8b\x08\x00rest"s), Compression::gzip);
+    EXPECT_EQ(detect_compression("\xfd\x37\x7a\x58\x5a\x00\x00\x04"s), Compression::xz);
+    EXPECT_EQ(detect_compression("\x28\xb5\x2f\xfd\x04\x58"s), Compression::zstd);
+    EXPECT_EQ(detect_compression("BZh91AY&SY"s), Compression::bzip2);
+}
+
+TEST(DetectCompression, PlainTarByUstarMagicOrChecksum) {
+    EXPECT_EQ(detect_compression(tar_header("./", true)), Compression::none);
+    EXPECT_EQ(detect_compression(tar_header("etc/passwd", false)), Compression::none);
+}
+
+TEST(DetectCompression, AnythingElseIsNotAnArchive) {
+    EXPECT_EQ(detect_compression(""), std::nullopt);
+    EXPECT_EQ(detect_compression("\x1f"s), std::nullopt);
+    EXPECT_EQ(detect_compression("\xfd\x37\x7a\x58\x5a"s), std::nullopt);  // xz needs 6 bytes
+    EXPECT_EQ(detect_compression("BZh0"s), std::nullopt);                  // block size digit 1-9
+    EXPECT_EQ(detect_compression("PK\x03\x04 zip"s), std::nullopt);
+    EXPECT_EQ(detect_compression(std::string(512, '\0')), std::nullopt);  // end marker only
+    std::string broken = tar_header("etc/passwd", false);
+    broken[0] = 'X';  // checksum no longer adds up
+    EXPECT_EQ(detect_compression(broken), std::nullopt);
+    EXPECT_EQ(detect_compression(std::string(600, 'a')), std::nullopt);
+}
+
+TEST(DetectCompression, NamesAndTools) {
+    EXPECT_EQ(compression_name(Compression::none), "tar");
+    EXPECT_EQ(compression_name(Compression::zstd), "zstd");
+    EXPECT_EQ(decompressor(Compression::none), "");
+    EXPECT_EQ(decompressor(Compression::gzip), "gzip");
+    EXPECT_EQ(decompressor(Compression::xz), "xz");
+    EXPECT_EQ(decompressor(Compression::bzip2), "bzip2");
+}
+
+TEST(TarEntrySize, HeaderPlusWholeBlocks) {
+    EXPECT_EQ(tar_entry_size(0), 512u);
+    EXPECT_EQ(tar_entry_size(1), 1024u);
+    EXPECT_EQ(tar_entry_size(512), 1024u);
+    EXPECT_EQ(tar_entry_size(513), 1536u);
+}
+
+// --- sizes ----------------------------------------------------------------------------------
+
+TEST(ImageSize, UnitsAndSpellings) {
+    EXPECT_EQ(parse_image_size("64M"), 64 * kMiB);
+    EXPECT_EQ(parse_image_size("64m"), 64 * kMiB);
+    EXPECT_EQ(parse_image_size("64MB"), 64 * kMiB);
+    EXPECT_EQ(parse_image_size("64MiB"), 64 * kMiB);
+    EXPECT_EQ(parse_image_size("1G"), 1024 * kMiB);
+    EXPECT_EQ(parse_image_size("1.5G"), 1536 * kMiB);
+    EXPECT_EQ(parse_image_size("2T"), 2ull * 1024 * 1024 * kMiB);
+    EXPECT_EQ(parse_image_size("16384K"), 16 * kMiB);
+    EXPECT_EQ(parse_image_size("16777216"), 16 * kMiB);
+    EXPECT_EQ(parse_image_size("16777217B"), 16 * kMiB);  // whole 4 KiB blocks
+}
+
+TEST(ImageSize, RejectsWithOneLineNamingTheFlag) {
+    for (const char* bad : {"", "M", "abc", "-64M", "15M", "17T", "64X", "64MX", "1..5G", "64 M"}) {
+        try {
+            parse_image_size(bad);
+            ADD_FAILURE() << "accepted '" << bad << "'";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.exit_code(), kExitUsage);
+            std::string message = e.what();
+            EXPECT_NE(message.find("--img"), std::string::npos) << message;
+            EXPECT_NE(message.find("'" + std::string(bad) + "'"), std::string::npos) << message;
+            EXPECT_EQ(message.find('\n'), std::string::npos);
+        }
+    }
+}
+
+TEST(HumanSize, BinaryUnitsOneDecimal) {
+    EXPECT_EQ(human_size(0), "0 B");
+    EXPECT_EQ(human_size(1023), "1023 B");
+    EXPECT_EQ(human_size(1024), "1.0 KiB");
+    EXPECT_EQ(human_size(1536), "1.5 KiB");
+    EXPECT_EQ(human_size(126143283), "120.3 MiB");
+    EXPECT_EQ(human_size(2 * 1024 * kMiB), "2.0 GiB");
+    EXPECT_EQ(human_size(3ull * 1024 * 1024 * kMiB), "3.0 TiB");
+}
+
+// --- progress -------------------------------------------------------------------------------
+
+TEST(Percent, RoundsDownAndReaches100OnlyAtTheEnd) {
+    EXPECT_EQ(percent(0, 100), 0);
+    EXPECT_EQ(percent(42, 100), 42);
+    EXPECT_EQ(percent(999, 1000), 99);
+    EXPECT_EQ(percent(1000, 1000), 100);
+    EXPECT_EQ(percent(2000, 1000), 100);
+    EXPECT_EQ(percent(5, 0), 0);
+    EXPECT_EQ(percent(UINT64_MAX - 1, UINT64_MAX), 99);  // no overflow
+}
+
+TEST(ProgressBar, FilledCellsPercentAndSizes) {
+    EXPECT_EQ(progress_bar(0, 100 * kMiB, 10), "[----------]   0%  0 B / 100.0 MiB");
+    EXPECT_EQ(progress_bar(42 * kMiB, 100 * kMiB, 10), "[####------]  42%  42.0 MiB / 100.0 MiB");
+    EXPECT_EQ(progress_bar(100 * kMiB, 100 * kMiB, 10), "[##########] 100%  100.0 MiB / 100.0 MiB");
+    EXPECT_EQ(progress_bar(3, 0, 4), "[----]   0%  3 B / 0 B");
+    EXPECT_EQ(progress_bar(0, 1, 30).size(), 32 + std::string("   0%  0 B / 1 B").size());
+}
+
+TEST(ProgressText, PercentAndSizes) {
+    EXPECT_EQ(progress_text(512 * 1024, 2 * kMiB), "25% (512.0 KiB / 2.0 MiB)");
+}
+
+TEST(ProgressThrottle, FirstLastAndOnePerInterval) {
+    ProgressThrottle t(100);
+    EXPECT_TRUE(t.due(1000, false));
+    EXPECT_FALSE(t.due(1050, false));
+    EXPECT_FALSE(t.due(1099, false));
+    EXPECT_TRUE(t.due(1100, false));
+    EXPECT_TRUE(t.due(1101, true));  // the last one always goes out
+    EXPECT_FALSE(t.due(1150, false));
+}
+
+TEST(DecileLines, OneLinePerNewTenPercent) {
+    DecileLines d;
+    EXPECT_FALSE(d.due(0));
+    EXPECT_FALSE(d.due(9));
+    EXPECT_TRUE(d.due(10));
+    EXPECT_FALSE(d.due(19));
+    EXPECT_TRUE(d.due(35));  // jumped past 20: one line
+    EXPECT_FALSE(d.due(30));
+    EXPECT_TRUE(d.due(100));
+    EXPECT_FALSE(d.due(100));
+}
+
+// --- tar's complaints -----------------------------------------------------------------------
+
+TEST(FailureLine, SkipsTarsEpilogues) {
+    EXPECT_EQ(failure_line("gzip: stdin: unexpected end of file\n"
+                           "tar: Unexpected EOF in archive\n"
+                           "tar: Unexpected EOF in archive\n"
+                           "tar: Error is not recoverable: exiting now\n"),
+              "tar: Unexpected EOF in archive");
+    EXPECT_EQ(failure_line("tar: ./usr/bin/x: Cannot write: No space left on device\n"
+                           "tar: Exiting with failure status due to previous errors\n"),
+              "tar: ./usr/bin/x: Cannot write: No space left on device");
+    EXPECT_EQ(failure_line("xz: (stdin): File format not recognized\r\n\n  \n"),
+              "xz: (stdin): File format not recognized");
+    EXPECT_EQ(failure_line(""), "");
+    EXPECT_EQ(failure_line("tar: Child returned status 1\n"), "");
+}
+
+TEST(FailureLine, NoSpace) {
+    EXPECT_TRUE(mentions_no_space("tar: ./x: Cannot mkdir: No space left on device"));
+    EXPECT_TRUE(mentions_no_space("tar: ./x: Cannot open: Disk quota exceeded"));
+    EXPECT_FALSE(mentions_no_space("tar: Unexpected EOF in archive"));
+}
+
+// --- resolving inside a rootfs --------------------------------------------------------------
+
+// A fake rootfs: paths (relative) to "dir", "file" or "->target".
+class FakeRoot {
+  public:
+    explicit FakeRoot(std::map<std::string, std::string> entries) : entries_(std::move(entries)) {}
+    PathLookup lookup() const {
+        return [this](const std::string& rel) {
+            PathInfo info;
+            if (rel.empty()) {
+                info.exists = info.is_directory = true;
+                return info;
+            }
+            auto it = entries_.find(rel);
+            if (it == entries_.end()) return info;
+            info.exists = true;
+            if (it->second == "dir") info.is_directory = true;
+            if (it->second.starts_with("->")) {
+                info.is_symlink = true;
+                info.target = it->second.substr(2);
+            }
+            return info;
+        };
+    }
+
+  private:
+    std::map<std::string, std::string> entries_;
+};
+
+const FakeRoot kDebian({
+    {"usr", "dir"},
+    {"usr/lib", "dir"},
+    {"usr/sbin", "dir"},
+    {"usr/lib/systemd", "dir"},
+    {"usr/lib/systemd/systemd", "file"},
+    {"usr/lib/os-release", "file"},
+    {"sbin", "->usr/sbin"},
+    {"lib", "->usr/lib"},
+    {"usr/sbin/init", "->/lib/systemd/systemd"},
+    {"etc", "dir"},
+    {"etc/os-release", "->../usr/lib/os-release"},
+    {"etc/resolv.conf", "->/run/systemd/resolve/stub-resolv.conf"},
+    {"etc/escape", "->../../../../host/etc"},
+    {"etc/loop1", "->loop2"},
+    {"etc/loop2", "->/etc/loop1"},
+    {"etc/file", "file"},
+});
+
+TEST(ResolveInRoot, FollowsAbsoluteAndRelativeLinksWithTheRootfsAsSlash) {
+    auto r = resolve_in_root("/sbin/init", true, kDebian.lookup());
+    EXPECT_EQ(r.error, 0);
+    EXPECT_TRUE(r.exists);
+    EXPECT_EQ(r.relative, "usr/lib/systemd/systemd");
+    r = resolve_in_root("/etc/os-release", true, kDebian.lookup());
+    EXPECT_TRUE(r.exists);
+    EXPECT_EQ(r.relative, "usr/lib/os-release");
+}
+
+TEST(ResolveInRoot, LastComponentFollowedOnlyWhenAsked) {
+    auto r = resolve_in_root("/sbin/init", false, kDebian.lookup());
+    EXPECT_TRUE(r.exists);
+    EXPECT_EQ(r.relative, "usr/sbin/init");
+}
+
+TEST(ResolveInRoot, DotDotStopsAtTheRootfs) {
+    auto r = resolve_in_root("/etc/escape/passwd", true, kDebian.lookup());
+    EXPECT_EQ(r.error, ENOENT);
+    EXPECT_EQ(r.relative, "host");  // inside the rootfs, never above it
+    r = resolve_in_root("/../../etc/file", true, kDebian.lookup());
+    EXPECT_TRUE(r.exists);
+    EXPECT_EQ(r.relative, "etc/file");
+    r = resolve_in_root("/", true, kDebian.lookup());
+    EXPECT_TRUE(r.exists);
+    EXPECT_EQ(r.relative, "");
+}
+
+TEST(ResolveInRoot, MissingLastIsNotAnError) {
+    auto r = resolve_in_root("/etc/hostname", false, kDebian.lookup());
+    EXPECT_EQ(r.error, 0);
+    EXPECT_FALSE(r.exists);
+    EXPECT_EQ(r.relative, "etc/hostname");
+    // A dangling link resolves to where its target would be.
+    r = resolve_in_root("/etc/resolv.conf", true, kDebian.lookup());
+    EXPECT_EQ(r.error, ENOENT);  // /run/systemd is missing: a parent, not the last component
+    r = resolve_in_root("//etc/./hostname/", false, kDebian.lookup());
+    EXPECT_EQ(r.relative, "etc/hostname");
+}
+
+TEST(ResolveInRoot, Errors) {
+    EXPECT_EQ(resolve_in_root("/nope/x", true, kDebian.lookup()).error, ENOENT);
+    EXPECT_EQ(resolve_in_root("/etc/file/x", true, kDebian.lookup()).error, ENOTDIR);
+    EXPECT_EQ(resolve_in_root("/etc/loop1", true, kDebian.lookup()).error, ELOOP);
+    EXPECT_EQ(resolve_in_root("/etc/loop1", false, kDebian.lookup()).error, 0);
+}
+
+// --- fixes ----------------------------------------------------------------------------------
+
+TEST(HostnameFor, ValidHostnameFromAnyContainerName) {
+    EXPECT_EQ(hostname_for("debian"), "debian");
+    EXPECT_EQ(hostname_for("my box"), "my-box");
+    EXPECT_EQ(hostname_for("Ubuntu 24.04"), "Ubuntu-24.04");
+    EXPECT_EQ(hostname_for("a_b"), "a-b");
+    EXPECT_EQ(hostname_for("-x-"), "x");
+    EXPECT_EQ(hostname_for("a..b"), "a.b");
+    EXPECT_EQ(hostname_for("..."), "localhost");
+    EXPECT_EQ(hostname_for("___"), "localhost");
+    EXPECT_EQ(hostname_for(std::string(100, 'a')).size(), 64u);
+}
+
+TEST(Ext4Label, AtMost16Bytes) {
+    EXPECT_EQ(ext4_label("debian"), "debian");
+    EXPECT_EQ(ext4_label("a-very-long-container-name"), "a-very-long-cont");
+}
+
+TEST(Hosts, LocalhostLine) {
+    EXPECT_TRUE(hosts_has_localhost("127.0.0.1\tlocalhost\n"));
+    EXPECT_TRUE(hosts_has_localhost("# x\n127.0.0.1 box localhost.localdomain localhost\n"));
+    EXPECT_TRUE(hosts_has_localhost("::1 localhost\n  127.0.0.1   localhost"));
+    EXPECT_FALSE(hosts_has_localhost(""));
+    EXPECT_FALSE(hosts_has_localhost("127.0.1.1 box\n::1 localhost\n"));
+    EXPECT_FALSE(hosts_has_localhost("# 127.0.0.1 localhost\n"));
+    EXPECT_FALSE(hosts_has_localhost("127.0.0.1 localhostx\n"));
+}
+
+TEST(IsBlank, WhitespaceOnly) {
+    EXPECT_TRUE(is_blank(""));
+    EXPECT_TRUE(is_blank(" \n\t"));
+    EXPECT_FALSE(is_blank(" x\n"));
+}
+
+}  // namespace
+}  // namespace ds::archive
+
+namespace ds::container {
+namespace {
+
+TEST(InstallEventJson, OneObjectPerEventWithTheEventFirst) {
+    InstallEvent p;
+    p.type = InstallEvent::Type::progress;
+    p.bytes = 5;
+    p.total = 10;
+    p.percent = 50;
+    EXPECT_EQ(event_json(p).dump(), R"({"event":"progress","bytes":5,"total":10,"percent":50})");
+
+    InstallEvent s;
+    s.type = InstallEvent::Type::step;
+    s.step = "mkfs";
+    s.message = "Creating";
+    EXPECT_EQ(event_json(s).dump(), R"({"event":"step","step":"mkfs","message":"Creating"})");
+
+    InstallEvent w;
+    w.type = InstallEvent::Type::warning;
+    w.message = "no \"init\"";
+    EXPECT_EQ(event_json(w).dump(), R"({"event":"warning","message":"no \"init\""})");
+
+    InstallEvent d;
+    d.type = InstallEvent::Type::done;
+    d.name = "bb";
+    d.rootfs = "/w/Containers/bb/rootfs.img";
+    d.config = "/w/Containers/bb/container.config";
+    d.image = true;
+    EXPECT_EQ(event_json(d).dump(),
+              R"({"event":"done","name":"bb","rootfs":"/w/Containers/bb/rootfs.img",)"
+              R"("config":"/w/Containers/bb/container.config","image":true,"os":""})");
+
+    EXPECT_EQ(error_event_json("bad").dump(), R"({"event":"error","message":"bad"})");
+}
+
+}  // namespace
+}  // namespace ds::container
