@@ -120,6 +120,23 @@ wait_for_boot() {
     [[ $output != *"killed"* ]]
 }
 
+@test "--force-cgroupv1 boots systemd on the named v1 hierarchy, inside its own cgroup" {
+    local v1
+    v1=$(findmnt -n -o TARGET -t cgroup | while read -r m; do
+        grep -q 'name=systemd' <<<"$(findmnt -n -o OPTIONS "$m")" && echo "$m"; done | head -1)
+    [ -n "$v1" ] || skip "this host has no named systemd v1 hierarchy"
+    ds --name="$NAME-v1" --rootfs="$ROOTFS" --net=none --force-cgroupv1 start
+    run env NAME="$NAME-v1" bash -c "$(declare -f system_state wait_for_boot ds); wait_for_boot"
+    [ "$output" = "running" ] || [ "$output" = "degraded" ]
+    run ds --name="$NAME-v1" run grep name=systemd /proc/1/cgroup
+    [[ $output == *":name=systemd:/init.scope" ]]
+    [ -d "$v1/droidspaces/$NAME-v1/init.scope" ]
+    ds --name="$NAME-v1" stop
+    [ ! -d "$v1/droidspaces/$NAME-v1" ]
+    ds --name="$NAME-v1" --rootfs="$ROOTFS" --reset start >/dev/null
+    ds --name="$NAME-v1" stop
+}
+
 @test "the host is as it was before the suite" {
     stop_suite_containers
     assert_host_clean

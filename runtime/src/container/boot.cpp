@@ -47,7 +47,7 @@ bool applies(unsigned when, const BootPlan& plan) {
     return true;
 }
 
-enum class MountKind { fs, bind_read_only };
+enum class MountKind { fs, bind_read_only, remount_read_only };
 
 // The filesystems every container gets, in order, relative to the rootfs (nspawn-style data).
 struct MountRow {
@@ -74,6 +74,10 @@ const MountRow kMountTable[] = {
      kCgroupV1},
     {MountKind::fs, "cgroup", "/sys/fs/cgroup/systemd", "cgroup", kNoSuidDevExec,
      "none,name=systemd", kCgroupV1},
+    // Read-only around the named hierarchy (as nspawn does): systemd cannot mount the host's
+    // v1 controllers next to it, which would put its cgroups in the host's trees.
+    {MountKind::remount_read_only, nullptr, "/sys/fs/cgroup", nullptr, kNoSuidDevExec, nullptr,
+     kCgroupV1},
     {MountKind::fs, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=4m", kAlways},
     {MountKind::fs, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
      "newinstance,ptmxmode=0666,mode=0620,gid=5", kAlways},
@@ -147,6 +151,10 @@ public:
             if (row.kind == MountKind::bind_read_only) {
                 sys::bind_mount(target, target, false);
                 sys::remount_read_only(target, kNoSuidDevExec);
+            } else if (row.kind == MountKind::remount_read_only) {
+                if (::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | row.flags,
+                            nullptr) != 0)
+                    sys::fail_errno("remount " + target + " read-only");
             } else {
                 sys::mount_fs(row.source, target, row.fstype, row.flags, row.data ? row.data : "");
             }
