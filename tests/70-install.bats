@@ -110,6 +110,7 @@ json_lines_ok() {
     echo "$output $stderr"
     [ "$status" -eq 0 ]
     [[ $output == *"Installed '$BB'"* ]]
+    [[ $stderr != *"init"* ]]  # busybox's /sbin/init -> /bin/busybox resolves in the rootfs
     [ -d "$CONTAINERS/$BB/rootfs" ]
     diff <(listing "$BB_ROOTFS") <(listing "$CONTAINERS/$BB/rootfs")
     grep -qx "name=$BB" "$CONTAINERS/$BB/container.config"
@@ -206,6 +207,34 @@ json_lines_ok() {
     [[ $output == *"cap_net_raw"*"ep"* ]]
 }
 
+@test "a bare rootfs gets its mount points, hostname and hosts, and a clear word about init" {
+    local tree=$SUITE_TMP/bare
+    mkdir -p "$tree/etc" "$tree/bin"
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$tree/etc/passwd"
+    printf '::1 localhost\n' >"$tree/etc/hosts"
+    ln -s /bin/missing-init "$tree/bin/init"
+    mkdir -p "$tree/sbin" && ln -s ../bin/init "$tree/sbin/init"
+    tar --numeric-owner -C "$tree" -cf "$SUITE_TMP/bare.tar" .
+    run --separate-stderr ds --name="bare-$$" install --from="$SUITE_TMP/bare.tar"
+    echo "$output $stderr"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"/sbin/init"*"/bin/missing-init, which is missing"*"--init=PATH"* ]]
+    [[ $output == *"Post-install fixes: "*"wrote /etc/hostname"* ]]
+    local root=$CONTAINERS/bare-$$/rootfs
+    [ "$(cat "$root/etc/hostname")" = "bare-$$" ]
+    [ "$(cat "$root/etc/hosts")" = $'::1 localhost\n127.0.0.1\tlocalhost' ]
+    for d in proc sys dev run; do [ "$(stat -c %a "$root/$d")" = 755 ]; done
+    [ "$(stat -c %a "$root/tmp")" = 1777 ]
+    # Symlinks are resolved inside the rootfs: nothing was written through them to the host.
+    [ ! -e /bin/missing-init ]
+
+    # A tarball packed from the parent directory: the warning says so.
+    tar --numeric-owner -C "$SUITE_TMP" -cf "$SUITE_TMP/wrapped.tar" bare
+    run --separate-stderr ds --name="wrapped-$$" install --from="$SUITE_TMP/wrapped.tar"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"no /sbin/init"*"under 'bare/'"* ]]
+}
+
 @test "a directory installs as a copy with owners, modes and device nodes kept" {
     run ds --name="dir-$$" install --from="$BB_ROOTFS"
     [ "$status" -eq 0 ]
@@ -237,6 +266,27 @@ json_lines_ok() {
     [[ $stderr == *"image is too small"* ]]
     [[ $stderr == *"--img"* ]]
     nothing_left "small-$$"
+}
+
+@test "a full disk fails with 'disk full' and leaves nothing" {
+    local small=$SUITE_TMP/smallfs
+    mkdir -p "$small"
+    mount -t tmpfs -o size=24m tmpfs "$small"
+    DROIDSPACES_HOME=$small run --separate-stderr ds --name="full-$$" install --from="$SD_TAR"
+    local tarball_status=$status tarball_err=$stderr left_tarball
+    left_tarball=$(ls -A "$small/Containers")
+    DROIDSPACES_HOME=$small run --separate-stderr ds --name="full-$$" install --from="$SD_ROOTFS"
+    local dir_status=$status dir_err=$stderr left_dir
+    left_dir=$(ls -A "$small/Containers")
+    umount "$small"
+    echo "$tarball_err / $dir_err"
+    [ "$tarball_status" -eq 2 ]
+    [[ $tarball_err == *"disk full"*"No space left on device"* ]]
+    [ -z "$left_tarball" ]
+    # A directory's size is known: refused before copying anything.
+    [ "$dir_status" -eq 2 ]
+    [[ $dir_err == *"not enough space"* ]]
+    [ -z "$left_dir" ]
 }
 
 @test "an existing container is refused and left untouched" {

@@ -352,9 +352,11 @@ TEST(InstallEventJson, OneObjectPerEventWithTheEventFirst) {
     d.rootfs = "/w/Containers/bb/rootfs.img";
     d.config = "/w/Containers/bb/container.config";
     d.image = true;
+    d.fixes = {"created /tmp"};
     EXPECT_EQ(event_json(d).dump(),
               R"({"event":"done","name":"bb","rootfs":"/w/Containers/bb/rootfs.img",)"
-              R"("config":"/w/Containers/bb/container.config","image":true,"os":""})");
+              R"("config":"/w/Containers/bb/container.config","image":true,"os":"",)"
+              R"("fixes":["created /tmp"]})");
 
     EXPECT_EQ(error_event_json("bad").dump(), R"({"event":"error","message":"bad"})");
 }

@@ -14,13 +14,14 @@
 #include "container/install.hpp"
 #include "core/archive.hpp"
 #include "core/error.hpp"
+#include "core/format.hpp"
 
 namespace ds::cli {
 namespace {
 
 // SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked while installing and become readable on a
 // signalfd that the install polls: Ctrl-C or a kill stops it cleanly (unmounted, removed)
-// instead of leaving half a container behind.
+// instead of leaving half a container behind. SIGPIPE is ignored meanwhile.
 class SignalCancel {
   public:
     SignalCancel() {
@@ -29,6 +30,10 @@ class SignalCancel {
             sigaddset(&set_, sig);
         ::sigprocmask(SIG_BLOCK, &set_, &old_);
         fd_ = ::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK);
+        // A reader that goes away (`install --json | head -1`) must not kill us halfway.
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        ::sigaction(SIGPIPE, &ignore, &old_pipe_);
     }
     ~SignalCancel() {
         // What arrived has been acted on (the install stopped): consume it, then unblock.
@@ -38,6 +43,7 @@ class SignalCancel {
             }
             ::close(fd_);
         }
+        ::sigaction(SIGPIPE, &old_pipe_, nullptr);
         ::sigprocmask(SIG_SETMASK, &old_, nullptr);
     }
     SignalCancel(const SignalCancel&) = delete;
@@ -48,6 +54,7 @@ class SignalCancel {
   private:
     sigset_t set_;
     sigset_t old_;
+    struct sigaction old_pipe_ {};
     int fd_ = -1;
 };
 
@@ -142,6 +149,8 @@ int cmd_install(Context& ctx) {
         auto result = container::install_container(
             ctx.workspace, request, [&](const container::InstallEvent& e) { reporter.event(e); },
             cancel.fd());
+        if (!result.fixes.empty())
+            print_info("Post-install fixes: " + format::join(result.fixes, ", "));
         print_info("Installed '" + result.name + "'" +
                    (result.os.empty() ? "" : " (" + result.os + ")") + ": rootfs " + result.rootfs);
         print_info("Start it with: " + ctx.argv0 + " --name='" + result.name + "' start");

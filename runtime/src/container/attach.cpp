@@ -54,13 +54,6 @@ constexpr gid_t kDefaultTtyGid = 5;
 constexpr int kCallerNamespaces =
     CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID;
 
-constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;  // linux/sched.h, kernel 5.7
-
-struct CloneArgs {  // struct clone_args (linux/sched.h), CLONE_ARGS_SIZE_VER2
-    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-        set_tid_size, cgroup;
-};
-
 // --- small text helpers ---------------------------------------------------------------------
 
 // The next line of `text` (without '\n'); consumes it.
@@ -402,13 +395,9 @@ pid_t spawn(ChildPlan plan, const Joined& joined) {
     plan.cgroup_ns = joined.cgroup_ns_target();
     int cgroup = joined.cgroup_dir.get();
     if (cgroup >= 0 && joined.cgroup_v2) {
-        CloneArgs args{};
-        args.flags = kCloneIntoCgroup;
-        args.exit_signal = SIGCHLD;
-        args.cgroup = static_cast<uint64_t>(cgroup);
-        long pid = ::syscall(SYS_clone3, &args, sizeof args);
+        pid_t pid = sys::clone_into_cgroup(0, cgroup);
         if (pid == 0) child_main(plan);
-        if (pid > 0) return static_cast<pid_t>(pid);
+        if (pid > 0) return pid;
         // No clone3 (seccomp, kernel < 5.7): the write below does the same.
     }
     plan.cgroup_procs_dir = cgroup;

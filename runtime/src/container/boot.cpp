@@ -113,13 +113,19 @@ const char* const kHiddenFiles[] = {"/proc/kcore", "/proc/keys", "/proc/timer_li
 
 void ensure_dir(const std::string& path) { sys::make_dirs(path, 0755); }
 
+// Files in the container's fresh tmpfs /run: nothing to make durable.
+void write_run_file(const std::string& path, const std::string& content, mode_t mode = 0644) {
+    sys::write_file_atomic(path, content, mode, sys::Durability::volatile_state);
+}
+
 class Boot {
 public:
-    explicit Boot(const BootPlan& plan) : plan_(plan), root_(plan.rootfs) {}
+    Boot(const BootPlan& plan, bool in_cgroup)
+        : plan_(plan), root_(plan.rootfs), in_cgroup_(in_cgroup) {}
 
     void join_cgroup() {
         if (plan_.cgroup_path.empty()) return;
-        sys::join_cgroup(plan_.cgroup_path);
+        if (!in_cgroup_) sys::join_cgroup(plan_.cgroup_path);
         // The cgroup namespace is created after joining so that its root is the container's
         // cgroup: systemd inside sees "/" and builds init.scope under droidspaces/<name>.
         if (::unshare(CLONE_NEWCGROUP) != 0) sys::fail_errno("unshare cgroup namespace");
@@ -246,7 +252,7 @@ public:
         for (const auto& server : plan_.config.dns_servers) content += "nameserver " + server + "\n";
         if (content.empty()) content = "nameserver 1.1.1.1\nnameserver 8.8.8.8\n";
         ensure_dir("/run/droidspaces");
-        sys::write_file_atomic("/run/droidspaces/resolv.conf", content);
+        write_run_file("/run/droidspaces/resolv.conf", content);
         if (!sys::is_directory("/etc")) return;
         struct stat st;
         if (::lstat("/etc/resolv.conf", &st) == 0 && S_ISREG(st.st_mode)) {
@@ -279,17 +285,17 @@ public:
         ensure_dir("/run/droidspaces");
         ensure_dir("/run/systemd");
         // systemd's container interface: it reads the manager name from here and from $container.
-        sys::write_file_atomic("/run/systemd/container", "droidspaces");
-        sys::write_file_atomic("/run/droidspaces/name", plan_.config.name);
-        sys::write_file_atomic("/run/droidspaces/version", DS_VERSION);
-        sys::write_file_atomic("/run/droidspaces/container.config", serialize_config(plan_.config));
-        sys::write_file_atomic("/run/droidspaces/" + plan_.config.uuid, "");
+        write_run_file("/run/systemd/container", "droidspaces");
+        write_run_file("/run/droidspaces/name", plan_.config.name);
+        write_run_file("/run/droidspaces/version", DS_VERSION);
+        write_run_file("/run/droidspaces/container.config", serialize_config(plan_.config));
+        write_run_file("/run/droidspaces/" + plan_.config.uuid, "");
     }
 
     // The --env variables for login shells too: /run/droidspaces.env, sourced from profile.d.
     void write_environment() {
         if (plan_.env.empty()) return;
-        sys::write_file_atomic("/run/droidspaces.env", env_to_shell(plan_.env), 0755);
+        write_run_file("/run/droidspaces.env", env_to_shell(plan_.env), 0755);
         if (!sys::is_directory("/etc/profile.d") || ::access("/etc/profile.d", W_OK) != 0) return;
         const char* link = "/etc/profile.d/droidspaces_env.sh";
         ::unlink(link);
@@ -363,6 +369,7 @@ private:
 
     const BootPlan& plan_;
     std::string root_;
+    bool in_cgroup_;
 };
 
 struct Step {
@@ -419,14 +426,14 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
 
 }  // namespace
 
-void boot_container_init(const BootPlan& plan, int error_fd) {
+void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup) {
     // Signals the monitor ignores must not stay ignored in the distro's init.
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-    Boot boot(plan);
+    Boot boot(plan, in_cgroup);
     for (const auto& step : kSteps) {
         try {
             (boot.*step.run)();

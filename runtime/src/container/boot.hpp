@@ -6,6 +6,7 @@
 namespace ds::container {
 
 // Never returns: execs the distro's init, or writes "step: reason" to `error_fd` and exits 127.
-[[noreturn]] void boot_container_init(const BootPlan& plan, int error_fd);
+// `in_cgroup`: the process was already cloned into the container's cgroup.
+[[noreturn]] void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup);
 
 }  // namespace ds::container

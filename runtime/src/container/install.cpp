@@ -311,6 +311,7 @@ struct Source {
 struct Tools {
     Command tar;
     bool gnu_tar = false;
+    bool numeric_owner = false;  // the tar knows --numeric-owner (else owners map by name)
     std::optional<Command> decompress;
     std::optional<Command> mkfs;
 };
@@ -395,6 +396,14 @@ Tools find_tools(const Source& src, bool image, int cancel_fd, const std::string
     version.argv.push_back("--version");
     auto run = run_tool(version, cancel_fd, name);
     tools.gnu_tar = run.output.find("GNU tar") != std::string::npos;
+    tools.numeric_owner = tools.gnu_tar;
+    if (!tools.gnu_tar) {
+        // busybox and toybox list --numeric-owner in their usage when they were built with it.
+        Command help = tools.tar;
+        help.argv.push_back("--help");
+        tools.numeric_owner =
+            run_tool(help, cancel_fd, name).output.find("--numeric-owner") != std::string::npos;
+    }
     if (!src.directory && src.compression != ar::Compression::none) {
         std::string tool(ar::decompressor(src.compression));
         std::vector<std::string> args = {"-dc"};
@@ -724,6 +733,8 @@ void extract(const ExtractContext& cx) {
     if (gnu)
         untar.argv.insert(untar.argv.end(), {"--numeric-owner", "--xattrs", "--xattrs-include=*",
                                              "-xpf", "-", "-C", cx.dest});
+    else if (cx.tools.numeric_owner)
+        untar.argv.insert(untar.argv.end(), {"--numeric-owner", "-xpf", "-", "-C", cx.dest});
     else
         untar.argv.insert(untar.argv.end(), {"-xpf", "-", "-C", cx.dest});
     pid_t decompressor = -1, extractor = -1, producer = -1;
@@ -785,8 +796,8 @@ void extract(const ExtractContext& cx) {
                               " changed while being copied: " + ar::failure_line(errors));
         else
             fail_extract(cx, errors, "tar -c " + status_text(produce_status));
-    } else if (!ar::is_blank(errors)) {
-        warn(cx.sink, "tar: " + ar::failure_line(errors));
+    } else if (auto line = ar::failure_line(errors); !line.empty()) {
+        warn(cx.sink, "while extracting: " + line);  // tar's warnings, e.g. unknown pax keywords
     }
     uint64_t done = cx.src.directory ? pumped.bytes : cx.src.size;
     progress.update(done, true);
@@ -822,10 +833,6 @@ class RootFs {
   private:
     std::string root_;
 };
-
-std::string describe_error(int err) {
-    return sys::errno_text(err);
-}
 
 // Creates a file that does not exist yet (never through a symlink).
 bool create_file(const std::string& path, const std::string& content, int flags = O_EXCL) {
@@ -864,7 +871,7 @@ FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
     }
     if (etc.error != 0 || !etc.exists) {
         out.warnings.push_back("the rootfs has no usable /etc (" +
-                               describe_error(etc.error ? etc.error : ENOENT) +
+                               sys::errno_text(etc.error ? etc.error : ENOENT) +
                                "): /etc/hostname and /etc/hosts not checked");
     } else {
         // /etc/hostname: the name, when missing or empty.
@@ -1023,6 +1030,7 @@ InstallResult install_locked(const Workspace& ws, const InstallRequest& request,
     for (const auto& w : fixes.warnings)
         warn(sink, w);
     result.os = fixes.os;
+    result.fixes = fixes.done;
     if (image) {
         sync_filesystem(rootfs_dir, "the image");
         unmount_image(staging.mount_point());
@@ -1092,8 +1100,10 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
     if (src.directory) src.size = tar_stream_size(src.tree, tools.gnu_tar);
     if (!tools.gnu_tar)
         warn(sink,
-             "the host's tar is not GNU tar: extended attributes (xattrs, file "
-             "capabilities) are not preserved");
+             std::string("the host's tar is not GNU tar: extended attributes (xattrs, file "
+                         "capabilities) are not preserved") +
+                 (tools.numeric_owner ? ""
+                                      : "; owners are mapped by name through this host's users"));
     if (image && src.unpacked > request.image_size)
         fail_usage("the image is too small: " + src.path + " needs about " +
                    ar::human_size(src.unpacked) + " and --img is " +
@@ -1140,6 +1150,7 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
             e.config = result.config_path;
             e.image = result.image;
             e.os = result.os;
+            e.fixes = result.fixes;
             sink(e);
         }
         return result;

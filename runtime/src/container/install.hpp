@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/workspace.hpp"
 
@@ -40,6 +41,7 @@ struct InstallEvent {
     std::string config;   // done: the container.config written
     bool image = false;   // done: the rootfs is an image
     std::string os;       // done: the rootfs's os-release PRETTY_NAME, "" when it has none
+    std::vector<std::string> fixes;  // done: what the post-install fixes changed
 };
 using InstallSink = std::function<void(const InstallEvent&)>;
 
@@ -50,6 +52,7 @@ struct InstallResult {
     std::string config_path;
     bool image = false;
     std::string os;
+    std::vector<std::string> fixes;  // "wrote /etc/hostname", "created /tmp", ...
 };
 
 // Installs the container. `cancel_fd` (-1 for none) is polled during the long steps: when it
@@ -63,7 +66,7 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
 
 // One event as a JSON object: {"event":"progress","bytes":N,"total":M,"percent":P},
 // {"event":"step","step":S,"message":...}, {"event":"warning","message":...},
-// {"event":"done","name":...,"rootfs":...,"config":...,"image":B,"os":...}.
+// {"event":"done","name":...,"rootfs":...,"config":...,"image":B,"os":...,"fixes":[...]}.
 inline nlohmann::ordered_json event_json(const InstallEvent& e) {
     switch (e.type) {
         case InstallEvent::Type::progress:
@@ -77,7 +80,8 @@ inline nlohmann::ordered_json event_json(const InstallEvent& e) {
             return {{"event", "warning"}, {"message", e.message}};
         case InstallEvent::Type::done:
             return {{"event", "done"},    {"name", e.name},   {"rootfs", e.rootfs},
-                    {"config", e.config}, {"image", e.image}, {"os", e.os}};
+                    {"config", e.config}, {"image", e.image}, {"os", e.os},
+                    {"fixes", e.fixes}};
     }
     return {};
 }

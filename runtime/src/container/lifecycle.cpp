@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,7 +207,9 @@ void wait_for_stopping(const Workspace& ws, const std::string& name) {
     const int targets[3] = {kPlanFd, kReportFd, kConsoleFd};
     for (int i = 0; i < 3; ++i)
         if (fds[i] < 0 || ::dup2(fds[i], targets[i]) < 0) ::_exit(126);
-    for (int fd = 6; fd < 1024; ++fd) ::close(fd);
+    // close_range (5.9+) in one call; the loop is for older kernels.
+    if (::syscall(SYS_close_range, 6u, ~0u, 0u) != 0)
+        for (int fd = 6; fd < 1024; ++fd) ::close(fd);
     std::string title = "ds-monitor:" + name;
     char* argv[] = {title.data(), const_cast<char*>(kMonitorCommand), nullptr};
     ::execve("/proc/self/exe", argv, environ);

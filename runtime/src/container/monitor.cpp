@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <string_view>
 
 #include "container/boot.hpp"
@@ -33,6 +34,7 @@ namespace ds::container {
 namespace {
 
 constexpr off_t kConsoleLogLimit = 2 << 20;  // rotated to console.old beyond this
+constexpr int kQuietBeforeRelease = 500;      // ms without events before dropping start-up pages
 
 // Timestamped lines in Logs/<name>/log, as upstream writes them.
 class RuntimeLog {
@@ -78,31 +80,42 @@ private:
 };
 
 // The monitor lives as long as its container, in a loop that needs little of this binary. Start-up
-// faulted in much more (parsing, JSON, formatting); dropping the file-backed pages that were
-// never written (they fault back on demand, unchanged) keeps its resident size to what the loop
-// uses. Mappings with any private dirty page (relocated data) are left alone.
+// faulted in much more (parsing, JSON, formatting); dropping the file-backed pages of mappings it
+// never wrote (they fault back on demand, unchanged) keeps its resident size to what the loop
+// uses. Mappings holding anonymous (copied-on-write) pages, such as relocated data, are kept.
 void release_startup_pages() {
-    auto smaps = sys::try_read_file("/proc/self/smaps");
-    if (!smaps) return;
-    unsigned long from = 0, to = 0;
-    bool file_backed = false;
-    size_t pos = 0;
-    while (pos < smaps->size()) {
-        size_t end = smaps->find('\n', pos);
-        if (end == std::string::npos) end = smaps->size();
-        std::string line = smaps->substr(pos, end - pos);
-        pos = end + 1;
-        unsigned long a = 0, b = 0, dirty = 0;
-        char perms[5] = {};
-        if (std::sscanf(line.c_str(), "%lx-%lx %4s", &a, &b, perms) == 3) {
-            from = a;
-            to = b;
-            file_backed = perms[3] == 'p' && perms[1] == '-' && line.find(" /") != std::string::npos;
-        } else if (file_backed && std::sscanf(line.c_str(), "Private_Dirty: %lu", &dirty) == 1) {
-            if (dirty == 0) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
-            file_backed = false;
+    struct Range {
+        unsigned long from, to;
+    };
+    Range ranges[16];
+    size_t count = 0;
+    {
+        auto smaps = sys::try_read_file("/proc/self/smaps");
+        if (!smaps) return;
+        Range current = {0, 0};
+        bool candidate = false;
+        size_t pos = 0;
+        while (pos < smaps->size() && count < std::size(ranges)) {
+            size_t end = smaps->find('\n', pos);
+            if (end == std::string::npos) end = smaps->size();
+            std::string_view line(smaps->data() + pos, end - pos);
+            pos = end + 1;
+            unsigned long a = 0, b = 0, anonymous = 0;
+            char perms[5] = {};
+            std::string copy(line);
+            if (std::sscanf(copy.c_str(), "%lx-%lx %4s", &a, &b, perms) == 3) {
+                current = {a, b};
+                candidate = perms[1] == '-' && perms[3] == 'p' && line.find(" /") != line.npos;
+            } else if (candidate && std::sscanf(copy.c_str(), "Anonymous: %lu", &anonymous) == 1) {
+                if (anonymous == 0) ranges[count++] = current;
+                candidate = false;
+            }
         }
     }
+    // Nothing but the syscall runs from here on, so little is faulted back right away.
+    for (size_t i = 0; i < count; ++i)
+        ::madvise(reinterpret_cast<void*>(ranges[i].from), ranges[i].to - ranges[i].from,
+                  MADV_DONTNEED);
 }
 
 class Monitor {
@@ -119,6 +132,7 @@ public:
         console_slave_ = sys::open_pty_slave(master_.get(), plan_.console_slave);
         if (plan_.attached_client > 0) client_ = sys::pidfd_open(plan_.attached_client);
         signals_ = make_signalfd();
+        open_cgroup_dir();
         for (bool first = true;; first = false) {
             auto error = boot_once();
             if (!error.empty()) {
@@ -132,7 +146,6 @@ public:
             }
             log_.write("init started as PID " + std::to_string(init_pid_) + " (boot " +
                        std::to_string(boots_) + ")");
-            if (first) release_startup_pages();
             int status = supervise();
             if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP)) {
                 log_.write("init ended (" + describe(status) + "): cleaning up");
@@ -154,11 +167,18 @@ private:
         sys::unique_fd reader(pipe_fds[0]), writer(pipe_fds[1]);
         unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
         if (plan_.own_netns()) flags |= CLONE_NEWNET;
-        pid_t pid = sys::clone_process(flags);
+        // Born in the container's cgroup where the kernel can; else the child joins it itself.
+        bool in_cgroup = false;
+        pid_t pid = -1;
+        if (cgroup_dir_) {
+            pid = sys::clone_into_cgroup(flags, cgroup_dir_.get());
+            in_cgroup = pid >= 0;
+        }
+        if (pid < 0) pid = sys::clone_process(flags);
         if (pid < 0) return "clone: " + sys::errno_text(errno);
         if (pid == 0) {
             reader.reset();
-            boot_container_init(plan_, writer.get());
+            boot_container_init(plan_, writer.get(), in_cgroup);
         }
         writer.reset();
         // The pipe closes on a successful exec; otherwise it carries the reason.
@@ -189,7 +209,14 @@ private:
             bool draining = !client_;
             if (draining) fds[n++] = {master_.get(), POLLIN, 0};
             else fds[n++] = {client_.get(), POLLIN, 0};
-            if (::poll(fds, n, -1) < 0 && errno != EINTR) continue;
+            // Once the boot has been quiet for a moment, shed what start-up faulted in.
+            int ready = ::poll(fds, n, pages_released_ ? -1 : kQuietBeforeRelease);
+            if (ready == 0) {
+                release_startup_pages();
+                pages_released_ = true;
+                continue;
+            }
+            if (ready < 0) continue;
             if (fds[1].revents) {
                 if (draining) drain_console();
                 else client_.reset();  // the foreground CLI left: drain from now on
@@ -245,15 +272,23 @@ private:
         }
     }
 
+    void open_cgroup_dir() {
+        if (plan_.cgroup_layout != CgroupLayout::unified) return;
+        cgroup_dir_.reset(::open(plan_.cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+
     // A rebooting systemd finds its cgroup tree as a fresh boot would.
     void reset_cgroup() {
         if (plan_.cgroup_path.empty()) return;
+        cgroup_dir_.reset();
         sys::kill_cgroup(plan_.cgroup_path);
         sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(2));
         sys::create_cgroup(plan_.cgroup_path);
+        open_cgroup_dir();
     }
 
     void cleanup() {
+        cgroup_dir_.reset();
         if (!plan_.cgroup_path.empty()) {
             sys::kill_cgroup(plan_.cgroup_path);
             if (!sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(5)))
@@ -313,9 +348,11 @@ private:
     sys::unique_fd console_slave_;
     sys::unique_fd signals_;
     sys::unique_fd client_;
+    sys::unique_fd cgroup_dir_;  // cgroup v2: the container's cgroup, to clone init into
     RuntimeLog log_;
     ConsoleLog console_log_;
     pid_t init_pid_ = 0;
+    bool pages_released_ = false;
     unsigned boots_ = 1;
     int64_t started_at_ = 0;
 };

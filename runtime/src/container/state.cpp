@@ -25,10 +25,14 @@ void write_state(const Workspace& ws, const ContainerState& s) {
     };
     sys::make_dirs(ws.pids_dir());
     // Identity first: a reader that finds the pidfile also finds what validates it.
-    sys::write_file_atomic(ws.sidecar(s.name, "state"), j.dump() + "\n");
-    sys::write_file_atomic(ws.sidecar(s.name, "init"), std::string(to_string(s.family)));
-    if (!s.image_mount.empty()) sys::write_file_atomic(ws.sidecar(s.name, "mount"), s.image_mount);
-    sys::write_file_atomic(ws.pidfile(s.name), std::to_string(s.init_pid));
+    // No fsync: these describe processes, which a power cut ends anyway.
+    constexpr auto kState = sys::Durability::volatile_state;
+    sys::write_file_atomic(ws.sidecar(s.name, "state"), j.dump() + "\n", 0644, kState);
+    sys::write_file_atomic(ws.sidecar(s.name, "init"), std::string(to_string(s.family)), 0644,
+                           kState);
+    if (!s.image_mount.empty())
+        sys::write_file_atomic(ws.sidecar(s.name, "mount"), s.image_mount, 0644, kState);
+    sys::write_file_atomic(ws.pidfile(s.name), std::to_string(s.init_pid), 0644, kState);
 }
 
 std::optional<ContainerState> read_state(const Workspace& ws, const std::string& name) {

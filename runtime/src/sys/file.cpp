@@ -62,20 +62,23 @@ std::string read_file(const std::string& path) {
     return out;
 }
 
-void write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
+void write_file_atomic(const std::string& path, const std::string& content, mode_t mode,
+                       Durability durability) {
+    bool durable = durability == Durability::durable;
     std::string tmp = path + ".XXXXXX";
     unique_fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
     if (!fd) fail_errno("create temporary file for " + path);
     try {
         if (::fchmod(fd.get(), mode) != 0) fail_errno("chmod " + tmp);
         write_all(fd.get(), content, tmp);
-        if (::fsync(fd.get()) != 0) fail_errno("fsync " + tmp);
+        if (durable && ::fsync(fd.get()) != 0) fail_errno("fsync " + tmp);
         fd.reset();
         if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("rename " + tmp + " to " + path);
     } catch (...) {
         ::unlink(tmp.c_str());
         throw;
     }
+    if (!durable) return;
     // Make the rename itself durable.
     unique_fd dir(::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir) ::fsync(dir.get());

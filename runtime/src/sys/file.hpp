@@ -13,9 +13,12 @@ std::optional<std::string> try_read_file(const std::string& path);
 // Contents of the file; throws a runtime error naming the path and errno.
 std::string read_file(const std::string& path);
 
-// Writes through a temp file in the same directory, fsync, rename, fsync of the directory:
-// a reader sees either the old or the new content, never a torn file.
-void write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644);
+// Writes through a temp file in the same directory and a rename: a reader sees either the old or
+// the new content, never a torn file. `durable` adds the fsyncs (file, then directory) that make
+// it survive a power cut; runtime state that a reboot makes meaningless does without them.
+enum class Durability { durable, volatile_state };
+void write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644,
+                       Durability durability = Durability::durable);
 // As write_file_atomic, but skips the write when the file already holds exactly `content`.
 // Returns true when the file was written.
 bool write_file_if_changed(const std::string& path, const std::string& content,

@@ -19,6 +19,18 @@ pid_t clone_process(unsigned long namespace_flags) {
                                         nullptr, nullptr));
 }
 
+pid_t clone_into_cgroup(unsigned long namespace_flags, int cgroup_fd) {
+    struct {  // struct clone_args (linux/sched.h), CLONE_ARGS_SIZE_VER2
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+            set_tid_size, cgroup;
+    } args = {};
+    constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+    args.flags = namespace_flags | kCloneIntoCgroup;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
 unique_fd pidfd_open(pid_t pid) {
     return unique_fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 }
