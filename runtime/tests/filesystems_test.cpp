@@ -8,7 +8,7 @@ TEST(Filesystems, F2fsIsRefusedAsOverlayLower) {
 }
 
 TEST(Filesystems, CommonLowersAreFine) {
-    for (uint64_t magic : {uint64_t{EXT4_SUPER_MAGIC}, uint64_t{TMPFS_MAGIC}, uint64_t{BTRFS_SUPER_MAGIC},
-                           uint64_t{OVERLAYFS_SUPER_MAGIC}})
+    for (uint64_t magic : {uint64_t{EXT4_SUPER_MAGIC}, uint64_t{TMPFS_MAGIC},
+                           uint64_t{BTRFS_SUPER_MAGIC}, uint64_t{OVERLAYFS_SUPER_MAGIC}})
         EXPECT_FALSE(ds::unusable_overlay_lower(magic)) << std::hex << magic;
 }

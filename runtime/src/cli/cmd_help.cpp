@@ -28,8 +28,10 @@ void print_option(std::string& out, const OptionSpec& opt) {
     std::string help(opt.help);
     if (!opt.alias.empty()) help += " (or --" + std::string(opt.alias) + ")";
     // Keep every line within 100 columns: a long flag puts its text on the next line.
-    if (line.size() + 2 > kFlagColumn) out += line + "\n" + std::string(kFlagColumn, ' ');
-    else out += line + std::string(kFlagColumn - line.size(), ' ');
+    if (line.size() + 2 > kFlagColumn)
+        out += line + "\n" + std::string(kFlagColumn, ' ');
+    else
+        out += line + std::string(kFlagColumn - line.size(), ' ');
     out += help + "\n";
 }
 
@@ -43,11 +45,13 @@ std::string general_help() {
                std::string(c.summary) + "\n";
     }
     out += "\nOptions (short forms take -oVAL or -o VAL; long forms --opt=VAL or --opt VAL):\n";
-    for (const auto& o : option_table()) print_option(out, o);
-    out += "\nExit status: 0 success, 1 usage or validation error (or not running), 2 runtime "
-           "failure;\n`run` returns the command's status (128+N when killed by signal N).\n"
-           "Workspace: $DROIDSPACES_HOME, else /var/lib/Droidspaces (/data/local/Droidspaces on "
-           "Android).\nSee 'droidspaces help COMMAND' for one command's options.\n";
+    for (const auto& o : option_table())
+        print_option(out, o);
+    out +=
+        "\nExit status: 0 success, 1 usage or validation error (or not running), 2 runtime "
+        "failure;\n`run` returns the command's status (128+N when killed by signal N).\n"
+        "Workspace: $DROIDSPACES_HOME, else /var/lib/Droidspaces (/data/local/Droidspaces on "
+        "Android).\nSee 'droidspaces help COMMAND' for one command's options.\n";
     return out;
 }
 

@@ -20,11 +20,12 @@ int cmd_start(Context& ctx) {
     if (const char* term = std::getenv("TERM")) request.term = term;
     request.foreground = request.config.foreground;
     if (request.foreground && !(::isatty(0) && ::isatty(1))) {
-        print_warning("--foreground needs a terminal on stdin and stdout: starting in the background");
+        print_warning(
+            "--foreground needs a terminal on stdin and stdout: starting in the background");
         request.foreground = false;
     }
     auto result = container::start_container(ctx.workspace, std::move(request),
-                                              [](const std::string& w) { print_warning(w); });
+                                             [](const std::string& w) { print_warning(w); });
     const auto& state = result.state;
     print_info("Container '" + state.name + "' started: init PID " +
                std::to_string(state.init_pid) + " (" + std::string(to_string(state.family)) +

@@ -30,7 +30,9 @@ const std::vector<CommandSpec> kCommands = {
 
 }  // namespace
 
-const std::vector<CommandSpec>& command_table() { return kCommands; }
+const std::vector<CommandSpec>& command_table() {
+    return kCommands;
+}
 
 const CommandSpec* find_command(std::string_view name) {
     for (const auto& c : kCommands)

@@ -72,11 +72,13 @@ std::string resolve_single_name(const Context& ctx) {
     }
     std::vector<std::string> running;
     for (const auto& name : container::names_with_pidfiles(ctx.workspace))
-        if (auto state = container::find_running(ctx.workspace, name)) running.push_back(state->name);
+        if (auto state = container::find_running(ctx.workspace, name))
+            running.push_back(state->name);
     if (running.empty()) fail_usage("no containers are running: give --name=NAME");
     if (running.size() > 1) {
         std::string list;
-        for (const auto& n : running) list += (list.empty() ? "" : ", ") + n;
+        for (const auto& n : running)
+            list += (list.empty() ? "" : ", ") + n;
         fail_usage("several containers are running (" + list + "): give --name=NAME");
     }
     return running[0];

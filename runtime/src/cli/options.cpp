@@ -11,7 +11,10 @@ namespace {
 
 constexpr std::string_view kBoot = "start restart";
 
-#define CFG(s, l, a, m, key, help) OptionSpec{s, l, a, m, OptionId::config_key, key, kBoot, help}
+#define CFG(s, l, a, m, key, help)                         \
+    OptionSpec {                                           \
+        s, l, a, m, OptionId::config_key, key, kBoot, help \
+    }
 
 const std::vector<OptionSpec> kOptions = {
     {'n', "name", "", "NAME[,NAME...]", OptionId::name, "",
@@ -22,7 +25,8 @@ const std::vector<OptionSpec> kOptions = {
     {'C', "conf", "config", "FILE", OptionId::conf, "", "*", "load and save this container.config"},
     {0, "reset", "", "", OptionId::reset, "", kBoot, "reset the saved config to defaults first"},
     CFG('h', "hostname", "", "NAME", "hostname", "hostname inside (default: the name)"),
-    CFG('d', "dns", "", "LIST", "dns_servers", "DNS servers, comma separated (default 1.1.1.1,8.8.8.8)"),
+    CFG('d', "dns", "", "LIST", "dns_servers",
+        "DNS servers, comma separated (default 1.1.1.1,8.8.8.8)"),
     CFG('f', "foreground", "", "", "foreground", "attach to the console while it boots"),
     CFG('H', "hw-access", "", "", "enable_hw_access", "expose host devices (devtmpfs)"),
     CFG(0, "gpu", "", "", "enable_gpu_mode", "expose GPU render nodes only"),
@@ -34,7 +38,8 @@ const std::vector<OptionSpec> kOptions = {
     CFG('I', "disable-ipv6", "", "", "disable_ipv6", "disable IPv6 inside"),
     CFG('S', "enable-android-storage", "", "", "enable_android_storage",
         "bind /storage/emulated/0 (Android)"),
-    CFG('P', "selinux-permissive", "", "", "selinux_permissive", "set SELinux permissive (Android)"),
+    CFG('P', "selinux-permissive", "", "", "selinux_permissive",
+        "set SELinux permissive (Android)"),
     CFG(0, "allow-userns", "", "", "allow_userns", "allow user namespaces inside"),
     CFG('V', "volatile", "", "", "volatile_mode", "discard all changes on stop (overlay)"),
     {'B', "bind", "bind-mount", "SRC:DEST[:ro]", OptionId::bind, "", kBoot,
@@ -105,20 +110,42 @@ void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
             }
             if (inv.names.empty()) check_container_name("");
             return;
-        case OptionId::conf: inv.conf_path = value; return;
-        case OptionId::reset: inv.reset = true; return;
-        case OptionId::json: inv.json = true; return;
-        case OptionId::format: inv.format = true; return;
-        case OptionId::help: inv.help = true; return;
-        case OptionId::user: inv.user = value; return;
-        case OptionId::timeout:
-            inv.timeout_seconds = static_cast<unsigned>(parse_positive("--timeout", value, 1, 3600));
+        case OptionId::conf:
+            inv.conf_path = value;
             return;
-        case OptionId::install_from: inv.install_from = value; return;
-        case OptionId::install_image_size: inv.install_image_size = value; return;
-        case OptionId::install_fs: inv.install_fs = value; return;
-        case OptionId::bind: value = absolutize_bind_sources(value); break;
-        default: break;
+        case OptionId::reset:
+            inv.reset = true;
+            return;
+        case OptionId::json:
+            inv.json = true;
+            return;
+        case OptionId::format:
+            inv.format = true;
+            return;
+        case OptionId::help:
+            inv.help = true;
+            return;
+        case OptionId::user:
+            inv.user = value;
+            return;
+        case OptionId::timeout:
+            inv.timeout_seconds =
+                static_cast<unsigned>(parse_positive("--timeout", value, 1, 3600));
+            return;
+        case OptionId::install_from:
+            inv.install_from = value;
+            return;
+        case OptionId::install_image_size:
+            inv.install_image_size = value;
+            return;
+        case OptionId::install_fs:
+            inv.install_fs = value;
+            return;
+        case OptionId::bind:
+            value = absolutize_bind_sources(value);
+            break;
+        default:
+            break;
     }
     inv.overrides.emplace_back(&opt, std::move(value));
 }
@@ -135,7 +162,9 @@ double parse_cpus(std::string_view value) {
 
 }  // namespace
 
-const std::vector<OptionSpec>& option_table() { return kOptions; }
+const std::vector<OptionSpec>& option_table() {
+    return kOptions;
+}
 
 const OptionSpec* find_long_option(std::string_view name) {
     for (const auto& o : kOptions)
@@ -160,8 +189,10 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
             continue;
         }
         if (options_done || arg.size() < 2 || arg[0] != '-') {
-            if (inv.command.empty()) inv.command = arg;
-            else inv.args.push_back(arg);
+            if (inv.command.empty())
+                inv.command = arg;
+            else
+                inv.args.push_back(arg);
             continue;
         }
         if (arg == "--") {
@@ -170,8 +201,8 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
         }
         auto take_value = [&](const OptionSpec& opt, const std::string& shown) {
             if (i + 1 >= argv.size())
-                fail_usage("option '" + shown + "' requires a value (" +
-                           std::string(opt.metavar) + ")");
+                fail_usage("option '" + shown + "' requires a value (" + std::string(opt.metavar) +
+                           ")");
             return argv[++i];
         };
         if (arg.rfind("--", 0) == 0) {
@@ -187,8 +218,9 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
                     fail_usage("option '" + shown + "' does not take a value");
                 apply_option(inv, *opt, "1");
             } else {
-                apply_option(inv, *opt,
-                             eq != std::string::npos ? arg.substr(eq + 1) : take_value(*opt, shown));
+                apply_option(
+                    inv, *opt,
+                    eq != std::string::npos ? arg.substr(eq + 1) : take_value(*opt, shown));
             }
             continue;
         }
@@ -203,7 +235,8 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
                 apply_option(inv, *opt, "1");
                 continue;
             }
-            apply_option(inv, *opt, j + 1 < arg.size() ? arg.substr(j + 1) : take_value(*opt, shown));
+            apply_option(inv, *opt,
+                         j + 1 < arg.size() ? arg.substr(j + 1) : take_value(*opt, shown));
             break;
         }
     }
@@ -218,24 +251,32 @@ void apply_overrides(const Invocation& inv, Config& config) {
                 set_config_key(config, "rootfs_path", value);
                 config.rootfs_is_image = opt->id == OptionId::rootfs_img;
                 break;
-            case OptionId::bind: add_binds(config.bind_mounts, value); break;
+            case OptionId::bind:
+                add_binds(config.bind_mounts, value);
+                break;
             case OptionId::port: {
                 auto all = config.port_forwards;
-                for (auto& p : split_list(value, ",")) all.push_back(p);
+                for (auto& p : split_list(value, ","))
+                    all.push_back(p);
                 std::string joined;
-                for (auto& p : all) joined += (joined.empty() ? "" : ",") + p;
+                for (auto& p : all)
+                    joined += (joined.empty() ? "" : ",") + p;
                 set_config_key(config, "port_forwards", joined);
                 break;
             }
             case OptionId::upstream: {
                 auto all = config.upstream_interfaces;
-                for (auto& u : split_list(value, ",")) all.push_back(u);
+                for (auto& u : split_list(value, ","))
+                    all.push_back(u);
                 std::string joined;
-                for (auto& u : all) joined += (joined.empty() ? "" : ",") + u;
+                for (auto& u : all)
+                    joined += (joined.empty() ? "" : ",") + u;
                 set_config_key(config, "upstream_interfaces", joined);
                 break;
             }
-            case OptionId::memory: config.memory_limit = parse_memory_size(value); break;
+            case OptionId::memory:
+                config.memory_limit = parse_memory_size(value);
+                break;
             case OptionId::cpus: {
                 double cpus = parse_cpus(value);
                 config.cpu_period = 100000;
@@ -250,7 +291,8 @@ void apply_overrides(const Invocation& inv, Config& config) {
                 }
                 break;
             }
-            default: break;
+            default:
+                break;
         }
     }
 }

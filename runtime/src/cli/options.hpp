@@ -12,20 +12,35 @@
 namespace ds::cli {
 
 enum class OptionId {
-    rootfs, rootfs_img, name, conf, reset, format, json, help, user, timeout,
-    config_key,   // sets `config_key` from the value ("1" for switches)
-    bind, port, upstream, memory, cpus,
-    install_from, install_image_size, install_fs,
+    rootfs,
+    rootfs_img,
+    name,
+    conf,
+    reset,
+    format,
+    json,
+    help,
+    user,
+    timeout,
+    config_key,  // sets `config_key` from the value ("1" for switches)
+    bind,
+    port,
+    upstream,
+    memory,
+    cpus,
+    install_from,
+    install_image_size,
+    install_fs,
 };
 
 struct OptionSpec {
-    char short_name;             // 0 when there is none
+    char short_name;  // 0 when there is none
     std::string_view long_name;
-    std::string_view alias;      // a second long name, "" when none
-    std::string_view metavar;    // "" for switches
+    std::string_view alias;    // a second long name, "" when none
+    std::string_view metavar;  // "" for switches
     OptionId id;
-    std::string_view config_key; // for OptionId::config_key
-    std::string_view commands;   // space-separated commands the option applies to; "*" = all
+    std::string_view config_key;  // for OptionId::config_key
+    std::string_view commands;    // space-separated commands the option applies to; "*" = all
     std::string_view help;
 };
 

@@ -21,12 +21,18 @@ void emit(FILE* stream, const char* color, const char* tag, std::string_view mes
 
 }  // namespace
 
-void set_quiet(bool quiet) { g_quiet = quiet; }
+void set_quiet(bool quiet) {
+    g_quiet = quiet;
+}
 void print_info(std::string_view message) {
     if (!g_quiet) emit(stdout, "\033[32m", "[+]", message);
 }
-void print_warning(std::string_view message) { emit(stderr, "\033[33m", "[!]", message); }
-void print_error(std::string_view message) { emit(stderr, "\033[31m", "[-]", message); }
+void print_warning(std::string_view message) {
+    emit(stderr, "\033[33m", "[!]", message);
+}
+void print_error(std::string_view message) {
+    emit(stderr, "\033[31m", "[-]", message);
+}
 void print_json(const nlohmann::json& value) {
     std::string text = value.dump(2) + "\n";
     std::fputs(text.c_str(), stdout);

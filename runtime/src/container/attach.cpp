@@ -37,6 +37,7 @@
 #include "core/config.hpp"
 #include "core/env_file.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
 #include "sys/process.hpp"
@@ -94,14 +95,6 @@ bool valid_env_key(std::string_view key) {
               (c >= '0' && c <= '9')))
             return false;
     return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-        s.remove_suffix(1);
-    return s;
 }
 
 // Sets KEY=VALUE in `env`, replacing an earlier KEY.

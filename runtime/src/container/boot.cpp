@@ -31,11 +31,11 @@ namespace {
 // When a table row applies.
 enum When : unsigned {
     kAlways = 0,
-    kOwnNetns = 1,     // the container has its own network namespace
-    kHostNetns = 2,    // it shares the host's
+    kOwnNetns = 1,   // the container has its own network namespace
+    kHostNetns = 2,  // it shares the host's
     kCgroupV2 = 4,
     kCgroupV1 = 8,
-    kMasked = 16,      // not --privileged=nomask
+    kMasked = 16,  // not --privileged=nomask
 };
 
 bool applies(unsigned when, const BootPlan& plan) {
@@ -94,14 +94,14 @@ struct DeviceRow {
 };
 
 const DeviceRow kDevices[] = {
-    {"/dev/null", 1, 3, 0666},   {"/dev/zero", 1, 5, 0666},    {"/dev/full", 1, 7, 0666},
-    {"/dev/random", 1, 8, 0666}, {"/dev/urandom", 1, 9, 0666}, {"/dev/tty", 5, 0, 0666},
+    {"/dev/null", 1, 3, 0666},       {"/dev/zero", 1, 5, 0666},    {"/dev/full", 1, 7, 0666},
+    {"/dev/random", 1, 8, 0666},     {"/dev/urandom", 1, 9, 0666}, {"/dev/tty", 5, 0, 0666},
     {"/dev/net/tun", 10, 200, 0666}, {"/dev/fuse", 10, 229, 0666},
 };
 
 const std::pair<const char*, const char*> kDevLinks[] = {
-    {"/dev/fd", "/proc/self/fd"},        {"/dev/stdin", "/proc/self/fd/0"},
-    {"/dev/stdout", "/proc/self/fd/1"},  {"/dev/stderr", "/proc/self/fd/2"},
+    {"/dev/fd", "/proc/self/fd"},       {"/dev/stdin", "/proc/self/fd/0"},
+    {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"},
     {"/dev/ptmx", "pts/ptmx"},
 };
 
@@ -111,7 +111,9 @@ const char* const kReadOnlyPaths[] = {"/proc/sysrq-trigger", "/proc/bus", "/proc
 const char* const kHiddenFiles[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list",
                                     "/proc/sched_debug"};
 
-void ensure_dir(const std::string& path) { sys::make_dirs(path, 0755); }
+void ensure_dir(const std::string& path) {
+    sys::make_dirs(path, 0755);
+}
 
 // Files in the container's fresh tmpfs /run: nothing to make durable.
 void write_run_file(const std::string& path, const std::string& content, mode_t mode = 0644) {
@@ -119,7 +121,7 @@ void write_run_file(const std::string& path, const std::string& content, mode_t 
 }
 
 class Boot {
-public:
+  public:
     Boot(const BootPlan& plan, bool in_cgroup)
         : plan_(plan), root_(plan.rootfs), in_cgroup_(in_cgroup) {}
 
@@ -140,10 +142,11 @@ public:
         if (!plan_.config.volatile_mode) return;
         const std::string& scratch = plan_.volatile_dir;
         sys::mount_fs("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=50%");
-        for (const char* dir : {"/upper", "/work", "/merged"}) ensure_dir(scratch + dir);
-        sys::mount_fs("overlay", scratch + "/merged", "overlay", 0,
-                      "lowerdir=" + root_ + ",upperdir=" + scratch + "/upper,workdir=" + scratch +
-                          "/work");
+        for (const char* dir : {"/upper", "/work", "/merged"})
+            ensure_dir(scratch + dir);
+        sys::mount_fs(
+            "overlay", scratch + "/merged", "overlay", 0,
+            "lowerdir=" + root_ + ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work");
         root_ = scratch + "/merged";
     }
 
@@ -205,8 +208,8 @@ public:
                 ensure_dir(target);
             } else {
                 ensure_dir(target.substr(0, target.rfind('/')));
-                sys::unique_fd f(::open(target.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                                        0644));
+                sys::unique_fd f(
+                    ::open(target.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
                 if (!f) sys::fail_errno("create bind target " + bind.dest);
             }
             sys::bind_mount(bind.src, target);
@@ -249,7 +252,8 @@ public:
 
     void write_resolv_conf() {
         std::string content;
-        for (const auto& server : plan_.config.dns_servers) content += "nameserver " + server + "\n";
+        for (const auto& server : plan_.config.dns_servers)
+            content += "nameserver " + server + "\n";
         if (content.empty()) content = "nameserver 1.1.1.1\nnameserver 8.8.8.8\n";
         ensure_dir("/run/droidspaces");
         write_run_file("/run/droidspaces/resolv.conf", content);
@@ -299,14 +303,16 @@ public:
         if (!sys::is_directory("/etc/profile.d") || ::access("/etc/profile.d", W_OK) != 0) return;
         const char* link = "/etc/profile.d/droidspaces_env.sh";
         ::unlink(link);
-        if (::symlink("/run/droidspaces.env", link) != 0) sys::fail_errno(std::string("symlink ") + link);
+        if (::symlink("/run/droidspaces.env", link) != 0)
+            sys::fail_errno(std::string("symlink ") + link);
     }
 
     void take_console() {
         sys::unique_fd console(::open("/dev/console", O_RDWR | O_CLOEXEC));
         if (!console) sys::fail_errno("open /dev/console");
         if (::setsid() < 0) sys::fail_errno("setsid");
-        if (::ioctl(console.get(), TIOCSCTTY, 1) != 0) sys::fail_errno("make /dev/console the ctty");
+        if (::ioctl(console.get(), TIOCSCTTY, 1) != 0)
+            sys::fail_errno("make /dev/console the ctty");
         struct winsize ws;
         if (::ioctl(console.get(), TIOCGWINSZ, &ws) == 0 && ws.ws_row == 0) {
             ws.ws_row = 24;
@@ -319,7 +325,7 @@ public:
 
     void restrict() { apply_security(plan_.config); }
 
-private:
+  private:
     void reopen_writable(const std::string& path) {
         std::string target = root_ + path;
         if (sys::is_directory(target)) sys::bind_mount(target, target, false);
@@ -415,7 +421,8 @@ std::vector<std::string> base_environment(const BootPlan& plan) {
 
 std::vector<std::string> init_environment(const BootPlan& plan) {
     std::vector<std::string> env = base_environment(plan);
-    for (const auto& [key, value] : plan.env) env.push_back(key + "=" + value);
+    for (const auto& [key, value] : plan.env)
+        env.push_back(key + "=" + value);
     return env;
 }
 
@@ -428,7 +435,8 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
 
 void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup) {
     // Signals the monitor ignores must not stay ignored in the distro's init.
-    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    for (int sig = 1; sig < NSIG; ++sig)
+        ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -448,14 +456,16 @@ void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup) {
                            : "systemd.unified_cgroup_hierarchy=1");
     auto env = init_environment(plan);
     std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    for (auto& e : env) envp.push_back(e.data());
+    for (auto& a : args)
+        argv.push_back(a.data());
+    for (auto& e : env)
+        envp.push_back(e.data());
     argv.push_back(nullptr);
     envp.push_back(nullptr);
     ::execve(plan.init_path.c_str(), argv.data(), envp.data());
     int err = errno;
-    report_and_exit(error_fd, "exec " + plan.init_path + ": " + sys::errno_text(err) +
-                                  " (errno " + std::to_string(err) + ")");
+    report_and_exit(error_fd, "exec " + plan.init_path + ": " + sys::errno_text(err) + " (errno " +
+                                  std::to_string(err) + ")");
 }
 
 }  // namespace ds::container

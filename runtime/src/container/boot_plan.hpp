@@ -15,19 +15,19 @@ namespace ds::container {
 enum class CgroupLayout { unified, legacy_systemd, none };
 
 struct BootPlan {
-    Config config;            // hostname defaulted, uuid assigned
+    Config config;  // hostname defaulted, uuid assigned
     Workspace workspace;
-    std::string rootfs;       // the directory that becomes /
-    std::string init_path;    // inside the rootfs
+    std::string rootfs;     // the directory that becomes /
+    std::string init_path;  // inside the rootfs
     InitFamily family = InitFamily::unknown;
     CgroupLayout cgroup_layout = CgroupLayout::none;
-    std::string cgroup_path;          // host path of the container's v2 (or v1 systemd) cgroup
-    std::string console_slave;        // host /dev/pts/N bound onto the container's /dev/console
+    std::string cgroup_path;    // host path of the container's v2 (or v1 systemd) cgroup
+    std::string console_slave;  // host /dev/pts/N bound onto the container's /dev/console
     std::string term = "xterm-256color";
-    pid_t attached_client = 0;        // `start -f`: the CLI owning the console until it exits
-    EnvVars env;                      // from --env, read on the host at start
-    std::string volatile_dir;         // --volatile: empty host dir for the overlay's tmpfs
-    std::string image_mount;          // image rootfs: its mount point on the host, else ""
+    pid_t attached_client = 0;  // `start -f`: the CLI owning the console until it exits
+    EnvVars env;                // from --env, read on the host at start
+    std::string volatile_dir;   // --volatile: empty host dir for the overlay's tmpfs
+    std::string image_mount;    // image rootfs: its mount point on the host, else ""
 
     bool own_netns() const { return config.net_mode != NetMode::host; }
 };

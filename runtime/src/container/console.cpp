@@ -28,23 +28,25 @@ void request_stop(const std::string& name) {
     char* argv[] = {const_cast<char*>("droidspaces"), name_arg.data(), const_cast<char*>("stop"),
                     nullptr};
     int null = ::open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    for (int fd = 0; fd < 3; ++fd)
+        ::dup2(null, fd);
     ::execve("/proc/self/exe", argv, environ);
     ::_exit(127);
 }
 
 class BlockedSignals {
-public:
+  public:
     BlockedSignals() {
         sigemptyset(&set_);
-        for (int sig : {SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set_, sig);
+        for (int sig : {SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGCHLD})
+            sigaddset(&set_, sig);
         ::sigprocmask(SIG_BLOCK, &set_, &old_);
         fd_.reset(::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
     }
     ~BlockedSignals() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
     int fd() const { return fd_.get(); }
 
-private:
+  private:
     sigset_t set_, old_;
     sys::unique_fd fd_;
 };
@@ -76,7 +78,7 @@ int attach_console(const Workspace& ws, const ContainerState& state, int master)
             if (n > 0) sys::write_all(STDOUT_FILENO, buf, static_cast<size_t>(n));
         }
         if (fds[2].revents) {  // the monitor ended: the container is down and cleaned up
-            while (true) {    // flush what is left
+            while (true) {     // flush what is left
                 ssize_t n = ::read(master, buf, sizeof buf);
                 if (n <= 0) break;
                 sys::write_all(STDOUT_FILENO, buf, static_cast<size_t>(n));

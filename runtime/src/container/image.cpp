@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
 #include "sys/loop.hpp"
@@ -48,14 +49,6 @@ constexpr size_t kMaxFsckOutput = 64 * 1024;
 const char* const kFsckDirs[] = {"/sbin", "/usr/sbin", "/system/bin"};
 const char* const kFsckEnv[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin:/system/bin", "LC_ALL=C",
                                 nullptr};
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-        text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-        text.remove_suffix(1);
-    return text;
-}
 
 bool starts_with(std::string_view text, std::string_view prefix) {
     return text.substr(0, prefix.size()) == prefix;

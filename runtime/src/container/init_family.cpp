@@ -88,14 +88,20 @@ InitFamily detect_init_family(const std::string& rootfs, const std::string& init
 HaltRequest halt_request(InitFamily family, bool custom_init) {
     if (custom_init) return {HaltMethod::signal, SIGTERM};
     switch (family) {
-        case InitFamily::systemd: return {HaltMethod::signal, SIGRTMIN + 3};
+        case InitFamily::systemd:
+            return {HaltMethod::signal, SIGRTMIN + 3};
         case InitFamily::procd:
         case InitFamily::s6:
-        case InitFamily::busybox: return {HaltMethod::signal, SIGUSR2};
-        case InitFamily::runit: return {HaltMethod::signal, SIGCONT};
-        case InitFamily::openrc: return {HaltMethod::signal, SIGPWR};
-        case InitFamily::sysvinit: return {HaltMethod::initctl, SIGPWR};
-        case InitFamily::unknown: break;
+        case InitFamily::busybox:
+            return {HaltMethod::signal, SIGUSR2};
+        case InitFamily::runit:
+            return {HaltMethod::signal, SIGCONT};
+        case InitFamily::openrc:
+            return {HaltMethod::signal, SIGPWR};
+        case InitFamily::sysvinit:
+            return {HaltMethod::initctl, SIGPWR};
+        case InitFamily::unknown:
+            break;
     }
     return {HaltMethod::signal, SIGTERM};
 }

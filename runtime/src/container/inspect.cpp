@@ -20,6 +20,7 @@
 #include "container/lifecycle.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
+#include "core/text.hpp"
 #include "core/validate.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/fd.hpp"
@@ -42,11 +43,8 @@ std::string proc_path(pid_t pid, std::string_view rest) {
     return "/proc/" + std::to_string(pid) + "/" + std::string(rest);
 }
 
-std::string trimmed(std::string text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r'))
-        text.pop_back();
-    size_t first = text.find_first_not_of(" \t");
-    return first == std::string::npos ? "" : text.substr(first);
+std::string trimmed(const std::string& text) {
+    return std::string(trim(text));
 }
 
 std::vector<std::string> list_dir(const std::string& path, bool dirs_only) {

@@ -65,7 +65,8 @@ void check_rootfs(const Config& config) {
         fail_usage("rootfs image '" + config.rootfs_path +
                    "' is not a regular file or block device");
     if (!config.rootfs_is_image && !S_ISDIR(st.st_mode))
-        fail_usage("rootfs '" + config.rootfs_path + "' is not a directory (for an image use "
+        fail_usage("rootfs '" + config.rootfs_path +
+                   "' is not a directory (for an image use "
                    "--rootfs-img)");
 }
 
@@ -97,16 +98,18 @@ void check_supported(Config& config, const std::function<void(const std::string&
         bool Config::*flag;
         const char* option;
     };
-    for (auto [flag, option] : {AndroidOnly{&Config::enable_termux_x11, "--termux-x11"},
-                                AndroidOnly{&Config::enable_virgl, "--virgl"},
-                                AndroidOnly{&Config::enable_pulseaudio, "--pulse-audio"},
-                                AndroidOnly{&Config::enable_android_storage, "--enable-android-storage"},
-                                AndroidOnly{&Config::selinux_permissive, "--selinux-permissive"}}) {
+    for (auto [flag, option] :
+         {AndroidOnly{&Config::enable_termux_x11, "--termux-x11"},
+          AndroidOnly{&Config::enable_virgl, "--virgl"},
+          AndroidOnly{&Config::enable_pulseaudio, "--pulse-audio"},
+          AndroidOnly{&Config::enable_android_storage, "--enable-android-storage"},
+          AndroidOnly{&Config::selinux_permissive, "--selinux-permissive"}}) {
         if (!(config.*flag)) continue;
         if (sys::is_android()) unsupported(option);
         warn(std::string(option) + " is only applicable on Android: skipping");
     }
-    if (config.net_mode != NetMode::nat && (!config.port_forwards.empty() || !config.upstream_interfaces.empty()))
+    if (config.net_mode != NetMode::nat &&
+        (!config.port_forwards.empty() || !config.upstream_interfaces.empty()))
         warn("--port and --upstream apply to --net=nat only: ignoring them");
     if (config.disable_ipv6 && config.net_mode == NetMode::host)
         warn("--disable-ipv6 with --net=host would change the host's own settings: ignoring it");
@@ -131,8 +134,9 @@ void apply_limits(const BootPlan& plan, const std::function<void(const std::stri
     std::vector<Limit> limits;
     if (c.memory_limit) limits.push_back({"memory", "memory.max", std::to_string(c.memory_limit)});
     if (c.cpu_quota)
-        limits.push_back({"cpu", "cpu.max", std::to_string(c.cpu_quota) + " " +
-                                                std::to_string(c.cpu_period ? c.cpu_period : 100000)});
+        limits.push_back({"cpu", "cpu.max",
+                          std::to_string(c.cpu_quota) + " " +
+                              std::to_string(c.cpu_period ? c.cpu_period : 100000)});
     if (c.pids_limit) limits.push_back({"pids", "pids.max", std::to_string(c.pids_limit)});
     if (limits.empty()) return;
     if (plan.cgroup_layout != CgroupLayout::unified) {
@@ -141,7 +145,8 @@ void apply_limits(const BootPlan& plan, const std::function<void(const std::stri
     }
     std::string parent = plan.cgroup_path.substr(0, plan.cgroup_path.rfind('/'));
     std::string root = parent.substr(0, parent.rfind('/'));
-    auto available = split_list(sys::try_read_file(root + "/cgroup.controllers").value_or(""), " \n");
+    auto available =
+        split_list(sys::try_read_file(root + "/cgroup.controllers").value_or(""), " \n");
     for (const auto& limit : limits) {
         if (std::find(available.begin(), available.end(), limit.controller) == available.end()) {
             warn(std::string("the ") + limit.controller +
@@ -209,7 +214,8 @@ void wait_for_stopping(const Workspace& ws, const std::string& name) {
         if (fds[i] < 0 || ::dup2(fds[i], targets[i]) < 0) ::_exit(126);
     // close_range (5.9+) in one call; the loop is for older kernels.
     if (::syscall(SYS_close_range, 6u, ~0u, 0u) != 0)
-        for (int fd = 6; fd < 1024; ++fd) ::close(fd);
+        for (int fd = 6; fd < 1024; ++fd)
+            ::close(fd);
     std::string title = "ds-monitor:" + name;
     char* argv[] = {title.data(), const_cast<char*>(kMonitorCommand), nullptr};
     ::execve("/proc/self/exe", argv, environ);
@@ -234,7 +240,8 @@ MonitorHandle spawn_monitor(const BootPlan& plan, int console_master) {
     plan_write.reset();
     pid_t pid = ::fork();
     if (pid < 0) sys::fail_errno("fork monitor");
-    if (pid == 0) exec_monitor(plan.config.name, plan_read.get(), report_write.get(), console_master);
+    if (pid == 0)
+        exec_monitor(plan.config.name, plan_read.get(), report_write.get(), console_master);
     return {pid, std::move(report_read)};
 }
 
@@ -289,7 +296,7 @@ namespace {
 
 // Undo actions for a start that fails half-way, run in reverse unless the start succeeds.
 class Rollback {
-public:
+  public:
     Rollback() = default;
     Rollback(const Rollback&) = delete;
     Rollback& operator=(const Rollback&) = delete;
@@ -304,7 +311,7 @@ public:
     void add(std::function<void()> action) { undo_.push_back(std::move(action)); }
     void commit() { undo_.clear(); }
 
-private:
+  private:
     std::vector<std::function<void()>> undo_;
 };
 
@@ -330,8 +337,10 @@ std::string prepare_image(const Workspace& ws, const Config& config, Rollback& r
     if (sys::is_mountpoint(mount_point)) unmount_image(mount_point);  // stale, from a crash
     ImageFs fs = detect_image_fs(config.rootfs_path);
     std::string report = check_image(config.rootfs_path, fs);
-    if (report == kImageNotChecked) warn("'" + config.rootfs_path + "' was not checked: " + report);
-    else if (!report.empty()) warn("e2fsck repaired '" + config.rootfs_path + "': " + report);
+    if (report == kImageNotChecked)
+        warn("'" + config.rootfs_path + "' was not checked: " + report);
+    else if (!report.empty())
+        warn("e2fsck repaired '" + config.rootfs_path + "': " + report);
     sys::make_dirs(ws.mount_base);
     mount_image(config.rootfs_path, mount_point, MountImageOptions{});
     rollback.add([mount_point] { unmount_image(mount_point); });
@@ -423,8 +432,8 @@ void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_
     remove_state(ws, state.name);
 }
 
-StopResult stop_locked(const Workspace& ws, const std::string& name,
-                       std::chrono::seconds timeout, bool keep_image, const Warn& warn) {
+StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono::seconds timeout,
+                       bool keep_image, const Warn& warn) {
     auto began = std::chrono::steady_clock::now();
     auto state = find_running(ws, name);
     if (!state) {
@@ -440,7 +449,8 @@ StopResult stop_locked(const Workspace& ws, const std::string& name,
         if (!delivered) delivered = send_halt(*state, halt);
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) break;
-        auto wait = delivered ? deadline - now : std::min<std::chrono::nanoseconds>(20ms, deadline - now);
+        auto wait =
+            delivered ? deadline - now : std::min<std::chrono::nanoseconds>(20ms, deadline - now);
         if (sys::wait_process_exit(state->init_pid,
                                    std::chrono::duration_cast<std::chrono::milliseconds>(wait)))
             break;
@@ -456,7 +466,8 @@ StopResult stop_locked(const Workspace& ws, const std::string& name,
     bool monitor_done = monitor_is_running(*state) &&
                         sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait);
     if (monitor_done) {
-        if (!keep_image && !state->image_mount.empty()) unmount_image_or_warn(state->image_mount, warn);
+        if (!keep_image && !state->image_mount.empty())
+            unmount_image_or_warn(state->image_mount, warn);
     } else {
         clean_up_after(ws, *state, keep_image, warn);
     }

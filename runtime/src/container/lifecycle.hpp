@@ -17,10 +17,10 @@ namespace ds::container {
 using Warn = std::function<void(const std::string&)>;
 
 struct StartRequest {
-    Config config;               // validated, as it will be saved
-    std::string config_path;     // where the user's config lives ("" = workspace copy only)
-    bool foreground = false;     // keep the console master for the caller
-    std::string term;            // TERM for init, from the caller's terminal
+    Config config;            // validated, as it will be saved
+    std::string config_path;  // where the user's config lives ("" = workspace copy only)
+    bool foreground = false;  // keep the console master for the caller
+    std::string term;         // TERM for init, from the caller's terminal
 };
 
 struct StartResult {

@@ -34,11 +34,11 @@ namespace ds::container {
 namespace {
 
 constexpr off_t kConsoleLogLimit = 2 << 20;  // rotated to console.old beyond this
-constexpr int kQuietBeforeRelease = 500;      // ms without events before dropping start-up pages
+constexpr int kQuietBeforeRelease = 500;     // ms without events before dropping start-up pages
 
 // Timestamped lines in Logs/<name>/log, as upstream writes them.
 class RuntimeLog {
-public:
+  public:
     explicit RuntimeLog(const std::string& path)
         : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {}
     void write(const std::string& message) {
@@ -55,26 +55,29 @@ public:
         sys::write_all(fd_.get(), line.data(), line.size());
     }
 
-private:
+  private:
     sys::unique_fd fd_;
 };
 
 // Copies console output to Logs/<name>/console so a chatty init never blocks on a full pty.
 class ConsoleLog {
-public:
+  public:
     explicit ConsoleLog(std::string path) : path_(std::move(path)) { open(); }
     void append(const char* data, size_t size) {
         if (!fd_) return;
         struct stat st;
-        if (::fstat(fd_.get(), &st) == 0 && st.st_size + static_cast<off_t>(size) > kConsoleLogLimit) {
+        if (::fstat(fd_.get(), &st) == 0 &&
+            st.st_size + static_cast<off_t>(size) > kConsoleLogLimit) {
             ::rename(path_.c_str(), (path_ + ".old").c_str());
             open();
         }
         sys::write_all(fd_.get(), data, size);
     }
 
-private:
-    void open() { fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)); }
+  private:
+    void open() {
+        fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    }
     std::string path_;
     sys::unique_fd fd_;
 };
@@ -119,7 +122,7 @@ void release_startup_pages() {
 }
 
 class Monitor {
-public:
+  public:
     Monitor(BootPlan plan, int report_fd, int console_master)
         : plan_(std::move(plan)),
           report_fd_(report_fd),
@@ -159,7 +162,7 @@ public:
         return 0;
     }
 
-private:
+  private:
     // Clones init into fresh namespaces; "" on success, else what failed.
     std::string boot_once() {
         int pipe_fds[2];
@@ -207,8 +210,10 @@ private:
             int n = 0;
             fds[n++] = {signals_.get(), POLLIN, 0};
             bool draining = !client_;
-            if (draining) fds[n++] = {master_.get(), POLLIN, 0};
-            else fds[n++] = {client_.get(), POLLIN, 0};
+            if (draining)
+                fds[n++] = {master_.get(), POLLIN, 0};
+            else
+                fds[n++] = {client_.get(), POLLIN, 0};
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
             int ready = ::poll(fds, n, pages_released_ ? -1 : kQuietBeforeRelease);
             if (ready == 0) {
@@ -218,8 +223,10 @@ private:
             }
             if (ready < 0) continue;
             if (fds[1].revents) {
-                if (draining) drain_console();
-                else client_.reset();  // the foreground CLI left: drain from now on
+                if (draining)
+                    drain_console();
+                else
+                    client_.reset();  // the foreground CLI left: drain from now on
             }
             if (fds[0].revents) {
                 struct signalfd_siginfo info;
@@ -309,7 +316,8 @@ private:
         }
         // Only our own record: a new start of the same name may already own the files.
         auto state = read_state(plan_.workspace, plan_.config.name);
-        if (state && state->monitor_pid == ::getpid()) remove_state(plan_.workspace, plan_.config.name);
+        if (state && state->monitor_pid == ::getpid())
+            remove_state(plan_.workspace, plan_.config.name);
         log_.write("stopped");
     }
 
@@ -365,7 +373,8 @@ void detach_from_caller() {
     for (int sig : {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU})
         ::signal(sig, SIG_IGN);
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+    for (int fd = 0; fd < 3; ++fd)
+        ::dup2(null, fd);
     if (null > 2) ::close(null);
 }
 

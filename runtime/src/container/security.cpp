@@ -19,15 +19,15 @@ namespace {
 // Dropped from the bounding set: a container's root must not load modules, read raw memory or
 // trace the host's kernel interfaces (upstream's non-hardware list).
 constexpr int kDroppedCaps[] = {
-    CAP_SYS_MODULE,   CAP_SYS_RAWIO,   CAP_SYS_PTRACE,    CAP_SYS_PACCT,    CAP_MAC_ADMIN,
-    CAP_MAC_OVERRIDE, CAP_WAKE_ALARM,  CAP_BLOCK_SUSPEND, CAP_AUDIT_READ,   CAP_DAC_READ_SEARCH,
+    CAP_SYS_MODULE,   CAP_SYS_RAWIO,  CAP_SYS_PTRACE,    CAP_SYS_PACCT,  CAP_MAC_ADMIN,
+    CAP_MAC_OVERRIDE, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_AUDIT_READ, CAP_DAC_READ_SEARCH,
 };
 
 // Syscalls that act on the whole machine: the container's root is the host's root.
 constexpr int kHostWideSyscalls[] = {
-    SCMP_SYS(init_module),   SCMP_SYS(finit_module),  SCMP_SYS(delete_module),
+    SCMP_SYS(init_module),   SCMP_SYS(finit_module),    SCMP_SYS(delete_module),
     SCMP_SYS(kexec_load),    SCMP_SYS(kexec_file_load), SCMP_SYS(settimeofday),
-    SCMP_SYS(clock_settime), SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex),
+    SCMP_SYS(clock_settime), SCMP_SYS(clock_adjtime),   SCMP_SYS(adjtimex),
     SCMP_SYS(swapon),        SCMP_SYS(swapoff),
 };
 
@@ -69,7 +69,8 @@ void load_seccomp(const Config& config) {
 #elif defined(__aarch64__)
     check(seccomp_arch_add(ctx.get(), SCMP_ARCH_ARM), "add arm");
 #endif
-    for (int syscall : kHostWideSyscalls) deny(ctx.get(), syscall, EPERM);
+    for (int syscall : kHostWideSyscalls)
+        deny(ctx.get(), syscall, EPERM);
     // AF_ALG: the kernel crypto socket family, a recurring source of kernel exploits.
     scmp_arg_cmp af_alg = {0, SCMP_CMP_EQ, AF_ALG, 0};
     deny(ctx.get(), SCMP_SYS(socket), EPERM, 1, &af_alg);

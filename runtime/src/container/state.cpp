@@ -2,8 +2,8 @@
 
 #include <dirent.h>
 
-#include <algorithm>
 #include <unistd.h>
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -14,13 +14,20 @@ namespace ds::container {
 
 void write_state(const Workspace& ws, const ContainerState& s) {
     nlohmann::json j = {
-        {"name", s.name},           {"init_pid", s.init_pid},
-        {"init_start", s.init_start}, {"monitor_pid", s.monitor_pid},
-        {"monitor_start", s.monitor_start}, {"family", to_string(s.family)},
-        {"custom_init", s.custom_init}, {"rootfs", s.rootfs},
-        {"cgroup_path", s.cgroup_path}, {"uuid", s.uuid},
-        {"boot_id", s.boot_id},     {"started_at", s.started_at},
-        {"boots", s.boots},         {"image_mount", s.image_mount},
+        {"name", s.name},
+        {"init_pid", s.init_pid},
+        {"init_start", s.init_start},
+        {"monitor_pid", s.monitor_pid},
+        {"monitor_start", s.monitor_start},
+        {"family", to_string(s.family)},
+        {"custom_init", s.custom_init},
+        {"rootfs", s.rootfs},
+        {"cgroup_path", s.cgroup_path},
+        {"uuid", s.uuid},
+        {"boot_id", s.boot_id},
+        {"started_at", s.started_at},
+        {"boots", s.boots},
+        {"image_mount", s.image_mount},
         {"volatile_dir", s.volatile_dir},
     };
     sys::make_dirs(ws.pids_dir());
@@ -65,7 +72,8 @@ std::optional<ContainerState> read_state(const Workspace& ws, const std::string&
 }
 
 void remove_state(const Workspace& ws, const std::string& name) {
-    for (const char* ext : {"pid", "init", "state", "mount"}) ::unlink(ws.sidecar(name, ext).c_str());
+    for (const char* ext : {"pid", "init", "state", "mount"})
+        ::unlink(ws.sidecar(name, ext).c_str());
 }
 
 std::vector<std::string> names_with_pidfiles(const Workspace& ws) {

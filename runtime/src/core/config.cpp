@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace ds {
 namespace {
@@ -25,7 +26,8 @@ struct Field {
 
 std::string join(const std::vector<std::string>& items) {
     std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+    for (const auto& item : items)
+        out += (out.empty() ? "" : ",") + item;
     return out;
 }
 
@@ -37,32 +39,34 @@ std::optional<std::string> if_positive(uint64_t n) {
     if (n == 0) return std::nullopt;
     return std::to_string(n);
 }
-std::optional<std::string> flag(bool b) { return b ? "1" : "0"; }
+std::optional<std::string> flag(bool b) {
+    return b ? "1" : "0";
+}
 // Android-only switches are written only when on, so desktop configs stay short.
 std::optional<std::string> flag_if_on(bool b) {
     if (!b) return std::nullopt;
     return "1";
 }
 
-#define DS_BOOL(key, fmt)                                                                \
-    Field {                                                                              \
-        #key, [](Config& c, std::string_view v) { c.key = parse_bool(#key, v); },        \
+#define DS_BOOL(key, fmt)                                                          \
+    Field {                                                                        \
+#key, [](Config& c, std::string_view v) { c.key = parse_bool(#key, v); },        \
             [](const Config& c) { return fmt(c.key); },                                  \
-            [](const Config& c) { return flag(c.key); }                                  \
+            [](const Config& c) { return flag(c.key); } \
     }
-#define DS_TEXT(key, check)                                                              \
-    Field {                                                                              \
-        #key,                                                                            \
+#define DS_TEXT(key, check)                                                        \
+    Field {                                                                        \
+#key,                                                                            \
             [](Config& c, std::string_view v) {                                          \
                 if (!v.empty()) check;                                                   \
                 c.key = std::string(v);                                                  \
             },                                                                           \
-            [](const Config& c) { return if_set(c.key); }                                \
+            [](const Config& c) { return if_set(c.key); } \
     }
-#define DS_COUNT(key, min, max)                                                          \
-    Field {                                                                              \
-        #key, [](Config& c, std::string_view v) { c.key = parse_positive(#key, v, min, max); }, \
-            [](const Config& c) { return if_positive(c.key); }                           \
+#define DS_COUNT(key, min, max)                                                           \
+    Field {                                                                               \
+#key, [](Config& c, std::string_view v) { c.key = parse_positive(#key, v, min, max); }, \
+            [](const Config& c) { return if_positive(c.key); } \
     }
 
 bool is_container_name(std::string_view v) {
@@ -74,8 +78,12 @@ bool is_container_name(std::string_view v) {
     }
 }
 
-bool is_gateway(const Config& c) { return c.net_mode == NetMode::gateway; }
-bool is_nat(const Config& c) { return c.net_mode == NetMode::nat; }
+bool is_gateway(const Config& c) {
+    return c.net_mode == NetMode::gateway;
+}
+bool is_nat(const Config& c) {
+    return c.net_mode == NetMode::nat;
+}
 
 const std::vector<Field>& fields() {
     static const std::vector<Field> table = {
@@ -209,7 +217,8 @@ const std::vector<Field>& fields() {
                   std::stable_sort(binds.begin(), binds.end(),
                                    [](auto& a, auto& b) { return a.dest < b.dest; });
                   std::vector<std::string> items;
-                  for (const auto& b : binds) items.push_back(format_bind(b));
+                  for (const auto& b : binds)
+                      items.push_back(format_bind(b));
                   return if_set(join(items));
               }},
     };
@@ -220,14 +229,6 @@ const Field* find_field(std::string_view key) {
     for (const auto& f : fields())
         if (f.key == key) return &f;
     return nullptr;
-}
-
-std::string_view trim(std::string_view s) {
-    const char* ws = " \t\r";
-    auto b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return {};
-    auto e = s.find_last_not_of(ws);
-    return s.substr(b, e - b + 1);
 }
 
 // The key of a "key=value" line, or nullopt for comments, blanks and malformed lines.
@@ -255,10 +256,14 @@ std::vector<std::string> split_lines(std::string_view text) {
 
 std::string_view to_string(NetMode mode) {
     switch (mode) {
-        case NetMode::host: return "host";
-        case NetMode::nat: return "nat";
-        case NetMode::none: return "none";
-        case NetMode::gateway: return "gateway";
+        case NetMode::host:
+            return "host";
+        case NetMode::nat:
+            return "nat";
+        case NetMode::none:
+            return "none";
+        case NetMode::gateway:
+            return "gateway";
     }
     return "host";
 }
@@ -272,7 +277,9 @@ NetMode parse_net_mode(std::string_view value) {
                "': expected host, nat, none or gateway");
 }
 
-bool is_known_config_key(std::string_view key) { return find_field(key) != nullptr; }
+bool is_known_config_key(std::string_view key) {
+    return find_field(key) != nullptr;
+}
 
 bool set_config_key(Config& config, std::string_view key, std::string_view value) {
     const Field* field = find_field(key);
@@ -327,8 +334,9 @@ std::string serialize_config(const Config& config) {
     std::string out;
     std::set<std::string_view> written;
     if (config.source_lines.empty()) {
-        out = "# Droidspaces Container Configuration\n"
-              "# Comments and unknown keys in this file are preserved when it is rewritten\n\n";
+        out =
+            "# Droidspaces Container Configuration\n"
+            "# Comments and unknown keys in this file are preserved when it is rewritten\n\n";
     }
     for (const auto& line : config.source_lines) {
         auto key = line_key(line);

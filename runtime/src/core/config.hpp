@@ -18,7 +18,7 @@ NetMode parse_net_mode(std::string_view value);
 struct Config {
     std::string name;
     std::string hostname;
-    std::string rootfs_path;      // directory, or image / block device when rootfs_is_image
+    std::string rootfs_path;       // directory, or image / block device when rootfs_is_image
     bool rootfs_is_image = false;  // decided by stat when loaded from a file (upstream rule)
 
     bool disable_ipv6 = false;

@@ -3,15 +3,10 @@
 #include <cctype>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace ds {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
 
 bool valid_key(std::string_view key) {
     if (key.empty() || std::isdigit(static_cast<unsigned char>(key[0]))) return false;
@@ -50,7 +45,8 @@ std::string env_to_shell(const EnvVars& vars) {
     std::string out;
     for (const auto& [key, value] : vars) {
         out += "export " + key + "='";
-        for (char c : value) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        for (char c : value)
+            out += c == '\'' ? std::string("'\\''") : std::string(1, c);
         out += "'\n";
     }
     return out;

@@ -1,4 +1,5 @@
 #include "core/format.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -6,13 +7,6 @@
 
 namespace ds::format {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    auto last = s.find_last_not_of(" \t\r\n");
-    return s.substr(first, last - first + 1);
-}
 
 std::optional<uint64_t> parse_u64(std::string_view s) {
     s = trim(s);

@@ -30,13 +30,13 @@ std::string quoted(std::string_view value) {
 }
 
 bool has_control_chars(std::string_view s) {
-    return std::any_of(s.begin(), s.end(),
-                       [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -122,17 +122,20 @@ BindMount parse_bind(std::string_view spec) {
     if (second != std::string_view::npos) {
         std::string_view mode = rest.substr(second + 1);
         if (mode != "ro" && mode != "rw")
-            fail_usage("invalid bind mount " + quoted(spec) + ": the third field must be 'ro' or 'rw'");
+            fail_usage("invalid bind mount " + quoted(spec) +
+                       ": the third field must be 'ro' or 'rw'");
         bind.read_only = mode == "ro";
         rest = rest.substr(0, second);
     }
     if (bind.src[0] != '/')
         fail_usage("invalid bind source " + quoted(bind.src) + ": must be an absolute path");
     if (has_control_chars(bind.src))
-        fail_usage("invalid bind source " + quoted(bind.src) + ": must not contain control characters");
+        fail_usage("invalid bind source " + quoted(bind.src) +
+                   ": must not contain control characters");
     check_bind_dest(rest);
     bind.dest = std::string(rest);
-    while (bind.dest.size() > 1 && bind.dest.back() == '/') bind.dest.pop_back();
+    while (bind.dest.size() > 1 && bind.dest.back() == '/')
+        bind.dest.pop_back();
     return bind;
 }
 
@@ -181,15 +184,29 @@ uint64_t parse_memory_size(std::string_view value) {
     double multiplier = 1;
     std::string_view number = value;
     switch (std::toupper(static_cast<unsigned char>(value.back()))) {
-        case 'K': multiplier = 1024.0; break;
-        case 'M': multiplier = 1024.0 * 1024; break;
-        case 'G': multiplier = 1024.0 * 1024 * 1024; break;
-        case 'T': multiplier = 1024.0 * 1024 * 1024 * 1024; break;
-        case 'B': multiplier = 1; break;
-        default: number = value; multiplier = 0;
+        case 'K':
+            multiplier = 1024.0;
+            break;
+        case 'M':
+            multiplier = 1024.0 * 1024;
+            break;
+        case 'G':
+            multiplier = 1024.0 * 1024 * 1024;
+            break;
+        case 'T':
+            multiplier = 1024.0 * 1024 * 1024 * 1024;
+            break;
+        case 'B':
+            multiplier = 1;
+            break;
+        default:
+            number = value;
+            multiplier = 0;
     }
-    if (multiplier != 0) number = value.substr(0, value.size() - 1);
-    else multiplier = 1;
+    if (multiplier != 0)
+        number = value.substr(0, value.size() - 1);
+    else
+        multiplier = 1;
     double n = 0;
     auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
     if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() ||
@@ -216,7 +233,8 @@ void check_hostname(std::string_view hostname) {
     };
     if (hostname.empty() || hostname.size() > 64) bad("must be 1 to 64 characters");
     for (const auto& label : split_list(hostname, ".")) {
-        if (label.front() == '-' || label.back() == '-') bad("labels must not start or end with '-'");
+        if (label.front() == '-' || label.back() == '-')
+            bad("labels must not start or end with '-'");
     }
     for (unsigned char c : hostname)
         if (!std::isalnum(c) && c != '-' && c != '.') bad("use only letters, digits, '-' and '.'");
@@ -225,7 +243,8 @@ void check_hostname(std::string_view hostname) {
 void check_init_path(std::string_view path) {
     if (path.empty() || path[0] != '/' || path.find_first_of(" \t") != std::string_view::npos ||
         has_control_chars(path))
-        fail_usage("invalid init path " + quoted(path) + ": must be an absolute path without spaces");
+        fail_usage("invalid init path " + quoted(path) +
+                   ": must be an absolute path without spaces");
 }
 
 void check_uuid(std::string_view uuid) {

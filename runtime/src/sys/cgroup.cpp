@@ -21,7 +21,8 @@ std::vector<std::string> subdirectories(const std::string& path) {
     if (!dir) return out;
     while (auto* entry = ::readdir(dir)) {
         std::string name = entry->d_name;
-        if (entry->d_type == DT_DIR && name != "." && name != "..") out.push_back(path + "/" + name);
+        if (entry->d_type == DT_DIR && name != "." && name != "..")
+            out.push_back(path + "/" + name);
     }
     ::closedir(dir);
     return out;
@@ -39,12 +40,14 @@ bool cgroup_populated(const std::string& path) {
 namespace {
 
 void kill_each(const std::string& path) {
-    for (const auto& dir : subdirectories(path)) kill_each(dir);
+    for (const auto& dir : subdirectories(path))
+        kill_each(dir);
     auto procs = try_read_file(path + "/cgroup.procs");
     if (!procs) return;
     std::istringstream in(*procs);
     pid_t pid;
-    while (in >> pid) ::kill(pid, SIGKILL);
+    while (in >> pid)
+        ::kill(pid, SIGKILL);
 }
 
 }  // namespace
@@ -85,7 +88,9 @@ std::optional<std::string> cgroup_v1_systemd_root() {
     return std::nullopt;
 }
 
-void create_cgroup(const std::string& path) { make_dirs(path, 0755); }
+void create_cgroup(const std::string& path) {
+    make_dirs(path, 0755);
+}
 
 void join_cgroup(const std::string& path, pid_t pid) {
     std::string procs = path + "/cgroup.procs";
@@ -110,7 +115,8 @@ bool remove_cgroup_tree(const std::string& path, std::chrono::milliseconds timeo
     if (!is_directory(path)) return true;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     bool ok = true;
-    for (const auto& dir : subdirectories(path)) ok = remove_cgroup_tree(dir, timeout) && ok;
+    for (const auto& dir : subdirectories(path))
+        ok = remove_cgroup_tree(dir, timeout) && ok;
     for (;;) {
         if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return ok;
         if (errno != EBUSY || std::chrono::steady_clock::now() >= deadline) return false;

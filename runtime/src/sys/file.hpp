@@ -21,8 +21,7 @@ void write_file_atomic(const std::string& path, const std::string& content, mode
                        Durability durability = Durability::durable);
 // As write_file_atomic, but skips the write when the file already holds exactly `content`.
 // Returns true when the file was written.
-bool write_file_if_changed(const std::string& path, const std::string& content,
-                           mode_t mode = 0644);
+bool write_file_if_changed(const std::string& path, const std::string& content, mode_t mode = 0644);
 
 // mkdir -p; existing directories are fine.
 void make_dirs(const std::string& path, mode_t mode = 0755);

@@ -10,14 +10,14 @@
 namespace ds::sys {
 
 class FileLock {
-public:
+  public:
     // Waits up to `timeout` for the lock; throws a usage error naming `what` when busy.
     FileLock(const std::string& path, std::chrono::milliseconds timeout, const std::string& what);
     ~FileLock();
     FileLock(const FileLock&) = delete;
     FileLock& operator=(const FileLock&) = delete;
 
-private:
+  private:
     std::string path_;
     unique_fd fd_;
 };

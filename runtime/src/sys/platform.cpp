@@ -9,9 +9,9 @@
 namespace ds::sys {
 
 bool is_android() {
-    static const bool android = !path_exists("/system/bin/recovery") &&
-                                (path_exists("/system/build.prop") ||
-                                 path_exists("/system/bin/app_process"));
+    static const bool android =
+        !path_exists("/system/bin/recovery") &&
+        (path_exists("/system/build.prop") || path_exists("/system/bin/app_process"));
     return android;
 }
 
@@ -37,11 +37,13 @@ std::string absolute_path(const std::string& path) {
     if (p.empty() || p[0] != '/') {
         char cwd[PATH_MAX];
         if (::getcwd(cwd, sizeof cwd)) {
-            while (p.rfind("./", 0) == 0) p.erase(0, 2);
+            while (p.rfind("./", 0) == 0)
+                p.erase(0, 2);
             p = std::string(cwd) + (std::string(cwd) == "/" ? "" : "/") + p;
         }
     }
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    while (p.size() > 1 && p.back() == '/')
+        p.pop_back();
     return p;
 }
 

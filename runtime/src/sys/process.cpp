@@ -15,8 +15,8 @@
 namespace ds::sys {
 
 pid_t clone_process(unsigned long namespace_flags) {
-    return static_cast<pid_t>(::syscall(SYS_clone, namespace_flags | SIGCHLD, nullptr, nullptr,
-                                        nullptr, nullptr));
+    return static_cast<pid_t>(
+        ::syscall(SYS_clone, namespace_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
 }
 
 pid_t clone_into_cgroup(unsigned long namespace_flags, int cgroup_fd) {
@@ -50,7 +50,9 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
     return std::strtoull(stat->c_str() + pos, nullptr, 10);
 }
 
-bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+bool process_alive(pid_t pid) {
+    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
 
 std::string proc_status_field(pid_t pid, const std::string& field) {
     auto status = try_read_file("/proc/" + std::to_string(pid) + "/status");
@@ -74,7 +76,8 @@ bool process_handles_signal(pid_t pid, int signal) {
 
 std::string boot_id() {
     auto id = try_read_file("/proc/sys/kernel/random/boot_id").value_or("");
-    while (!id.empty() && id.back() == '\n') id.pop_back();
+    while (!id.empty() && id.back() == '\n')
+        id.pop_back();
     return id;
 }
 
@@ -121,7 +124,8 @@ void set_process_title(char** argv, const std::string& title) {
     // The argv strings are contiguous: the title may use all of them.
     char* start = argv[0];
     char* end = argv[0] + std::strlen(argv[0]);
-    for (int i = 1; argv[i] && argv[i] == end + 1; ++i) end = argv[i] + std::strlen(argv[i]);
+    for (int i = 1; argv[i] && argv[i] == end + 1; ++i)
+        end = argv[i] + std::strlen(argv[i]);
     size_t room = static_cast<size_t>(end - start);
     size_t n = std::min(room, title.size());
     std::memcpy(start, title.data(), n);

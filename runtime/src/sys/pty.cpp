@@ -50,7 +50,9 @@ RawTerminal::RawTerminal(int fd) : fd_(fd) {
     ::tcsetattr(fd, TCSADRAIN, &t);
 }
 
-RawTerminal::~RawTerminal() { restore(); }
+RawTerminal::~RawTerminal() {
+    restore();
+}
 
 void RawTerminal::restore() {
     if (saved_) ::tcsetattr(fd_, TCSADRAIN, &*saved_);

@@ -25,14 +25,14 @@ bool copy_window_size(int from, int to);
 
 // Puts a terminal into raw mode and restores it exactly when destroyed.
 class RawTerminal {
-public:
+  public:
     explicit RawTerminal(int fd);
     ~RawTerminal();
     RawTerminal(const RawTerminal&) = delete;
     RawTerminal& operator=(const RawTerminal&) = delete;
     void restore();
 
-private:
+  private:
     int fd_;
     std::optional<termios> saved_;
 };

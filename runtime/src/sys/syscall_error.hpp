@@ -9,7 +9,9 @@
 
 namespace ds::sys {
 
-inline std::string errno_text(int err) { return std::strerror(err); }
+inline std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // "mount /x on /y: Permission denied (errno 13)"
 [[noreturn]] inline void fail_errno(const std::string& what, int err = errno) {
