@@ -26,15 +26,16 @@ stats() {
     sort -n "$f" | awk '{a[NR]=$1}
         END {
             m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-            printf "%d %.1f %.1f %.1f\n", NR, m / 1000, a[1] / 1000, a[NR] / 1000
-        }'
+            printf "%d %s %s %s\n", NR, f(m / 1000), f(a[1] / 1000), f(a[NR] / 1000)
+        }
+        function f(v) { return sprintf(v < 10 ? "%.2f" : "%.1f", v) }'
 }
 
 # median_of FILE: the median field of stats (ms) or NA.
 median_of() {
     local s
     s=$(stats "$1")
-    set -- $s
+    set -- $s # word splitting wanted
     echo "$2"
 }
 
@@ -81,16 +82,17 @@ hyperfine_median() {
     } END { if (!found) print "NA" }' "$csv"
 }
 
-# mem_sample PID -> "RSS_kB PSS_kB" (NA for what cannot be read).
+# mem_sample PID -> "RSS_kB PSS_kB RssFile_kB RssAnon_kB" (NA for what cannot be read).
 mem_sample() {
-    local pid=$1 rss pss
-    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    local pid=$1 rss rfile ranon pss
+    read -r rss rfile ranon < <(awk '/^VmRSS:/ {r = $2} /^RssFile:/ {f = $2} /^RssAnon:/ {a = $2}
+        END {print (r == "" ? "NA" : r), (f == "" ? "NA" : f), (a == "" ? "NA" : a)}' "/proc/$pid/status" 2>/dev/null)
     if [[ -r /proc/$pid/smaps_rollup ]]; then
         pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
     else
         pss=$(awk '/^Pss:/ {s += $2} END {if (NR) print s}' "/proc/$pid/smaps" 2>/dev/null)
     fi
-    echo "${rss:-NA} ${pss:-NA}"
+    echo "${rss:-NA} ${pss:-NA} ${rfile:-NA} ${ranon:-NA}"
 }
 
 # json_field FILE KEY -> a numeric field of a flat JSON object (the runtime's .state file).
@@ -120,7 +122,7 @@ wait_gone() {
 # Only processes that can belong to a container run are listed: monitors, nspawn, and
 # anything whose root directory lies inside the bench's work dir.
 host_snapshot() {
-    local work=$1 p root
+    local work=$1 p
     echo "# mounts"
     awk '{print $5}' /proc/self/mountinfo | sort
     echo "# droidspaces cgroups"
@@ -128,13 +130,13 @@ host_snapshot() {
     echo "# processes"
     {
         ps -eo args= | grep -E '^(ds-monitor|systemd-nspawn)' || true
-        for p in /proc/[0-9]*; do
-            root=$(readlink "$p/root" 2>/dev/null) || continue
-            [[ $root == "$work"/* ]] && echo "root-in-workdir: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+        for p in $(find /proc -mindepth 2 -maxdepth 2 -name root -lname "$work/*" 2>/dev/null); do
+            echo "root-in-workdir: $(tr '\0' ' ' <"${p%/root}/cmdline" 2>/dev/null)"
         done
     } | sort
 }
 
+# shellcheck disable=SC2034 # NSPAWN_LEADER is read by run.sh
 # find_nspawn_leader NSPAWN_PID: sets NSPAWN_LEADER to the child of systemd-nspawn whose
 # comm is "systemd" (the container's PID 1), or leaves it empty. Builtins only: no forks
 # in the polling loop.

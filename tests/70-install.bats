@@ -59,13 +59,18 @@ listing() {
     )
 }
 
+# (A bare `! cmd` never fails a bats test: these return the negation as their status.)
+no_temp_dirs() { ! compgen -G "$CONTAINERS/.install-*" >/dev/null; }
+not_mounted() { ! grep -qF "$DROIDSPACES_HOME" /proc/self/mountinfo; }
+no_loop_device() { ! losetup -a | grep -qF "$DROIDSPACES_HOME"; }
+
 # Nothing of container $1 exists: no directory, no temp dir, no mount, no loop device, no lock.
 nothing_left() {
     local name=$1
     [ ! -e "$CONTAINERS/$name" ] || { echo "left: $CONTAINERS/$name"; return 1; }
-    ! compgen -G "$CONTAINERS/.install-*" || { echo "left: temp dir"; ls -a "$CONTAINERS"; return 1; }
-    ! grep -qF "$DROIDSPACES_HOME" /proc/self/mountinfo || { echo "left: a mount"; return 1; }
-    ! losetup -a | grep -qF "$DROIDSPACES_HOME" || { echo "left: a loop device"; return 1; }
+    no_temp_dirs || { echo "left: temp dir"; ls -a "$CONTAINERS"; return 1; }
+    not_mounted || { echo "left: a mount"; return 1; }
+    no_loop_device || { echo "left: a loop device"; return 1; }
     [ ! -e "$DROIDSPACES_HOME/Pids/$name.lock" ] || { echo "left: lock"; return 1; }
 }
 
@@ -115,7 +120,7 @@ json_lines_ok() {
     diff <(listing "$BB_ROOTFS") <(listing "$CONTAINERS/$BB/rootfs")
     grep -qx "name=$BB" "$CONTAINERS/$BB/container.config"
     grep -qx "rootfs_path=$CONTAINERS/$BB/rootfs" "$CONTAINERS/$BB/container.config"
-    ! compgen -G "$CONTAINERS/.install-*"
+    no_temp_dirs
 }
 
 @test "the installed busybox boots by name and stops" {
@@ -138,8 +143,8 @@ json_lines_ok() {
     [ "$(stat -c %s "$img")" -eq $((64 * 1024 * 1024)) ]
     (($(stat -c '%b * %B' "$img") < $(stat -c %s "$img")))  # sparse
     grep -qx "rootfs_path=$img" "$CONTAINERS/$BBIMG/container.config"
-    ! grep -qF "$DROIDSPACES_HOME" /proc/self/mountinfo
-    ! losetup -a | grep -qF "$DROIDSPACES_HOME"
+    not_mounted
+    no_loop_device
     # Its content, seen through a read-only mount of our own.
     local mnt=$SUITE_TMP/imgcheck
     mkdir -p "$mnt"
@@ -159,7 +164,7 @@ json_lines_ok() {
     [[ $output == *" / ext4 "* ]]
     run ds --name="$BBIMG" stop
     [ "$status" -eq 0 ]
-    ! grep -qF "$DROIDSPACES_HOME" /proc/self/mountinfo
+    not_mounted
 }
 
 @test "the Debian tarball installs into a directory and boots systemd" {
@@ -296,7 +301,7 @@ json_lines_ok() {
     [ "$status" -eq 1 ]
     [[ $stderr == *"container '$BB' already exists"* ]]
     [ "$(cd "$CONTAINERS/$BB" && find . -printf '%p %s %T@\n' | sort | md5sum)" = "$before" ]
-    ! compgen -G "$CONTAINERS/.install-*"
+    no_temp_dirs
 }
 
 @test "bad input is refused before anything is made" {
@@ -368,6 +373,6 @@ json_lines_ok() {
 
 @test "the host is as it was before the suite" {
     stop_suite_containers
-    ! compgen -G "$CONTAINERS/.install-*"
+    no_temp_dirs
     assert_host_clean
 }

@@ -64,7 +64,7 @@ const std::vector<OptionSpec> kOptions = {
     CFG(0, "pids-limit", "", "N", "pids_limit", "maximum number of processes"),
     CFG(0, "init", "", "PATH", "custom_init", "init to run instead of /sbin/init"),
     {0, "from", "", "PATH", OptionId::install_from, "", "install",
-     "rootfs tarball (.tar, .gz, .xz, .zst) or directory"},
+     "rootfs tarball (.tar, .gz, .xz, .zst, .bz2) or directory"},
     {0, "img", "", "SIZE", OptionId::install_image_size, "", "install",
      "install into a sparse image of SIZE (e.g. 4G)"},
     {0, "fs", "", "TYPE", OptionId::install_fs, "", "install", "image filesystem (ext4)"},
