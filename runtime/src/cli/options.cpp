@@ -150,6 +150,13 @@ void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
     inv.overrides.emplace_back(&opt, std::move(value));
 }
 
+std::string join_list(const std::vector<std::string>& current, const std::string& more) {
+    std::string joined;
+    for (const auto& item : current)
+        joined += item + ",";
+    return joined + more;
+}
+
 double parse_cpus(std::string_view value) {
     double n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -254,26 +261,15 @@ void apply_overrides(const Invocation& inv, Config& config) {
             case OptionId::bind:
                 add_binds(config.bind_mounts, value);
                 break;
-            case OptionId::port: {
-                auto all = config.port_forwards;
-                for (auto& p : split_list(value, ","))
-                    all.push_back(p);
-                std::string joined;
-                for (auto& p : all)
-                    joined += (joined.empty() ? "" : ",") + p;
-                set_config_key(config, "port_forwards", joined);
+            // Repeatable list options add to what the config already has; the key's own
+            // parser validates, normalises and drops duplicates.
+            case OptionId::port:
+                set_config_key(config, "port_forwards", join_list(config.port_forwards, value));
                 break;
-            }
-            case OptionId::upstream: {
-                auto all = config.upstream_interfaces;
-                for (auto& u : split_list(value, ","))
-                    all.push_back(u);
-                std::string joined;
-                for (auto& u : all)
-                    joined += (joined.empty() ? "" : ",") + u;
-                set_config_key(config, "upstream_interfaces", joined);
+            case OptionId::upstream:
+                set_config_key(config, "upstream_interfaces",
+                               join_list(config.upstream_interfaces, value));
                 break;
-            }
             case OptionId::memory:
                 config.memory_limit = parse_memory_size(value);
                 break;
