@@ -64,12 +64,7 @@ start_busybox() {
 }
 
 @test "namespaces differ from the host's, and only lo is up in --net=none" {
-    local pid ns
-    pid=$(ds --name="$NAME" pid)
-    for ns in pid mnt uts ipc cgroup net; do
-        [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ] ||
-            { echo "$ns is shared with the host"; return 1; }
-    done
+    assert_private_namespaces "$NAME"
     run in_container "$NAME" ls /sys/class/net
     [ "$output" = "lo" ]
 }
@@ -123,7 +118,7 @@ start_busybox() {
 @test "poweroff inside stops the container and cleans up" {
     local pid monitor
     pid=$(ds --name="$NAME" pid)
-    monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$NAME.state")
+    monitor=$(monitor_pid "$NAME")
     in_container "$NAME" poweroff
     wait_until 20 bash -c "! kill -0 $monitor 2>/dev/null"
     run ds --name="$NAME" pid

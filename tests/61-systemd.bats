@@ -78,11 +78,7 @@ wait_for_boot() {
 }
 
 @test "namespaces differ from the host's" {
-    local pid ns
-    pid=$(ds --name="$NAME" pid)
-    for ns in pid mnt uts ipc cgroup net; do
-        [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ]
-    done
+    assert_private_namespaces "$NAME"
 }
 
 @test "systemctl reboot brings it back with a new PID 1" {
@@ -106,7 +102,7 @@ wait_for_boot() {
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
     wait_for_boot
     local monitor
-    monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$NAME.state")
+    monitor=$(monitor_pid "$NAME")
     ds --name="$NAME" run systemctl poweroff
     wait_until 30 bash -c "! kill -0 $monitor 2>/dev/null"
     [ "$(ds --name="$NAME" pid)" = "NONE" ]

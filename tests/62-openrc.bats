@@ -51,11 +51,7 @@ in_runlevel_2() {
 }
 
 @test "namespaces differ from the host's" {
-    local pid ns
-    pid=$(ds --name="$NAME" pid)
-    for ns in pid mnt uts ipc cgroup net; do
-        [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ]
-    done
+    assert_private_namespaces "$NAME"
 }
 
 @test "reboot inside brings it back with a new PID 1" {
@@ -78,7 +74,7 @@ in_runlevel_2() {
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
     wait_until 60 in_runlevel_2
     local monitor
-    monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$NAME.state")
+    monitor=$(monitor_pid "$NAME")
     ds --name="$NAME" run poweroff
     wait_until 60 bash -c "! kill -0 $monitor 2>/dev/null"
     [ "$(ds --name="$NAME" pid)" = "NONE" ]

@@ -86,7 +86,7 @@ tree_hash() {
 @test "after kill -9 of the monitor, stop still cleans everything" {
     ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     local monitor
-    monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$NAME.state")
+    monitor=$(monitor_pid "$NAME")
     kill -9 "$monitor"
     run ds --name="$NAME" stop --timeout=10
     [ "$status" -eq 0 ]
@@ -99,7 +99,7 @@ tree_hash() {
 @test "after kill -9 of the monitor and init, scan cleans the orphaned mount" {
     ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     local monitor init
-    monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$NAME.state")
+    monitor=$(monitor_pid "$NAME")
     init=$(ds --name="$NAME" pid)
     kill -9 "$monitor"
     kill -9 "$init"

@@ -69,7 +69,7 @@ stop_suite_containers() {
         [ -f "$state" ] || continue
         local init monitor
         init=$(sed -n 's/.*"init_pid":\([0-9]*\).*/\1/p' "$state")
-        monitor=$(sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$state")
+        monitor=$(monitor_pid "$name")
         [ -n "$init" ] && kill -9 "$init" 2>/dev/null
         [ -n "$monitor" ] && wait_until 10 bash -c "! kill -0 $monitor"
     done
@@ -99,4 +99,19 @@ in_container() {
     local name=$1
     shift
     ds --name="$name" run "$@"
+}
+
+# The monitor PID recorded for a running container.
+monitor_pid() {
+    sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$1.state"
+}
+
+# Fails naming the first namespace the container's init shares with the host.
+assert_private_namespaces() {
+    local pid ns
+    pid=$(ds --name="$1" pid) || return 1
+    for ns in pid mnt uts ipc cgroup net; do
+        [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ] ||
+            { echo "$ns is shared with the host"; return 1; }
+    done
 }
