@@ -86,7 +86,7 @@ void check_init(const std::string& rootfs, const std::string& init) {
 
 // Features of upstream's surface that this build does not carry yet fail loudly instead of
 // booting without them; Android-only switches are skipped elsewhere, as upstream does.
-void check_supported(Config& config, const std::function<void(const std::string&)>& warn) {
+void check_supported(const Config& config, const Warn& warn) {
     auto unsupported = [](const std::string& what) {
         fail_usage(what + " is not supported by this build yet");
     };
@@ -124,7 +124,7 @@ EnvVars load_env_file(const Config& config) {
 
 // Resource limits on the container's cgroup (cgroup v2, reference §13.9). A controller this
 // host does not offer in v2 is reported and the limit skipped, as upstream does.
-void apply_limits(const BootPlan& plan, const std::function<void(const std::string&)>& warn) {
+void apply_limits(const BootPlan& plan, const Warn& warn) {
     const Config& c = plan.config;
     struct Limit {
         const char* controller;
@@ -369,7 +369,7 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     plan.workspace = ws;
     plan.init_path = init;
     plan.family = detect_init_family(plan.rootfs, init);
-    plan.env = load_env_file(config);
+    plan.env = std::move(request.env);
     if (!request.term.empty()) plan.term = request.term;
     if (config.volatile_mode) {
         plan.volatile_dir = ws.volatile_dir(config.name);
@@ -483,7 +483,7 @@ void validate_request(StartRequest& request, const Warn& warn) {
     check_rootfs(config);
     check_volatile(config);
     check_binds(config);
-    load_env_file(config);  // bad input is reported before anything is touched
+    request.env = load_env_file(config);  // read now: bad input is refused before any change
     if (config.hostname.empty()) config.hostname = config.name;
 }
 

@@ -9,6 +9,7 @@
 
 #include "container/state.hpp"
 #include "core/config.hpp"
+#include "core/env_file.hpp"
 #include "core/workspace.hpp"
 #include "sys/fd.hpp"
 
@@ -21,6 +22,7 @@ struct StartRequest {
     std::string config_path;  // where the user's config lives ("" = workspace copy only)
     bool foreground = false;  // keep the console master for the caller
     std::string term;         // TERM for init, from the caller's terminal
+    EnvVars env;              // read from config.env_file when the request is validated
 };
 
 struct StartResult {

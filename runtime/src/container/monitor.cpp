@@ -144,9 +144,7 @@ class Monitor {
                 break;
             }
             write_state();
-            if (first) {
-                report("OK " + std::to_string(init_pid_));
-            }
+            if (first) report("OK " + std::to_string(init_pid_));
             log_.write("init started as PID " + std::to_string(init_pid_) + " (boot " +
                        std::to_string(boots_) + ")");
             int status = supervise();
@@ -157,6 +155,7 @@ class Monitor {
             log_.write("reboot requested inside the container");
             reset_cgroup();
             ++boots_;
+            pages_released_ = false;  // the reboot faulted start-up code in again
         }
         cleanup();
         return 0;
