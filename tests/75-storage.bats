@@ -198,6 +198,27 @@ tree_hash() {
     ds --name="$NAME" stop
 }
 
+@test "a stop racing a restart of an image container leaves one consistent state" {
+    ds --name="$NAME-r" --rootfs-img="$IMAGE" --net=none start
+    wait_until 10 booted "$NAME-r"
+    ds --name="$NAME-r" restart >/dev/null 2>&1 &
+    local restart=$!
+    ds --name="$NAME-r" stop >/dev/null 2>&1 || true
+    wait "$restart" || true
+    if [ "$(ds --name="$NAME-r" pid)" = "NONE" ]; then
+        # The stop came last: nothing of the container is left.
+        [ -z "$(loops_of "$IMAGE")" ]
+        [ ! -e "$(mount_point "$NAME-r")" ]
+    else
+        # The restart came last: one monitor, its image mounted once.
+        [ "$(pgrep -cxf "ds-monitor:$NAME-r")" -eq 1 ]
+        [ "$(loops_of "$IMAGE" | wc -l)" -eq 1 ]
+        mountpoint -q "$(mount_point "$NAME-r")"
+        ds --name="$NAME-r" stop
+    fi
+    [ -z "$(loops_of "$IMAGE")" ]
+}
+
 @test "a leftover lock file without a holder blocks nothing" {
     mkdir -p "$DROIDSPACES_HOME/Pids"
     echo "12345 old-boot-id" >"$DROIDSPACES_HOME/Pids/$NAME.lock"
