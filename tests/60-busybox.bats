@@ -102,9 +102,10 @@ start_busybox() {
     [ "$status" -eq 7 ]
 }
 
-@test "reboot inside brings the container back with a new PID 1" {
+@test "reboot inside brings the container back with a new PID 1 and the edited config" {
     local before after
     before=$(ds --name="$NAME" pid)
+    sed -i 's/^hostname=.*/hostname=rebooted/' "$DROIDSPACES_HOME/Containers/$NAME/container.config"
     in_container "$NAME" reboot
     wait_until 20 bash -c "p=\$($DROIDSPACES_BIN --name=$NAME pid) && [ \"\$p\" != $before ]"
     after=$(ds --name="$NAME" pid)
@@ -112,6 +113,8 @@ start_busybox() {
     wait_until 10 booted "$NAME"
     run in_container "$NAME" cat /proc/1/cmdline
     [ "$output" = "init" ]
+    run in_container "$NAME" hostname
+    [ "$output" = "rebooted" ]
     grep -q 'reboot requested' "$DROIDSPACES_HOME/Logs/$NAME/log"
 }
 

@@ -153,6 +153,7 @@ class Monitor {
                 break;
             }
             log_.write("reboot requested inside the container");
+            reload_config();
             reset_cgroup();
             ++boots_;
             pages_released_ = false;  // the reboot faulted start-up code in again
@@ -275,6 +276,34 @@ class Monitor {
             container::write_state(plan_.workspace, s);
         } catch (const std::exception& e) {
             log_.write(std::string("could not write state: ") + e.what());
+        }
+    }
+
+    // A reboot picks up edits made to the saved config while the container ran (upstream
+    // does the same); what the host set up for this run (rootfs, image, overlay, cgroup layout)
+    // stays. A config that no longer parses keeps the old one.
+    void reload_config() {
+        const std::string path = plan_.workspace.config_path(plan_.config.name);
+        try {
+            Config fresh = parse_config(sys::read_file(path), path);
+            fresh.name = plan_.config.name;
+            fresh.uuid = plan_.config.uuid;
+            fresh.rootfs_path = plan_.config.rootfs_path;
+            fresh.rootfs_is_image = plan_.config.rootfs_is_image;
+            fresh.volatile_mode = plan_.config.volatile_mode;
+            fresh.force_cgroupv1 = plan_.config.force_cgroupv1;
+            fresh.net_mode = plan_.config.net_mode;
+            if (fresh.hostname.empty()) fresh.hostname = fresh.name;
+            EnvVars env;
+            if (!fresh.env_file.empty())
+                env = parse_env_file(sys::read_file(fresh.env_file), fresh.env_file);
+            std::string init = fresh.custom_init.empty() ? "/sbin/init" : fresh.custom_init;
+            plan_.family = detect_init_family(plan_.rootfs, init);
+            plan_.init_path = init;
+            plan_.env = std::move(env);
+            plan_.config = std::move(fresh);
+        } catch (const std::exception& e) {
+            log_.write(std::string("keeping the previous config for the reboot: ") + e.what());
         }
     }
 
