@@ -1,5 +1,3 @@
-#include <cstdlib>
-
 #include "cli/commands.hpp"
 #include "cli/config_source.hpp"
 #include "cli/output.hpp"
@@ -8,21 +6,16 @@
 
 namespace ds::cli {
 
-constexpr unsigned kDefaultStopTimeout = 15;
-
 int cmd_restart(Context& ctx) {
     if (ctx.inv.names.size() > 1) fail_usage("'restart' takes one container name, not a list");
     if (ctx.inv.names.empty()) ctx.inv.names.push_back(resolve_single_name(ctx));
     // The config as saved in the workspace (edits made while it ran take effect), plus anything
     // given on this command line.
-    auto source = load_config(ctx, /*saved_only=*/true);
-    container::StartRequest request;
-    request.config = std::move(source.config);
-    request.config_path = source.path;
-    if (const char* term = std::getenv("TERM")) request.term = term;
-    auto timeout = std::chrono::seconds(ctx.inv.timeout_seconds.value_or(kDefaultStopTimeout));
-    auto result = container::restart_container(ctx.workspace, std::move(request), timeout,
-                                               [](const std::string& w) { print_warning(w); });
+    auto request = start_request(load_config(ctx, /*saved_only=*/true));
+    auto timeout = ctx.inv.timeout_seconds ? std::chrono::seconds(*ctx.inv.timeout_seconds)
+                                           : container::kDefaultStopTimeout;
+    auto result =
+        container::restart_container(ctx.workspace, std::move(request), timeout, print_warning);
     print_info("Container '" + result.state.name + "' restarted: init PID " +
                std::to_string(result.state.init_pid));
     return kExitOk;

@@ -1,7 +1,5 @@
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include "cli/commands.hpp"
 #include "cli/config_source.hpp"
 #include "cli/output.hpp"
@@ -13,19 +11,14 @@ namespace ds::cli {
 
 int cmd_start(Context& ctx) {
     if (ctx.inv.names.size() > 1) fail_usage("'start' takes one container name, not a list");
-    auto source = load_config(ctx);
-    container::StartRequest request;
-    request.config = std::move(source.config);
-    request.config_path = source.path;
-    if (const char* term = std::getenv("TERM")) request.term = term;
+    auto request = start_request(load_config(ctx));
     request.foreground = request.config.foreground;
     if (request.foreground && !(::isatty(0) && ::isatty(1))) {
         print_warning(
             "--foreground needs a terminal on stdin and stdout: starting in the background");
         request.foreground = false;
     }
-    auto result = container::start_container(ctx.workspace, std::move(request),
-                                             [](const std::string& w) { print_warning(w); });
+    auto result = container::start_container(ctx.workspace, std::move(request), print_warning);
     const auto& state = result.state;
     print_info("Container '" + state.name + "' started: init PID " +
                std::to_string(state.init_pid) + " (" + std::string(to_string(state.family)) +

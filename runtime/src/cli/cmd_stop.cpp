@@ -6,17 +6,15 @@
 
 namespace ds::cli {
 
-constexpr unsigned kDefaultStopTimeout = 15;
-
 int cmd_stop(Context& ctx) {
     std::vector<std::string> names = ctx.inv.names;
     if (names.empty()) names.push_back(resolve_single_name(ctx));
-    auto timeout = std::chrono::seconds(ctx.inv.timeout_seconds.value_or(kDefaultStopTimeout));
+    auto timeout = ctx.inv.timeout_seconds ? std::chrono::seconds(*ctx.inv.timeout_seconds)
+                                           : container::kDefaultStopTimeout;
     int status = kExitOk;
     for (const auto& name : names) {
         try {
-            auto result = container::stop_container(ctx.workspace, name, timeout,
-                                                    [](const std::string& w) { print_warning(w); });
+            auto result = container::stop_container(ctx.workspace, name, timeout, print_warning);
             if (result.forced)
                 print_warning("container '" + name + "' did not power off within " +
                               std::to_string(timeout.count()) + " s: killed");

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include "container/lifecycle.hpp"
 #include "container/state.hpp"
 #include "core/error.hpp"
@@ -59,6 +61,14 @@ ConfigSource load_config(const Context& ctx, bool saved_only) {
     apply_overrides(inv, source.config);
     if (!name.empty()) source.config.name = name;
     return source;
+}
+
+container::StartRequest start_request(ConfigSource source) {
+    container::StartRequest request;
+    request.config = std::move(source.config);
+    request.config_path = std::move(source.path);
+    if (const char* term = std::getenv("TERM")) request.term = term;
+    return request;
 }
 
 std::string resolve_single_name(const Context& ctx) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "container/lifecycle.hpp"
 #include "core/config.hpp"
 
 namespace ds::cli {
@@ -17,6 +18,9 @@ struct ConfigSource {
 // container's snapshot (unless `saved_only`) or the workspace copy for -n NAME. Then --reset,
 // then the command line.
 ConfigSource load_config(const Context& ctx, bool saved_only = false);
+
+// What `start` and `restart` boot: the loaded config, where to save it, the caller's TERM.
+container::StartRequest start_request(ConfigSource source);
 
 // The container a stateful command means: -n NAME, or the only running container.
 std::string resolve_single_name(const Context& ctx);

@@ -54,7 +54,6 @@ class BlockedSignals {
 }  // namespace
 
 int attach_console(const Workspace& ws, const ContainerState& state, int master) {
-    (void)ws;
     sys::unique_fd monitor = sys::pidfd_open(state.monitor_pid);
     BlockedSignals signals;
     sys::copy_window_size(STDIN_FILENO, master);

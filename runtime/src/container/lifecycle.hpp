@@ -17,6 +17,9 @@ namespace ds::container {
 
 using Warn = std::function<void(const std::string&)>;
 
+// How long `stop` waits for the guest to power off before killing it (upstream's 15 s).
+constexpr std::chrono::seconds kDefaultStopTimeout{15};
+
 struct StartRequest {
     Config config;            // validated, as it will be saved
     std::string config_path;  // where the user's config lives ("" = workspace copy only)

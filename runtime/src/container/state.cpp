@@ -67,7 +67,6 @@ std::optional<ContainerState> read_state(const Workspace& ws, const std::string&
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;
     }
-    // The pidfile is the authority on the current init (the monitor rewrites it on reboot).
     return s;
 }
 
