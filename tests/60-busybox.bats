@@ -21,10 +21,6 @@ setup() {
     load helpers
 }
 
-booted() {
-    [ -e "/proc/$(ds --name="$1" pid)/root/run/booted" ]
-}
-
 start_busybox() {
     local name=$1
     shift

@@ -20,32 +20,11 @@ setup() {
     load helpers
 }
 
-system_state() {
-    ds --name="$NAME" run systemctl is-system-running 2>/dev/null
-}
-
-# Waits until systemd has finished booting; prints its final state.
-wait_for_boot() {
-    local deadline=$((SECONDS + 60)) state
-    while ((SECONDS < deadline)); do
-        state=$(system_state) || true
-        case $state in
-        running | degraded)
-            echo "$state"
-            return 0
-            ;;
-        esac
-        sleep 0.1
-    done
-    echo "still '$state' after 60 s" >&2
-    return 1
-}
-
 @test "systemd boots to running (failed units are listed)" {
     run ds --name="$NAME" --rootfs="$ROOTFS" --net=none --hostname=sdhost --dns=192.0.2.53 start
     [ "$status" -eq 0 ]
     [[ $output == *"(systemd)"* ]]
-    run wait_for_boot
+    run wait_for_systemd "$NAME"
     echo "state: $output"
     ds --name="$NAME" run systemctl --failed --no-legend --plain
     [ "$output" = "running" ] || [ "$output" = "degraded" ]
@@ -86,7 +65,7 @@ wait_for_boot() {
     before=$(ds --name="$NAME" pid)
     ds --name="$NAME" run systemctl reboot
     wait_until 30 bash -c "p=\$($DROIDSPACES_BIN --name=$NAME pid) && [ \"\$p\" != $before ]"
-    run wait_for_boot
+    run wait_for_systemd "$NAME"
     [ "$output" = "running" ] || [ "$output" = "degraded" ]
 }
 
@@ -100,7 +79,7 @@ wait_for_boot() {
 
 @test "poweroff inside cleans up" {
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
-    wait_for_boot
+    wait_for_systemd "$NAME"
     local monitor
     monitor=$(monitor_pid "$NAME")
     ds --name="$NAME" run systemctl poweroff
@@ -122,7 +101,7 @@ wait_for_boot() {
         grep -q 'name=systemd' <<<"$(findmnt -n -o OPTIONS "$m")" && echo "$m"; done | head -1)
     [ -n "$v1" ] || skip "this host has no named systemd v1 hierarchy"
     ds --name="$NAME-v1" --rootfs="$ROOTFS" --net=none --force-cgroupv1 start
-    run env NAME="$NAME-v1" bash -c "$(declare -f system_state wait_for_boot ds); wait_for_boot"
+    run wait_for_systemd "$NAME-v1"
     [ "$output" = "running" ] || [ "$output" = "degraded" ]
     run ds --name="$NAME-v1" run grep name=systemd /proc/1/cgroup
     [[ $output == *":name=systemd:/init.scope" ]]

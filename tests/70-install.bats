@@ -74,27 +74,6 @@ nothing_left() {
     [ ! -e "$DROIDSPACES_HOME/Pids/$name.lock" ] || { echo "left: lock"; return 1; }
 }
 
-booted() {
-    [ -e "/proc/$(ds --name="$1" pid)/root/run/booted" ]
-}
-
-system_state() {
-    ds --name="$1" run systemctl is-system-running 2>/dev/null
-}
-
-wait_for_systemd() {
-    local deadline=$((SECONDS + 60)) state
-    while ((SECONDS < deadline)); do
-        state=$(system_state "$1") || true
-        case $state in
-        running | degraded) return 0 ;;
-        esac
-        sleep 0.1
-    done
-    echo "systemd still '$state' after 60 s" >&2
-    return 1
-}
-
 # Each line of $1 is one JSON object.
 json_lines_ok() {
     local line

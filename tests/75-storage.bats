@@ -24,11 +24,6 @@ setup() {
     load helpers
 }
 
-booted() {
-    local pid
-    pid=$(ds --name="$1" pid) && [ -e "/proc/$pid/root/run/booted" ]
-}
-
 loops_of() {
     losetup -j "$1" 2>/dev/null
 }

@@ -115,3 +115,27 @@ assert_private_namespaces() {
             { echo "$ns is shared with the host"; return 1; }
     done
 }
+
+# The busybox fixture's rcS touches /run/booted when its boot is complete.
+booted() {
+    local pid
+    pid=$(ds --name="$1" pid) && [ -e "/proc/$pid/root/run/booted" ]
+}
+
+# Waits up to 60 s for systemd in container $1 to finish booting; prints its final state
+# (running or degraded).
+wait_for_systemd() {
+    local deadline=$((SECONDS + 60)) state
+    while ((SECONDS < deadline)); do
+        state=$(ds --name="$1" run systemctl is-system-running 2>/dev/null) || true
+        case $state in
+        running | degraded)
+            echo "$state"
+            return 0
+            ;;
+        esac
+        sleep 0.1
+    done
+    echo "systemd still '$state' after 60 s" >&2
+    return 1
+}
