@@ -19,6 +19,8 @@ APT_PACKAGES=(
     dpkg-dev                        # dpkg-source, to unpack cpp-httplib's source package
     bats util-linux mount procps iproute2 e2fsprogs file python3  # python3: the pty harness
     tar gzip xz-utils zstd bzip2 libcap2-bin  # installer tests
+    toybox                          # installer attack tests: Android's tar
+    clang libclang-rt-14-dev        # libFuzzer targets
     busybox-static debootstrap      # rootfs fixtures
     hyperfine systemd-container     # benchmarks against peers
 )
