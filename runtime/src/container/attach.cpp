@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "container/remount_guard.hpp"
 #include "container/security.hpp"
 #include "core/config.hpp"
 #include "core/env_file.hpp"
@@ -269,6 +270,7 @@ void exec_file(const char* path, const ChildPlan& p) {
     if (p.security) {
         try {
             apply_security(*p.security);
+            load_remount_deny_filter(*p.security);  // no monitor listens for these processes
         } catch (const std::exception& e) {
             child_fail(p, 127, "apply capability and seccomp limits:", e.what(), 0);
         }

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/remount_guard.hpp"
 #include "container/security.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
@@ -122,8 +123,8 @@ void write_run_file(const std::string& path, const std::string& content, mode_t 
 
 class Boot {
   public:
-    Boot(const BootPlan& plan, bool in_cgroup)
-        : plan_(plan), root_(plan.rootfs), in_cgroup_(in_cgroup) {}
+    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd)
+        : plan_(plan), root_(plan.rootfs), in_cgroup_(in_cgroup), guard_fd_(guard_fd) {}
 
     void join_cgroup() {
         if (plan_.cgroup_path.empty()) return;
@@ -325,6 +326,9 @@ class Boot {
 
     void restrict() { apply_security(plan_.config); }
 
+    // Last before exec: from here on the guest's superblock remounts go to the monitor.
+    void guard_remounts() { install_remount_guard(plan_.config, guard_fd_); }
+
   private:
     void reopen_writable(const std::string& path) {
         std::string target = root_ + path;
@@ -376,6 +380,7 @@ class Boot {
     const BootPlan& plan_;
     std::string root_;
     bool in_cgroup_;
+    int guard_fd_;
 };
 
 struct Step {
@@ -402,6 +407,7 @@ const Step kSteps[] = {
     {"write the environment", &Boot::write_environment},
     {"take the console", &Boot::take_console},
     {"apply capability and seccomp limits", &Boot::restrict},
+    {"install the remount guard", &Boot::guard_remounts},
 };
 
 std::vector<std::string> base_environment(const BootPlan& plan) {
@@ -433,7 +439,7 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
 
 }  // namespace
 
-void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup) {
+void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int guard_fd) {
     // Signals the monitor ignores must not stay ignored in the distro's init.
     for (int sig = 1; sig < NSIG; ++sig)
         ::signal(sig, SIG_DFL);
@@ -441,7 +447,7 @@ void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-    Boot boot(plan, in_cgroup);
+    Boot boot(plan, in_cgroup, guard_fd);
     for (const auto& step : kSteps) {
         try {
             (boot.*step.run)();

@@ -6,7 +6,9 @@
 namespace ds::container {
 
 // Never returns: execs the distro's init, or writes "step: reason" to `error_fd` and exits 127.
-// `in_cgroup`: the process was already cloned into the container's cgroup.
-[[noreturn]] void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup);
+// `in_cgroup`: the process was already cloned into the container's cgroup. `guard_fd`: the
+// monitor's end for the remount guard's listener (container/remount_guard.hpp).
+[[noreturn]] void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup,
+                                      int guard_fd);
 
 }  // namespace ds::container

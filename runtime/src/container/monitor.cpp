@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 
 #include "container/boot.hpp"
 #include "container/image.hpp"
+#include "container/remount_guard.hpp"
 #include "container/state.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
@@ -128,7 +130,8 @@ class Monitor {
           report_fd_(report_fd),
           master_(console_master),
           log_(plan_.workspace.logs_dir(plan_.config.name) + "/log"),
-          console_log_(plan_.workspace.logs_dir(plan_.config.name) + "/console") {}
+          console_log_(plan_.workspace.logs_dir(plan_.config.name) + "/console"),
+          guard_(plan_.image_mount) {}
 
     int run() {
         // Holding the slave keeps the master from hanging up between boots.
@@ -148,6 +151,7 @@ class Monitor {
             log_.write("init started as PID " + std::to_string(init_pid_) + " (boot " +
                        std::to_string(boots_) + ")");
             int status = supervise();
+            guard_.stop();  // a reboot's init loads a new filter with a new listener
             if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP)) {
                 log_.write("init ended (" + describe(status) + "): cleaning up");
                 break;
@@ -168,6 +172,11 @@ class Monitor {
         int pipe_fds[2];
         if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe: " + sys::errno_text(errno);
         sys::unique_fd reader(pipe_fds[0]), writer(pipe_fds[1]);
+        // Init hands the remount guard's listener over this before it execs.
+        int guard_fds[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, guard_fds) != 0)
+            return "socketpair: " + sys::errno_text(errno);
+        sys::unique_fd guard_here(guard_fds[0]), guard_there(guard_fds[1]);
         unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
         if (plan_.own_netns()) flags |= CLONE_NEWNET;
         // Born in the container's cgroup where the kernel can; else the child joins it itself.
@@ -181,9 +190,11 @@ class Monitor {
         if (pid < 0) return "clone: " + sys::errno_text(errno);
         if (pid == 0) {
             reader.reset();
-            boot_container_init(plan_, writer.get(), in_cgroup);
+            guard_here.reset();
+            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get());
         }
         writer.reset();
+        guard_there.reset();
         // The pipe closes on a successful exec; otherwise it carries the reason.
         std::string error;
         char buf[512];
@@ -200,6 +211,8 @@ class Monitor {
             return error;
         }
         init_pid_ = pid;
+        std::string note = guard_.adopt(guard_here.get());
+        if (!note.empty()) log_.write("remount guard: " + note);
         return "";
     }
 
@@ -214,6 +227,8 @@ class Monitor {
                 fds[n++] = {master_.get(), POLLIN, 0};
             else
                 fds[n++] = {client_.get(), POLLIN, 0};
+            int guard_fd = guard_.poll_fd();
+            if (guard_fd >= 0) fds[n++] = {guard_fd, POLLIN, 0};
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
             int ready = ::poll(fds, n, pages_released_ ? -1 : kQuietBeforeRelease);
             if (ready == 0) {
@@ -222,6 +237,7 @@ class Monitor {
                 continue;
             }
             if (ready < 0) continue;
+            if (guard_fd >= 0 && fds[2].revents) guard_.on_ready(fds[2].revents);
             if (fds[1].revents) {
                 if (draining)
                     drain_console();
@@ -235,6 +251,7 @@ class Monitor {
                 int status = 0;
                 pid_t pid;
                 while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                    if (guard_.on_exit(pid, status)) continue;
                     if (pid == init_pid_) {
                         drain_console();
                         return status;
@@ -323,6 +340,7 @@ class Monitor {
     }
 
     void cleanup() {
+        guard_.stop();
         cgroup_dir_.reset();
         if (!plan_.cgroup_path.empty()) {
             sys::kill_cgroup(plan_.cgroup_path);
@@ -387,6 +405,7 @@ class Monitor {
     sys::unique_fd cgroup_dir_;  // cgroup v2: the container's cgroup, to clone init into
     RuntimeLog log_;
     ConsoleLog console_log_;
+    RemountGuard guard_;  // answers the guest's superblock remounts
     pid_t init_pid_ = 0;
     bool pages_released_ = false;
     unsigned boots_ = 1;
