@@ -178,6 +178,8 @@ assert_host_writable() {
     local rootfs before after state
     # On the test's ext4 as well: a failing guard must not touch a real host filesystem.
     rootfs=$(fixture_copy systemd "$HOSTFS/sd")
+    # An fstab entry for /: systemd-remount-fs then runs `mount -o remount /` at boot.
+    echo '/dev/root / auto rw,relatime 0 0' >"$rootfs/etc/fstab"
     before=$(host_options)
     run ds --name="$SD_NAME" --rootfs="$rootfs" --net=none -B "$HOSTFS/data:/data" start
     [ "$status" -eq 0 ]
@@ -188,8 +190,16 @@ assert_host_writable() {
     echo "failed units: $output"
     [[ $output != *remount* ]]
     [ "$state" = "running" ] || [ "$state" = "degraded" ]
-    run ds --name="$SD_NAME" run systemctl show -p Result --value systemd-remount-fs.service
+    # It ran (the fstab entry) and succeeded.
+    run ds --name="$SD_NAME" run systemctl show -p ActiveState --value systemd-remount-fs
+    [ "$output" = "active" ]
+    run ds --name="$SD_NAME" run systemctl show -p Result --value systemd-remount-fs
     [ "$output" = "success" ]
+    run ds --name="$SD_NAME" run systemctl show -p ExecMainStatus --value systemd-remount-fs
+    [ "$output" = "0" ]
+    run ds --name="$SD_NAME" run systemctl show -p ExecMainStartTimestampMonotonic --value \
+        systemd-remount-fs
+    [ "${output:-0}" -gt 0 ]
     # A process of systemd's tree (not run/enter) remounts a -B source read-only with
     # util-linux's mount: only the guest's mount changes. (/ has writers here, journald: a
     # read-only remount of it fails with EBUSY, as on any booted system.)
