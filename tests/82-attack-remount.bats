@@ -166,6 +166,23 @@ assert_host_writable() {
     assert_host_writable
 }
 
+@test "after an in-container reboot the new init's remounts are guarded too" {
+    local before
+    before=$(ds --name="$NAME" pid)
+    # The reboot runs the shutdown actions first: remount,ro / among them.
+    in_container "$NAME" reboot
+    wait_until 20 bash -c "p=\$($DROIDSPACES_BIN --name=$NAME pid) && [ \"\$p\" != $before ]"
+    wait_until 10 booted "$NAME"
+    assert_host_writable
+    run guest_sh 'mount -o remount,ro / && touch /probe'
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ $output == *"Read-only file system"* ]]
+    assert_host_writable
+    run guest_sh 'mount -o remount,rw /'
+    [ "$status" -eq 0 ]
+}
+
 @test "stop: the shutdown's remount,ro / succeeds for the guest and leaves the host read-write" {
     run ds --name="$NAME" stop
     [ "$status" -eq 0 ]
