@@ -125,13 +125,13 @@ void release_startup_pages() {
 
 class Monitor {
   public:
-    Monitor(BootPlan plan, int report_fd, int console_master)
+    Monitor(BootPlan plan, int report_fd, int console_master, char** argv)
         : plan_(std::move(plan)),
           report_fd_(report_fd),
           master_(console_master),
           log_(plan_.workspace.logs_dir(plan_.config.name) + "/log"),
           console_log_(plan_.workspace.logs_dir(plan_.config.name) + "/console"),
-          guard_(plan_.image_mount) {}
+          guard_(plan_.image_mount, argv, "ds-remount-guard:" + plan_.config.name) {}
 
     int run() {
         // Holding the slave keeps the master from hanging up between boots.
@@ -444,7 +444,7 @@ int monitor_main(char** argv) {
     ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);
     ::fcntl(kConsoleFd, F_SETFD, FD_CLOEXEC);
     ::fcntl(kConsoleFd, F_SETFL, O_NONBLOCK);
-    return Monitor(std::move(plan), kReportFd, kConsoleFd).run();
+    return Monitor(std::move(plan), kReportFd, kConsoleFd, argv).run();
 }
 
 }  // namespace ds::container

@@ -21,6 +21,7 @@
 
 #include "core/error.hpp"
 #include "core/validate.hpp"
+#include "sys/process.hpp"
 #include "sys/rootfs_path.hpp"
 #include "sys/seccomp_notify.hpp"
 #include "sys/syscall_error.hpp"
@@ -57,6 +58,10 @@ Filter build_filter(uint32_t remount_action) {
     // Loaded by root with CAP_SYS_ADMIN: no need for no_new_privs, which would break the
     // guest's setuid programs.
     check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0), "clear no_new_privs");
+    // Which ABIs may run at all is the main filter's decision (container/security.cpp); this one
+    // only adds its rule for the ABIs it lists, and must not turn the main filter's answer for
+    // another ABI into a kill.
+    check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW), "bad-arch action");
 #if defined(__x86_64__)
     check(seccomp_arch_add(ctx.get(), SCMP_ARCH_X86), "add x86");
 #elif defined(__aarch64__)
@@ -275,7 +280,10 @@ int handle_call(int listener, const seccomp_notif& req, const std::string& own_m
 }
 
 // The helper process: answers one call and exits 0, or 1 when it could not answer.
-[[noreturn]] void serve_call(int listener, const seccomp_notif& req, const std::string& own_mount) {
+[[noreturn]] void serve_call(int listener, const seccomp_notif& req, const std::string& own_mount,
+                             char** argv, const std::string& title) {
+    // Not "ds-monitor:...": nothing may count a helper as a second monitor.
+    if (argv) sys::set_process_title(argv, title);
     ::signal(SIGALRM, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -463,7 +471,7 @@ void RemountGuard::on_ready(short revents) {
         return;
     }
     pid_t pid = ::fork();
-    if (pid == 0) serve_call(listener_.get(), req, image_mount_);
+    if (pid == 0) serve_call(listener_.get(), req, image_mount_, argv_, title_);
     if (pid < 0) {
         sys::seccomp_notify_respond(listener_.get(), req.id, EAGAIN);
         return;

@@ -82,7 +82,9 @@ void load_remount_deny_filter(const Config& config);
 class RemountGuard {
   public:
     // `image_mount`: this container's image mount point on the host, "" for a directory rootfs.
-    explicit RemountGuard(std::string image_mount) : image_mount_(std::move(image_mount)) {}
+    // `argv`, `title`: the process title helpers take (they are forks of the monitor).
+    explicit RemountGuard(std::string image_mount, char** argv = nullptr, std::string title = "")
+        : image_mount_(std::move(image_mount)), argv_(argv), title_(std::move(title)) {}
     ~RemountGuard() { stop(); }
     RemountGuard(const RemountGuard&) = delete;
     RemountGuard& operator=(const RemountGuard&) = delete;
@@ -107,6 +109,8 @@ class RemountGuard {
     };
 
     std::string image_mount_;
+    char** argv_;
+    std::string title_;
     sys::unique_fd listener_;
     Helper helpers_[kMaxHelpers];
     bool warned_ = false;
