@@ -16,6 +16,7 @@ setup_file() {
     suite_setup
     export NAME="rmt-$$"
     export SD_NAME="rmt-sd-$$"
+    export IMG_NAME="rmt-img-$$"
     export IMAGE="$SUITE_TMP/hostfs.img"
     export HOSTFS="$SUITE_TMP/hostfs"
     # Room for the systemd fixture too: its remounts must only ever reach this throwaway fs.
@@ -71,10 +72,11 @@ EOF
 EOF
 }
 
-# Runs shell code in the guest, as a process of init's tree; prints its output, returns its status.
+# Runs shell code in the guest ($GUEST, default $NAME), as a process of init's tree; prints its
+# output, returns its status.
 guest_sh() {
     local pid run
-    pid=$(ds --name="$NAME" pid) || return 90
+    pid=$(ds --name="${GUEST:-$NAME}" pid) || return 90
     run=/proc/$pid/root/run
     rm -f "$run/agent.rc" "$run/agent.out"
     printf '%s\n' "$1" >"$run/agent.new"
@@ -234,6 +236,29 @@ assert_host_writable() {
     [ "$after" = "$before" ]
     assert_host_writable
     rm -rf "$HOSTFS/sd"
+}
+
+@test "an image rootfs is the container's own filesystem: its remount,ro / is made as asked" {
+    local image=$SUITE_TMP/own.img mnt
+    mkfs.ext4 -q -F -d "$ROOTFS" "$image" 64M
+    run ds --name="$IMG_NAME" --rootfs-img="$image" --net=none start
+    [ "$status" -eq 0 ]
+    wait_until 10 booted "$IMG_NAME"
+    mnt=$(cat "$DROIDSPACES_HOME/Pids/$IMG_NAME.mount")
+    [[ $(findmnt -n -o OPTIONS --mountpoint "$mnt") == rw,* ]]
+    GUEST=$IMG_NAME run guest_sh 'mount -o remount,ro,commit=7 / && grep " / " /proc/mounts'
+    echo "$output"
+    [ "$status" -eq 0 ]
+    # The superblock itself: the ext4 option arrived, and the runtime's mount of it is
+    # read-only as well (one filesystem, the container's).
+    [[ $output == *"commit=7"* ]]
+    [[ $(findmnt -n -o OPTIONS --mountpoint "$mnt") == ro,* ]]
+    run ds --name="$IMG_NAME" stop
+    [ "$status" -eq 0 ]
+    [ -z "$(losetup -j "$image")" ]
+    [ ! -e "$mnt" ]
+    assert_host_writable
+    rm -f "$image"
 }
 
 @test "the host is as it was before the suite (apart from the test's own ext4 mount)" {
