@@ -129,6 +129,22 @@ assert_host_writable() {
     rm -f "$ROOTFS/remount-probe"
 }
 
+@test "an unprivileged guest user cannot have the monitor remount anything" {
+    # The filter runs before the kernel's own permission check: the guard makes that check.
+    run guest_sh 'su tester -s /bin/sh -c "mount -o remount,ro /"'
+    echo "$output"
+    [ "$status" -ne 0 ]
+    run guest_sh "awk '\$2 == \"/\" { print \$4 }' /proc/mounts"
+    [[ $output == rw,* ]]
+    assert_host_writable
+}
+
+@test "no remount helper outlives its call" {
+    run guest_sh 'mount -o remount,ro /data && mount -o remount,rw /data'
+    [ "$status" -eq 0 ]
+    wait_until 10 bash -c "! pgrep -f '[d]s-remount-guard:$NAME'"
+}
+
 @test "a remount of a -B source's filesystem does not change the host" {
     run guest_sh 'mount -o remount,ro,noexec /data'
     echo "remount: $output"

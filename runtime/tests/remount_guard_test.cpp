@@ -49,7 +49,8 @@ TEST(RemountGuardRule, PerMountEquivalentKeepsOnlyPerMountFlags) {
     EXPECT_EQ(per_mount_remount_flags(MS_REMOUNT | MS_RELATIME | MS_NODIRATIME),
               static_cast<unsigned long>(MS_REMOUNT | MS_BIND | MS_RELATIME | MS_NODIRATIME));
     // A remount to read-write stays one: every per-mount flag not asked for is cleared.
-    EXPECT_EQ(per_mount_remount_flags(MS_REMOUNT), static_cast<unsigned long>(MS_REMOUNT | MS_BIND));
+    EXPECT_EQ(per_mount_remount_flags(MS_REMOUNT),
+              static_cast<unsigned long>(MS_REMOUNT | MS_BIND));
 }
 
 TEST(RemountGuardMountInfo, ParsesIdDeviceAndUnescapedMountPoint) {
@@ -236,7 +237,7 @@ TEST_F(RemountGuardLive, AHostSuperblockIsRemountedPerMountOnly) {
                 if (::mount(nullptr, ".", nullptr, MS_REMOUNT | MS_RDONLY, "size=3m") != 0)
                     return 22;
                 if (::chdir("/") != 0) return 21;
-                if (!read_only(dir)) return 23;         // the guest's mount is read-only now
+                if (!read_only(dir)) return 23;           // the guest's mount is read-only now
                 if (fs_size(dir) != 1u << 20) return 24;  // superblock options untouched
                 return 0;
             });

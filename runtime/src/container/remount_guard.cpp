@@ -443,8 +443,12 @@ std::string RemountGuard::adopt(int channel) {
     if (tag == kGuardOff) return "";
     if (warned_) return "";
     warned_ = true;
-    return "warning: this kernel has no seccomp user notification; the guest's remounts of "
-           "whole filesystems (mount -o remount without bind) fail with EPERM, its own included";
+    if (tag == kGuardDenying)
+        return "warning: no seccomp user notification here (kernel before 5.0, or a listener "
+               "set up by whatever runs droidspaces); the guest's remounts of whole filesystems "
+               "(mount -o remount without bind) fail with EPERM, its own included";
+    return "warning: init handed over no listener; the guest's remounts of whole filesystems "
+           "wait for an answer that never comes";
 }
 
 int RemountGuard::poll_fd() const {
