@@ -50,6 +50,8 @@ write("symlink-then-file.tar", [member("evil", tarfile.SYMTYPE, link=f"{atk}/dir
                                 member("evil/owned", data=b"pwned\n", mode=0o6777, uid=4321)])
 write("symlink-then-hardlink.tar", [member("evil", tarfile.SYMTYPE, link=atk),
                                     member("owned", tarfile.LNKTYPE, link="evil/target", mode=0o6777, uid=4321)])
+write("hardlink-to-symlink.tar", [member("s", tarfile.SYMTYPE, link=f"{atk}/target"),
+                                  member("owned", tarfile.LNKTYPE, link="s", mode=0o6777, uid=4321)])
 write("absolute-name.tar", [member(f"{atk}/dir/absolute", data=b"pwned\n")])
 write("dotdot-name.tar", [member(f"{ups}{atk}/dir/dotdot", data=b"pwned\n")])
 write("pax-absolute-name.tar", [member(f"{atk}/dir/" + "p" * 120, data=b"pwned\n")], tarfile.PAX_FORMAT)
@@ -139,6 +141,8 @@ refused() {
     for t in gnu toybox busybox; do
         install_with "$t" "atk-sh-$t-$$" "$SUITE_TMP/symlink-then-hardlink.tar"
         refused "atk-sh-$t-$$" owned "not an earlier file of the archive"
+        install_with "$t" "atk-hs-$t-$$" "$SUITE_TMP/hardlink-to-symlink.tar"
+        refused "atk-hs-$t-$$" owned "the target is a symlink member"
     done
 }
 

@@ -272,6 +272,13 @@ TEST(TarScanner, HardLinksOnlyToEarlierFilesOfTheArchive) {
         problem_of(top + gnu_long('K', "/etc/shadow") + entry({"owned", '1', "", "etc/f"}) + kEnd),
         "hard link 'owned' -> '/etc/shadow': the target has an absolute name");
     EXPECT_EQ(problem_of(top + entry({"./ok", '1', "", "./etc//f"}) + kEnd), "");
+    EXPECT_EQ(problem_of(top + entry({"a", '1', "", "etc/f"}) + entry({"b", '1', "", "a"}) + kEnd),
+              "");
+    // A tar that followed the symlink would link the host file it names.
+    EXPECT_EQ(problem_of(top + entry({"s", '2', "", "/etc/shadow"}) +
+                         entry({"owned", '1', "", "s"}) + kEnd),
+              "hard link 'owned' -> 's': the target is a symlink member, which a tar could "
+              "follow out of the rootfs");
 }
 
 TEST(TarScanner, NothingBelowASymlinkOrOtherNonDirectory) {

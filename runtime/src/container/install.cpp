@@ -250,7 +250,7 @@ const char* step_text(int step) {
 #endif
 
 // Read-only, nosuid, nodev for the bind at `path` and every mount below it (mount_setattr,
-// Linux 5.12); older kernels get the top mount only, which is all a plain host has there.
+// Linux 5.12); where that fails, the top mount only, which is all a plain host has there.
 bool make_read_only(const char* path) {
 #ifdef SYS_mount_setattr
     struct {
@@ -258,7 +258,6 @@ bool make_read_only(const char* path) {
     } attr = {MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0};
     if (::syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr) == 0)
         return true;
-    if (errno != ENOSYS) return false;
 #endif
     return ::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
                    nullptr) == 0;
@@ -932,8 +931,9 @@ TarStream open_tar_stream(const Source& src, const Tools& tools, Children& child
         stream.pipe = std::move(mid_r);
         stream.fd = stream.pipe.get();
         int file = src.fd.get();
-        stream.on_read = [progress, file](uint64_t) {
-            off_t at = ::lseek(file, 0, SEEK_CUR);
+        stream.on_read = [progress, file](uint64_t bytes) {
+            // 0 is the start, however far the decompressor has already read.
+            off_t at = bytes == 0 ? 0 : ::lseek(file, 0, SEEK_CUR);
             if (progress && at >= 0) progress->update(static_cast<uint64_t>(at), false);
         };
     } else {

@@ -425,6 +425,14 @@ bool TarScanner::check_paths(char type, const std::string& name, std::string_vie
                    ": the target is not an earlier file of the archive");
             return false;
         }
+        // link(2) does not follow it, but a tar that used linkat(AT_SYMLINK_FOLLOW) would
+        // link whatever host file the symlink names.
+        if (it->second == Kind::symlink) {
+            refuse("hard link " + shown + " -> " + quoted_member(target) +
+                   ": the target is a symlink member, which a tar could follow out of the "
+                   "rootfs");
+            return false;
+        }
     }
     return true;
 }

@@ -63,8 +63,8 @@ std::string printable(std::string_view text);
 //     not a directory (the classic "symlink evil -> /etc, then evil/passwd");
 //   - no path appears twice unless both are directories (a file replacing a symlink or device
 //     node would be written through it by a tar that opens with O_TRUNC);
-//   - a hard link names an earlier member of the archive that is not a directory, by a path
-//     that passes the same rules (never an absolute or "../" host file);
+//   - a hard link names an earlier member of the archive that is neither a directory nor a
+//     symlink, by a path that passes the same rules (never an absolute or "../" host file);
 //   - the type is a file, directory, symlink, hard link, char or block device or fifo (pax and
 //     GNU long-name headers are read, not created); no sparse, multi-volume or vendor types;
 //   - framing is unambiguous: no pax size that differs from the header's, no data on members
