@@ -1137,7 +1137,12 @@ FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
     FixesOutcome out;
     RootFs root(root_dir);
     unique_fd root_fd = sys::open_tree_root(root_dir);
-    auto read_file = [&](const std::string& relative) {
+    auto read_file = [&](const std::string& relative) -> std::optional<std::string> {
+        // Looked at through O_PATH first: merely opening a device node the archive made (a
+        // watchdog, a tape drive) has effects on the host. Nothing else writes the tree now.
+        unique_fd probe = sys::open_in_root(root_fd.get(), "/" + relative, O_PATH);
+        struct stat st;
+        if (!probe || ::fstat(probe.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
         return sys::read_guest_file(root_fd.get(), "/" + relative);
     };
 
