@@ -60,7 +60,7 @@ listing() {
 }
 
 # (A bare `! cmd` never fails a bats test: these return the negation as their status.)
-no_temp_dirs() { ! compgen -G "$CONTAINERS/.install-*" >/dev/null; }
+no_temp_dirs() { ! compgen -G "$CONTAINERS/.install[@-]*" >/dev/null; }
 not_mounted() { ! grep -qF "$DROIDSPACES_HOME" /proc/self/mountinfo; }
 no_loop_device() { ! losetup -a | grep -qF "$DROIDSPACES_HOME"; }
 
@@ -308,7 +308,8 @@ json_lines_ok() {
     run --separate-stderr ds --name="json-$$" install --from="$SUITE_TMP/bb.tar.gz" --img=32M --json
     [ "$status" -eq 0 ]
     json_lines_ok "$output"
-    [[ ${lines[0]} == '{"event":"step","step":"mkfs"'* ]]
+    [[ ${lines[0]} == '{"event":"step","step":"check"'* ]]
+    [[ ${lines[1]} == '{"event":"step","step":"mkfs"'* ]]
     [[ $output == *'{"event":"step","step":"extract"'* ]]
     [[ $output == *'{"event":"progress","bytes":0,'* ]]
     [[ $output =~ \"percent\":100 ]]

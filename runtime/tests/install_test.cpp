@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "container/install.hpp"
 #include "core/archive.hpp"
@@ -80,6 +82,296 @@ TEST(TarEntrySize, HeaderPlusWholeBlocks) {
     EXPECT_EQ(tar_entry_size(1), 1024u);
     EXPECT_EQ(tar_entry_size(512), 1024u);
     EXPECT_EQ(tar_entry_size(513), 1536u);
+}
+
+// --- archive members ------------------------------------------------------------------------
+
+// Tar streams for the scanner, built block by block.
+struct Member {
+    std::string name;
+    char type = '0';
+    std::string data;
+    std::string link;
+    std::string size;  // the size field as written, "" = the data's size in octal
+    std::string prefix;
+};
+
+std::string seal(std::string block) {
+    block.replace(148, 8, "        ");
+    unsigned sum = 0;
+    for (unsigned char c : block)
+        sum += c;
+    char chk[8];
+    std::snprintf(chk, sizeof chk, "%06o", sum);
+    block.replace(148, 6, chk);
+    block[154] = '\0';
+    return block;
+}
+
+std::string padded(const std::string& data) {
+    return data + std::string((512 - data.size() % 512) % 512, '\0');
+}
+
+std::string entry(const Member& m) {
+    std::string block(512, '\0');
+    block.replace(0, std::min<size_t>(m.name.size(), 100), m.name.substr(0, 100));
+    block.replace(100, 7, "0000644");
+    block.replace(108, 7, "0000000");
+    block.replace(116, 7, "0000000");
+    char size[16];
+    std::snprintf(size, sizeof size, "%011llo", static_cast<unsigned long long>(m.data.size()));
+    block.replace(124, 11, m.size.empty() ? std::string(size) : m.size);
+    block.replace(136, 11, "14000000000");
+    block[156] = m.type;
+    block.replace(157, std::min<size_t>(m.link.size(), 100), m.link.substr(0, 100));
+    block.replace(257, 8,
+                  "ustar\0"s
+                  "00");
+    block.replace(345, m.prefix.size(), m.prefix);
+    return seal(block) + padded(m.data);
+}
+
+std::string pax(const std::vector<std::pair<std::string, std::string>>& records, char type = 'x') {
+    std::string data;
+    for (const auto& [key, value] : records) {
+        std::string body = " " + key + "=" + value + "\n";
+        size_t len = body.size() + 1;
+        while (std::to_string(len).size() + body.size() != len)
+            ++len;
+        data += std::to_string(len) + body;
+    }
+    return entry({"././@PaxHeader", type, data});
+}
+
+std::string gnu_long(char type, const std::string& value) {
+    return entry({"././@LongLink", type, value + '\0'});
+}
+
+const std::string kEnd(1024, '\0');
+
+std::string problem_of(const std::string& archive) {
+    return tar_problem(archive).value_or("");
+}
+
+TEST(MemberPath, RelativeNamesWithoutDotDotAreSafe) {
+    for (const char* ok : {"etc/passwd", "./etc", ".", "./", "a//b/", "a..b", "...", "..a/b.."})
+        EXPECT_EQ(member_path_problem(ok), std::nullopt) << ok;
+}
+
+TEST(MemberPath, AbsoluteDotDotEmptyNulAndOverlongAreNot) {
+    EXPECT_EQ(member_path_problem(""), "has an empty name");
+    EXPECT_EQ(member_path_problem("/etc/passwd"), "has an absolute name");
+    EXPECT_EQ(member_path_problem("//etc"), "has an absolute name");
+    for (const char* bad : {"..", "../x", "a/../b", "a/..", "./../../etc/shadow", "a/../"})
+        EXPECT_EQ(member_path_problem(bad), "has a '..' component") << bad;
+    EXPECT_EQ(member_path_problem("a\0b"s), "has a NUL byte in its name");
+    EXPECT_EQ(member_path_problem(std::string(4096, 'a')), "has a name longer than 4095 bytes");
+    EXPECT_EQ(member_path_problem(std::string(4095, 'a')), std::nullopt);
+}
+
+TEST(MemberPath, NormalizedForm) {
+    EXPECT_EQ(normalize_member_path("./etc//passwd/"), "etc/passwd");
+    EXPECT_EQ(normalize_member_path("./"), "");
+    EXPECT_EQ(normalize_member_path("."), "");
+    EXPECT_EQ(normalize_member_path("a/./b"), "a/b");
+}
+
+TEST(Printable, ControlBytesCannotSplitTheLine) {
+    EXPECT_EQ(printable("etc/passwd"), "etc/passwd");
+    EXPECT_EQ(printable("a\nb\\c\x01\xff"s), "a\\x0ab\\x5cc\\x01\\xff");
+    EXPECT_EQ(printable(std::string(300, 'a')), std::string(200, 'a') + "...");
+}
+
+// A rootfs as tar -c makes it: everything a rootfs has is accepted and passed on unchanged.
+std::string good_archive() {
+    return entry({"./", '5'}) + entry({"./etc/", '5'}) + entry({"./etc/passwd", '0', "root\n"}) +
+           entry({"./bin/", '5'}) + entry({"./bin/busybox", '0', std::string(1000, 'x')}) +
+           entry({"./bin/sh", '1', "", "./bin/busybox"}) +
+           entry({"./sbin", '2', "", "/bin"}) +  // absolute symlink targets are the guest's
+           entry({"./lib", '2', "", "../../../usr/lib"}) + entry({"./dev/", '5'}) +
+           entry({"./dev/null", '3'}) + entry({"./dev/loop0", '4'}) + entry({"./run/", '5'}) +
+           entry({"./run/initctl", '6'}) +
+           pax({{"SCHILY.xattr.security.capability", "caps"}, {"mtime", "1.5"}}) +
+           entry({"./bin/ping", '0', "ping"}) +
+           gnu_long('L', "./usr/share/" + std::string(150, 'n')) +
+           entry({"./usr/share/" + std::string(88, 'n'), '0', "long"}) +
+           pax({{"path", "./usr/" + std::string(120, 'p')}}) + entry({"./usr/ppp", '0', "pax"}) +
+           entry({"./etc/", '5'}) + kEnd;
+}
+
+TEST(TarScanner, AcceptsARootfsAndPassesItOnUnchanged) {
+    std::string archive = good_archive();
+    TarScanner scanner;
+    std::string approved;
+    EXPECT_EQ(scanner.feed(archive, &approved), TarScanner::Status::end) << scanner.problem();
+    EXPECT_EQ(approved, archive);
+    EXPECT_EQ(scanner.members(), 17u);
+    EXPECT_EQ(scanner.finish(&approved), TarScanner::Status::end);
+}
+
+TEST(TarScanner, ChunkingDoesNotMatter) {
+    std::string archive = good_archive();
+    TarScanner scanner;
+    std::string approved;
+    for (size_t i = 0; i < archive.size(); i += 7)
+        scanner.feed(std::string_view(archive).substr(i, 7), &approved);
+    EXPECT_EQ(scanner.status(), TarScanner::Status::end);
+    EXPECT_EQ(approved, archive);
+}
+
+TEST(TarScanner, StopsAtTheFirstZeroBlockAndPassesNothingAfter) {
+    std::string head = entry({"./", '5'}) + entry({"etc/", '5'});
+    std::string archive = head + std::string(512, '\0') + entry({"/etc/shadow", '0', "x"});
+    TarScanner scanner;
+    std::string approved;
+    EXPECT_EQ(scanner.feed(archive, &approved), TarScanner::Status::end);
+    EXPECT_EQ(approved, head + kEnd);  // a complete end marker, the hostile member dropped
+}
+
+TEST(TarScanner, AStreamWithoutEndMarkerGetsOne) {
+    std::string head = entry({"./", '5'}) + entry({"a", '0', "x"});
+    TarScanner scanner;
+    std::string approved;
+    EXPECT_EQ(scanner.feed(head, &approved), TarScanner::Status::more);
+    EXPECT_EQ(scanner.finish(&approved), TarScanner::Status::end);
+    EXPECT_EQ(approved, head + kEnd);
+}
+
+TEST(TarScanner, NamesOutsideTheTargetAreRefused) {
+    EXPECT_EQ(problem_of(entry({"/etc/shadow", '0', "x"}) + kEnd),
+              "member '/etc/shadow' has an absolute name");
+    EXPECT_EQ(problem_of(entry({"./", '5'}) + entry({"../../tmp/x", '0', "x"}) + kEnd),
+              "member '../../tmp/x' has a '..' component");
+    EXPECT_EQ(problem_of(entry({"x", '0', "x", "", "", "/etc"}) + kEnd),
+              "member '/etc/x' has an absolute name");  // through the ustar prefix
+    // Every name a tar could use is checked: the header's, a pax path, a GNU long name.
+    EXPECT_EQ(problem_of(pax({{"path", "/etc/shadow"}}) + entry({"fine", '0', "x"}) + kEnd),
+              "member '/etc/shadow' has an absolute name");
+    EXPECT_EQ(problem_of(pax({{"path", "fine"}}) + entry({"../x", '0', "x"}) + kEnd),
+              "member '../x' has a '..' component");
+    EXPECT_EQ(problem_of(gnu_long('L', "a/../../x") + entry({"a", '0', "x"}) + kEnd),
+              "member 'a/../../x' has a '..' component");
+}
+
+TEST(TarScanner, HardLinksOnlyToEarlierFilesOfTheArchive) {
+    std::string top = entry({"./", '5'}) + entry({"etc/", '5'}) + entry({"etc/f", '0', "x"});
+    EXPECT_EQ(problem_of(top + entry({"owned", '1', "", "/etc/shadow"}) + kEnd),
+              "hard link 'owned' -> '/etc/shadow': the target has an absolute name");
+    EXPECT_EQ(problem_of(top + entry({"owned", '1', "", "../../../tmp/x"}) + kEnd),
+              "hard link 'owned' -> '../../../tmp/x': the target has a '..' component");
+    EXPECT_EQ(problem_of(top + entry({"owned", '1', "", "etc/missing"}) + kEnd),
+              "hard link 'owned' -> 'etc/missing': the target is not an earlier file of the "
+              "archive");
+    EXPECT_EQ(problem_of(top + entry({"owned", '1', "", "etc"}) + kEnd),
+              "hard link 'owned' -> 'etc': the target is not an earlier file of the archive");
+    EXPECT_EQ(problem_of(top + entry({"owned", '1'}) + kEnd), "hard link 'owned' has no target");
+    EXPECT_EQ(problem_of(top + pax({{"linkpath", "/etc/shadow"}}) +
+                         entry({"owned", '1', "", "etc/f"}) + kEnd),
+              "hard link 'owned' -> '/etc/shadow': the target has an absolute name");
+    EXPECT_EQ(
+        problem_of(top + gnu_long('K', "/etc/shadow") + entry({"owned", '1', "", "etc/f"}) + kEnd),
+        "hard link 'owned' -> '/etc/shadow': the target has an absolute name");
+    EXPECT_EQ(problem_of(top + entry({"./ok", '1', "", "./etc//f"}) + kEnd), "");
+    EXPECT_EQ(problem_of(top + entry({"a", '1', "", "etc/f"}) + entry({"b", '1', "", "a"}) + kEnd),
+              "");
+    // A tar that followed the symlink would link the host file it names.
+    EXPECT_EQ(problem_of(top + entry({"s", '2', "", "/etc/shadow"}) +
+                         entry({"owned", '1', "", "s"}) + kEnd),
+              "hard link 'owned' -> 's': the target is a symlink member, which a tar could "
+              "follow out of the rootfs");
+}
+
+TEST(TarScanner, NothingBelowASymlinkOrOtherNonDirectory) {
+    std::string top = entry({"./", '5'});
+    EXPECT_EQ(problem_of(top + entry({"evil", '2', "", "/tmp/x"}) +
+                         entry({"evil/owned", '0', "x"}) + kEnd),
+              "member 'evil/owned' is under the symlink member 'evil': extracting it would "
+              "follow that symlink");
+    EXPECT_EQ(
+        problem_of(top + entry({"evil", '2', "", "/tmp/x"}) + entry({"./evil/a/b", '5'}) + kEnd),
+        "member './evil/a/b' is under the symlink member 'evil': extracting it would "
+        "follow that symlink");
+    // A hard link whose target goes through a symlink.
+    EXPECT_EQ(problem_of(top + entry({"evil", '2', "", "/etc"}) +
+                         entry({"owned", '1', "", "evil/shadow"}) + kEnd),
+              "hard link 'owned' -> 'evil/shadow': the target is not an earlier file of the "
+              "archive");
+    EXPECT_EQ(problem_of(top + entry({"f", '0', "x"}) + entry({"f/g", '0', "x"}) + kEnd),
+              "member 'f/g' is under the non-directory member 'f'");
+}
+
+TEST(TarScanner, NoPathTwiceUnlessBothAreDirectories) {
+    std::string top = entry({"./", '5'});
+    EXPECT_EQ(
+        problem_of(top + entry({"evil", '2', "", "/dev/sda"}) + entry({"evil", '0', "x"}) + kEnd),
+        "member 'evil' appears twice: it would replace the earlier symlink of that name");
+    EXPECT_EQ(problem_of(top + entry({"evil", '2', "", "/tmp"}) + entry({"./evil/", '5'}) + kEnd),
+              "member './evil/' appears twice: it would replace the earlier symlink of that name");
+    EXPECT_EQ(problem_of(top + entry({"disk", '4'}) + entry({"disk", '0', "x"}) + kEnd),
+              "member 'disk' appears twice: it would replace the earlier non-directory of that "
+              "name");
+    EXPECT_EQ(problem_of(top + entry({"d/", '5'}) + entry({"./d", '5'}) + kEnd), "");
+    EXPECT_EQ(problem_of(entry({".", '2', "", "/"}) + kEnd),
+              "member '.' (the top directory) is a symlink");
+}
+
+TEST(TarScanner, OnlyFilesDirsLinksDevicesAndFifos) {
+    EXPECT_EQ(problem_of(entry({"sparse", 'S', "x"}) + kEnd),
+              "member 'sparse' is a GNU sparse file (type 'S'): only files, directories, "
+              "symlinks, hard links, devices and fifos are installed");
+    EXPECT_EQ(problem_of(entry({"v", 'V'}) + kEnd).substr(0, 28), "member 'v' is a volume label");
+    EXPECT_NE(problem_of(entry({"q", 'Q'}) + kEnd).find("of an unknown type ('Q')"),
+              std::string::npos);
+    EXPECT_EQ(problem_of(pax({{"GNU.sparse.major", "1"}}) + entry({"s", '0', "x"}) + kEnd),
+              "a pax header describes a GNU sparse file (GNU.sparse.major)");
+    EXPECT_EQ(problem_of(pax({{"path", "x"}}, 'g') + entry({"s", '0', "x"}) + kEnd),
+              "a global pax header sets 'path' for every member after it");
+}
+
+TEST(TarScanner, AmbiguousFramingIsRefused) {
+    EXPECT_EQ(problem_of(pax({{"size", "0"}}) + entry({"f", '0', std::string(600, 'x')}) + kEnd),
+              "member 'f' has a pax size (0) that differs from its header's (600)");
+    EXPECT_EQ(problem_of(entry({"d/", '5', "hidden"}) + kEnd),
+              "member 'd/' is a directory that carries 6 bytes of data");
+    EXPECT_EQ(problem_of(entry({"l", '2', "data", "/x"}) + kEnd),
+              "member 'l' is a symlink that carries 4 bytes of data");
+    EXPECT_EQ(problem_of(entry({"x", 'x', std::string(2 << 20, 'a')}) + kEnd),
+              "a pax header at byte 0 has 2097152 bytes (at most 1 MiB)");
+}
+
+TEST(TarScanner, CorruptOrTruncatedStreams) {
+    std::string archive = entry({"./", '5'}) + entry({"f", '0', std::string(2000, 'x')}) + kEnd;
+    TarScanner truncated;
+    truncated.feed(std::string_view(archive).substr(0, 1500), nullptr);
+    EXPECT_EQ(truncated.finish(nullptr), TarScanner::Status::corrupt);
+    EXPECT_EQ(truncated.problem(),
+              "unexpected end of the archive at byte 1500 (the archive is "
+              "truncated)");
+    std::string broken = archive;
+    broken[512 + 10] ^= 1;  // the second header's checksum no longer adds up
+    TarScanner corrupt;
+    EXPECT_EQ(corrupt.feed(broken, nullptr), TarScanner::Status::corrupt);
+    EXPECT_EQ(corrupt.problem(), "corrupt tar header at byte 512");
+    TarScanner empty;
+    EXPECT_EQ(empty.finish(nullptr), TarScanner::Status::corrupt);
+    EXPECT_EQ(problem_of(kEnd), "the archive is empty");
+    EXPECT_EQ(problem_of(pax({{"path", "x"}}) + kEnd),
+              "a pax or long-name header at the end of the archive describes no member");
+    EXPECT_EQ(problem_of(entry({"././@PaxHeader", 'x', "garbage\n"}) + entry({"f", '0'}) + kEnd)
+                  .substr(0, 20),
+              "malformed pax header");
+}
+
+TEST(TarScanner, RefusalIsFinalAndApprovesNothingOfTheBadMember) {
+    std::string good = entry({"./", '5'});
+    std::string archive = good + entry({"/abs", '0', "x"}) + entry({"ok", '0', "x"}) + kEnd;
+    TarScanner scanner;
+    std::string approved;
+    EXPECT_EQ(scanner.feed(archive, &approved), TarScanner::Status::refused);
+    EXPECT_EQ(approved, good);
+    EXPECT_EQ(scanner.feed(kEnd, &approved), TarScanner::Status::refused);
+    EXPECT_EQ(scanner.finish(&approved), TarScanner::Status::refused);
+    EXPECT_EQ(approved, good);
 }
 
 // --- sizes ----------------------------------------------------------------------------------

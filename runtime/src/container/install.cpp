@@ -4,16 +4,20 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +37,7 @@
 #include "sys/lock.hpp"
 #include "sys/mount.hpp"
 #include "sys/process.hpp"
+#include "sys/rootfs_path.hpp"
 #include "sys/syscall_error.hpp"
 
 extern char** environ;
@@ -47,8 +52,13 @@ using sys::unique_fd;
 constexpr size_t kChunk = 256 * 1024;
 constexpr size_t kStderrKeep = 16 * 1024;  // tail of the tools' stderr kept for messages
 constexpr auto kLockWait = 2s;
-constexpr const char* kTempPrefix = ".install-";
-constexpr const char* kImageMountDir = ".mnt";  // inside the temp dir while extracting
+// The temp dir of an install of NAME is Containers/.install@NAME.XXXXXX: '@' cannot appear in
+// a container name, so no container's own directory ever looks like a temp dir, and the exact
+// length (NAME, a dot, mkdtemp's six letters or digits) keeps NAME's leftovers apart from those
+// of NAME.xyz.
+constexpr const char* kTempPrefix = ".install@";
+constexpr const char* kSandboxDir = ".tar-root";  // inside the temp dir while extracting
+constexpr const char* kImageMountDir = ".mnt";    // inside the temp dir while extracting
 
 // --- small syscall helpers ----------------------------------------------------------------------
 
@@ -132,6 +142,159 @@ std::vector<std::string> tool_environment() {
     return env;
 }
 
+// --- the extractor's sandbox ---------------------------------------------------------------------
+//
+// The archive is checked before and while it is extracted (ar::TarScanner), but the tar that
+// extracts it is whatever the host has, and toybox's follows hard links and symlinks anywhere.
+// So tar runs where nothing of the host is writable: in a private mount namespace whose root
+// is an empty tmpfs (read-only) holding the host's program directories bound read-only
+// (nosuid, nodev) and the rootfs being made, bound read-write but nosuid, nodev, noexec, at
+// /rootfs. The old root is detached, so no path leads out: a symlink to /etc/shadow resolves
+// to the read-only bind, a hard link to any host file fails with EXDEV (another mount), and
+// device nodes the archive makes cannot be opened. This holds whatever tar does.
+
+struct Sandbox {
+    std::string base;  // an empty directory: the tmpfs root is mounted on it
+    std::string dest;  // the rootfs being made (host path), bound at base/rootfs
+    std::string rootfs;
+    std::vector<std::string> dirs;                           // made under base, parents first
+    std::vector<std::pair<std::string, std::string>> links;  // (path under base, target)
+    std::vector<std::pair<std::string, std::string>> binds;  // (host dir, path under base)
+};
+
+constexpr const char* kSandboxRootfs = "/rootfs";
+
+// What tar needs to run: the dynamic loader, its libraries, /etc for owner names; on Android
+// the linker's namespaces. Each exists on some hosts only.
+constexpr const char* kProgramDirs[] = {"bin",     "sbin", "lib",          "lib32",  "lib64",
+                                        "libx32",  "usr",  "etc",          "system", "system_ext",
+                                        "product", "odm",  "linkerconfig", "apex",   "vendor"};
+
+// The sandbox for a tar at host path `program`; its real path comes back in `exec_path` (the
+// same path works inside, where its directory is bound too).
+Sandbox plan_sandbox(const std::string& base, const std::string& dest, const std::string& program,
+                     std::string& exec_path) {
+    Sandbox sb;
+    sb.base = base;
+    sb.dest = dest;
+    sb.rootfs = base + kSandboxRootfs;
+    sb.dirs.push_back(sb.rootfs);
+    std::set<std::string> bound;
+    for (const char* dir : kProgramDirs) {
+        std::string host = std::string("/") + dir;
+        auto st = lstat_path(host);
+        if (!st) continue;
+        if (S_ISLNK(st->st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = ::readlink(host.c_str(), target, sizeof target - 1);
+            if (n > 0) sb.links.emplace_back(base + host, std::string(target, n));
+        } else if (S_ISDIR(st->st_mode)) {
+            sb.dirs.push_back(base + host);
+            sb.binds.emplace_back(host, base + host);
+            bound.insert(host);
+        }
+    }
+    char real[PATH_MAX];
+    if (!::realpath(program.c_str(), real)) sys::fail_errno("resolve " + program);
+    exec_path = real;
+    std::string top = "/" + exec_path.substr(1, exec_path.find('/', 1) - 1);
+    if (!bound.count(top)) {
+        // A tar outside the usual places (e.g. /data/local/Droidspaces/bin): its directory.
+        std::string parent = exec_path.substr(0, exec_path.rfind('/'));
+        for (size_t slash = parent.find('/', 1); slash != std::string::npos;
+             slash = parent.find('/', slash + 1))
+            sb.dirs.push_back(base + parent.substr(0, slash));
+        sb.dirs.push_back(base + parent);
+        sb.binds.emplace_back(parent, base + parent);
+    }
+    return sb;
+}
+
+// What a failed sandbox step was, reported by the child next to its errno.
+enum SandboxStep : int {
+    kStepExec = 0,
+    kStepUnshare,
+    kStepPrivate,
+    kStepTmpfs,
+    kStepMkdir,
+    kStepSymlink,
+    kStepBind,
+    kStepReadOnly,
+    kStepRootfs,
+    kStepSeal,
+    kStepPivot,
+};
+
+const char* step_text(int step) {
+    static const char* kText[] = {"exec",
+                                  "unshare the mount namespace",
+                                  "make the mounts private",
+                                  "mount a tmpfs",
+                                  "make a directory",
+                                  "make a symlink",
+                                  "bind a host directory",
+                                  "make a bind read-only",
+                                  "bind the rootfs",
+                                  "make the tmpfs read-only",
+                                  "pivot_root"};
+    return step >= 0 && step < static_cast<int>(std::size(kText)) ? kText[step] : "set up";
+}
+
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+// Read-only, nosuid, nodev for the bind at `path` and every mount below it (mount_setattr,
+// Linux 5.12); where that fails, the top mount only, which is all a plain host has there.
+bool make_read_only(const char* path) {
+#ifdef SYS_mount_setattr
+    struct {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+    } attr = {MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0};
+    if (::syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof attr) == 0)
+        return true;
+#endif
+    return ::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                   nullptr) == 0;
+}
+
+// In the forked child, before exec: only syscalls on the prepared strings. Returns the failed
+// step (errno set), or -1 when the child now lives in the sandbox with /rootfs as its cwd.
+int enter_sandbox(const Sandbox& sb) {
+    if (::unshare(CLONE_NEWNS) != 0) return kStepUnshare;
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return kStepPrivate;
+    if (::mount("tmpfs", sb.base.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
+        return kStepTmpfs;
+    for (const auto& dir : sb.dirs)
+        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return kStepMkdir;
+    for (const auto& [path, target] : sb.links)
+        if (::symlink(target.c_str(), path.c_str()) != 0) return kStepSymlink;
+    for (const auto& [host, path] : sb.binds) {
+        if (::mount(host.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+            return kStepBind;
+        if (!make_read_only(path.c_str())) return kStepReadOnly;
+    }
+    if (::mount(sb.dest.c_str(), sb.rootfs.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(nullptr, sb.rootfs.c_str(), nullptr,
+                MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        return kStepRootfs;
+    if (::mount(nullptr, sb.base.c_str(), nullptr,
+                MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "mode=0755,size=1m") != 0)
+        return kStepSeal;
+    // pivot_root(".", "."): the old root ends up on top of the new one and is detached at
+    // once, so nothing of the host is left reachable.
+    if (::chdir(sb.base.c_str()) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
+        ::umount2(".", MNT_DETACH) != 0 || ::chdir(kSandboxRootfs) != 0)
+        return kStepPivot;
+    return -1;
+}
+
 // --- children -----------------------------------------------------------------------------------
 
 // The children of one step. Whatever is still running when this goes away (an error, a
@@ -144,9 +307,10 @@ class Children {
     Children& operator=(const Children&) = delete;
     ~Children() { kill_all(); }
 
-    // Starts `cmd` with the given descriptors as its stdin, stdout and stderr. Everything else
-    // we hold is close-on-exec. A failed exec is reported through a CLOEXEC pipe and thrown.
-    pid_t spawn(const Command& cmd, int in, int out, int err) {
+    // Starts `cmd` with the given descriptors as its stdin, stdout and stderr, inside
+    // `sandbox` when given. Everything else we hold is close-on-exec. A failed sandbox step or
+    // exec is reported through a CLOEXEC pipe and thrown.
+    pid_t spawn(const Command& cmd, int in, int out, int err, const Sandbox* sandbox = nullptr) {
         std::vector<std::string> env = tool_environment();
         std::vector<char*> argv, envp;
         for (const auto& a : cmd.argv)
@@ -163,18 +327,21 @@ class Children {
         if (pid < 0) sys::fail_errno("fork");
         if (pid == 0)
             exec_child(cmd.path.c_str(), argv.data(), envp.data(), parent, in, out, err,
-                       to_parent.get());
+                       to_parent.get(), sandbox);
         to_parent.reset();
-        int child_errno = 0;
+        int report_data[2] = {0, 0};  // errno, step
         ssize_t n;
         do {
-            n = ::read(from_child.get(), &child_errno, sizeof child_errno);
+            n = ::read(from_child.get(), report_data, sizeof report_data);
         } while (n < 0 && errno == EINTR);
-        if (n == static_cast<ssize_t>(sizeof child_errno)) {
+        if (n == static_cast<ssize_t>(sizeof report_data)) {
             int status;
             while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
             }
-            fail_runtime("cannot run " + cmd.path + ": " + sys::errno_text(child_errno));
+            if (report_data[1] != kStepExec)
+                fail_runtime("cannot isolate " + cmd.path + " to extract: " +
+                             step_text(report_data[1]) + ": " + sys::errno_text(report_data[0]));
+            fail_runtime("cannot run " + cmd.path + ": " + sys::errno_text(report_data[0]));
         }
         pids_.push_back(pid);
         return pid;
@@ -203,7 +370,8 @@ class Children {
   private:
     // After fork(): only async-signal-safe calls, no allocation, no exceptions.
     [[noreturn]] static void exec_child(const char* path, char* const* argv, char* const* envp,
-                                        pid_t parent, int in, int out, int err, int report) {
+                                        pid_t parent, int in, int out, int err, int report,
+                                        const Sandbox* sandbox) {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -219,14 +387,17 @@ class Children {
         for (int& fd : fds)
             if (fd >= 0 && fd < 3) fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
         for (int i = 0; i < 3; ++i)
-            if (fds[i] >= 0 && ::dup2(fds[i], i) < 0) {
-                int e = errno;
-                (void)!::write(report, &e, sizeof e);
-                ::_exit(127);
-            }
+            if (fds[i] >= 0 && ::dup2(fds[i], i) < 0) report_and_exit(report, kStepExec);
+        if (sandbox)
+            if (int step = enter_sandbox(*sandbox); step >= 0) report_and_exit(report, step);
         ::execve(path, argv, envp);
-        int e = errno;
-        (void)!::write(report, &e, sizeof e);
+        report_and_exit(report, kStepExec);
+    }
+
+    // errno and the failed step, to the parent waiting in spawn().
+    [[noreturn]] static void report_and_exit(int report, int step) {
+        int data[2] = {errno, step};
+        (void)!::write(report, data, sizeof data);
         ::_exit(127);
     }
 
@@ -535,9 +706,12 @@ bool remove_stale_staging(const Workspace& ws, const std::string& name, std::str
     std::vector<std::string> stale;
     while (dirent* entry = ::readdir(dir)) {
         std::string_view n = entry->d_name;
-        // mkdtemp's six characters, so that "a" never matches the temp dir of "a.b".
-        if (n.starts_with(prefix) && n.size() == prefix.size() + 6 &&
-            n.substr(prefix.size()).find('.') == std::string_view::npos)
+        // Exactly mkdtemp's six letters or digits after the prefix, so that "a" never matches
+        // the temp dir of "a.b" (and '@' in the prefix, that of no container at all).
+        std::string_view tail = n.substr(std::min(n.size(), prefix.size()));
+        if (n.starts_with(prefix) && tail.size() == 6 &&
+            std::all_of(tail.begin(), tail.end(),
+                        [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }))
             stale.emplace_back(n);
     }
     ::closedir(dir);
@@ -579,31 +753,41 @@ class Progress {
 };
 
 struct PumpResult {
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;  // read from the input
     bool cancelled = false;
     bool consumer_gone = false;  // the extractor stopped reading before the end
     bool no_space = false;       // tar said ENOSPC: no use feeding it the rest
+    ar::TarScanner::Status status = ar::TarScanner::Status::more;
 };
 
-// Copies `src` into the socket `dst` (the extractor's stdin), reporting progress, collecting
-// the tools' stderr from `err_fd` and watching `cancel_fd`. Closes `dst` at the end.
-PumpResult pump(int src, unique_fd& dst, int err_fd, bool& err_open, std::string& errors,
-                int cancel_fd, Progress& progress, const std::string& what) {
+// Reads the tar stream from `input` through `scanner` and sends what it approves to the
+// extractor's socket `output` (-1: only check), collecting the tools' stderr from `err_fd` and
+// watching `cancel_fd`. Returns when the input ends, the scanner refuses, the extractor goes
+// away or a cancel comes. After the end marker the input is still drained (so its producer
+// finishes normally) but nothing more is sent. Closes `output` at the end.
+PumpResult pump(int input, unique_fd output, ar::TarScanner& scanner, int err_fd, bool& err_open,
+                std::string& errors, int cancel_fd, const std::function<void(uint64_t)>& on_read,
+                const std::string& what) {
+    using Status = ar::TarScanner::Status;
     PumpResult result;
     std::vector<char> buf(kChunk);
-    size_t off = 0, len = 0;
-    bool src_eof = false;
-    progress.update(0, false);
-    while (!(src_eof && off == len)) {
+    std::string out;
+    size_t out_off = 0;
+    bool in_eof = false;
+    std::string* approved = output ? &out : nullptr;
+    on_read(0);
+    for (;;) {
+        bool pending = out_off < out.size();
+        if (in_eof && !pending) break;
         pollfd fds[4];
         nfds_t n = 0;
-        int i_src = -1, i_dst = -1, i_cancel = -1, i_err = -1;
-        if (off == len) {
-            fds[n] = {src, POLLIN, 0};
-            i_src = static_cast<int>(n++);
+        int i_in = -1, i_out = -1, i_cancel = -1, i_err = -1;
+        if (pending) {
+            fds[n] = {output.get(), POLLOUT, 0};
+            i_out = static_cast<int>(n++);
         } else {
-            fds[n] = {dst.get(), POLLOUT, 0};
-            i_dst = static_cast<int>(n++);
+            fds[n] = {input, POLLIN, 0};
+            i_in = static_cast<int>(n++);
         }
         if (cancel_fd >= 0) {
             fds[n] = {cancel_fd, POLLIN, 0};
@@ -626,7 +810,7 @@ PumpResult pump(int src, unique_fd& dst, int err_fd, bool& err_open, std::string
             ssize_t r = ::read(err_fd, ebuf, sizeof ebuf);
             if (r > 0) {
                 append_tail(errors, ebuf, static_cast<size_t>(r));
-                if (ar::mentions_no_space(errors)) {
+                if (output && ar::mentions_no_space(errors)) {
                     result.no_space = true;
                     break;
                 }
@@ -634,18 +818,28 @@ PumpResult pump(int src, unique_fd& dst, int err_fd, bool& err_open, std::string
                 err_open = false;
             }
         }
-        if (i_src >= 0 && fds[i_src].revents) {
-            ssize_t r = ::read(src, buf.data(), buf.size());
+        if (i_in >= 0 && fds[i_in].revents) {
+            ssize_t r = ::read(input, buf.data(), buf.size());
             if (r < 0) {
                 if (errno == EINTR || errno == EAGAIN) continue;
                 sys::fail_errno("read " + what);
             }
-            if (r == 0) src_eof = true;
-            off = 0;
-            len = static_cast<size_t>(r);
+            out.clear();
+            out_off = 0;
+            if (r == 0) {
+                in_eof = true;
+                result.status = scanner.finish(approved);
+            } else {
+                result.bytes += static_cast<uint64_t>(r);
+                on_read(result.bytes);
+                result.status =
+                    scanner.feed(std::string_view(buf.data(), static_cast<size_t>(r)), approved);
+            }
+            if (result.status == Status::refused || result.status == Status::corrupt) break;
         }
-        if (i_dst >= 0 && fds[i_dst].revents) {
-            ssize_t w = ::send(dst.get(), buf.data() + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (i_out >= 0 && fds[i_out].revents) {
+            ssize_t w = ::send(output.get(), out.data() + out_off, out.size() - out_off,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
             if (w < 0) {
                 if (errno == EINTR || errno == EAGAIN) continue;
                 if (errno == EPIPE || errno == ECONNRESET) {
@@ -654,12 +848,9 @@ PumpResult pump(int src, unique_fd& dst, int err_fd, bool& err_open, std::string
                 }
                 sys::fail_errno("write to tar");
             }
-            off += static_cast<size_t>(w);
-            result.bytes += static_cast<uint64_t>(w);
-            progress.update(result.bytes, false);
+            out_off += static_cast<size_t>(w);
         }
     }
-    dst.reset();
     return result;
 }
 
@@ -667,6 +858,7 @@ struct ExtractContext {
     const Source& src;
     const Tools& tools;
     std::string dest;         // the rootfs directory (the image's mount point for an image)
+    std::string work;         // the temp dir (the sandbox's mount point is made in it)
     uint64_t image_size = 0;  // 0 for a directory rootfs
     std::string space_owner;  // the directory whose filesystem fills up, for messages
     std::string name;
@@ -691,6 +883,14 @@ void step(const InstallSink& sink, const std::string& id, const std::string& mes
     sink(e);
 }
 
+// "(the archive is truncated)" when a tool's complaint says so.
+std::string truncation_hint(const std::string& why) {
+    if (why.find("nexpected EOF") != std::string::npos ||
+        why.find("nexpected end") != std::string::npos)
+        return why.find("truncated") == std::string::npos ? " (the archive is truncated)" : "";
+    return "";
+}
+
 [[noreturn]] void fail_extract(const ExtractContext& cx, const std::string& errors,
                                const std::string& fallback) {
     if (fd_readable_now(cx.cancel_fd)) fail_interrupted(cx.name);  // Ctrl-C reached tar too
@@ -707,12 +907,96 @@ void step(const InstallSink& sink, const std::string& id, const std::string& mes
         fail_runtime("disk full: the filesystem of " + cx.space_owner +
                      " ran out of space while extracting " + cx.src.path + " (" + why + ")");
     }
-    std::string hint;
-    if (why.find("nexpected EOF") != std::string::npos ||
-        why.find("nexpected end") != std::string::npos)
-        hint = " (the archive is truncated)";
-    fail_runtime("extracting " + cx.src.path + " failed: " + why + hint);
+    fail_runtime("extracting " + cx.src.path + " failed: " + why + truncation_hint(why));
 }
+
+// The decompressed tar stream of a tarball: the file itself, or a decompressor reading it
+// (the file's offset, shared with the decompressor, tells how far it got).
+struct TarStream {
+    int fd = -1;
+    unique_fd pipe;
+    pid_t decompressor = -1;
+    std::function<void(uint64_t)> on_read;
+};
+
+TarStream open_tar_stream(const Source& src, const Tools& tools, Children& children, int err_fd,
+                          Progress* progress) {
+    TarStream stream;
+    if (::lseek(src.fd.get(), 0, SEEK_SET) != 0) sys::fail_errno("seek " + src.path);
+    if (tools.decompress) {
+        int mid[2];
+        if (::pipe2(mid, O_CLOEXEC) != 0) sys::fail_errno("pipe2");
+        unique_fd mid_r(mid[0]), mid_w(mid[1]);
+        stream.decompressor = children.spawn(*tools.decompress, src.fd.get(), mid_w.get(), err_fd);
+        stream.pipe = std::move(mid_r);
+        stream.fd = stream.pipe.get();
+        int file = src.fd.get();
+        stream.on_read = [progress, file](uint64_t bytes) {
+            // 0 is the start, however far the decompressor has already read.
+            off_t at = bytes == 0 ? 0 : ::lseek(file, 0, SEEK_CUR);
+            if (progress && at >= 0) progress->update(static_cast<uint64_t>(at), false);
+        };
+    } else {
+        stream.fd = src.fd.get();
+        stream.on_read = [progress](uint64_t bytes) {
+            if (progress) progress->update(bytes, false);
+        };
+    }
+    return stream;
+}
+
+// The decompressor may be cut short by SIGPIPE when the stream stopped early: not its fault.
+bool decompressor_ok(int status) {
+    return exited_ok(status) || (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE);
+}
+
+// Before anything is made: reads the whole archive through the scanner. A member that breaks
+// a rule is refused with exit 1 (bad input); an unreadable archive fails like a failed
+// extraction (exit 2).
+void check_archive(const Source& src, const Tools& tools, const std::string& name, int cancel_fd,
+                   const InstallSink& sink) {
+    step(sink, "check", "Checking the members of " + src.path);
+    int err_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) sys::fail_errno("pipe2");
+    unique_fd err_r(err_pipe[0]), err_w(err_pipe[1]);
+    Children children;
+    TarStream stream = open_tar_stream(src, tools, children, err_w.get(), nullptr);
+    err_w.reset();
+    ar::TarScanner scanner;
+    std::string errors;
+    bool err_open = true;
+    auto pumped = pump(stream.fd, unique_fd(), scanner, err_r.get(), err_open, errors, cancel_fd,
+                       stream.on_read, src.path);
+    if (pumped.cancelled) fail_interrupted(name);
+    if (pumped.status == ar::TarScanner::Status::refused)
+        fail_usage("refusing " + src.path + ": " + scanner.problem());
+    stream.pipe.reset();
+    if (err_open && !drain(err_r.get(), errors, cancel_fd)) fail_interrupted(name);
+    int status = stream.decompressor > 0 ? children.wait(stream.decompressor) : 0;
+    std::string why;
+    if (!decompressor_ok(status)) {
+        why = ar::failure_line(errors);
+        if (why.empty())
+            why = std::string(ar::decompressor(src.compression)) + " " + status_text(status);
+    }
+    if (why.empty() && pumped.status != ar::TarScanner::Status::end) why = scanner.problem();
+    if (!why.empty())
+        fail_runtime("extracting " + src.path + " failed: " + why + truncation_hint(why));
+}
+
+// The sandbox's mount point: an empty directory in the temp dir, gone when extraction ends.
+class SandboxDir {
+  public:
+    explicit SandboxDir(std::string path) : path_(std::move(path)) {
+        if (::mkdir(path_.c_str(), 0700) != 0) sys::fail_errno("mkdir " + path_);
+    }
+    ~SandboxDir() { ::rmdir(path_.c_str()); }
+    SandboxDir(const SandboxDir&) = delete;
+    SandboxDir& operator=(const SandboxDir&) = delete;
+
+  private:
+    std::string path_;
+};
 
 void extract(const ExtractContext& cx) {
     const bool gnu = cx.tools.gnu_tar;
@@ -727,31 +1011,27 @@ void extract(const ExtractContext& cx) {
     unique_fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!devnull) sys::fail_errno("open /dev/null");
 
-    Children children;
-    // [decompressor |] tar -x: the decompressor reads our feed, tar reads the decompressor.
+    // tar -x, in its sandbox, reads what the scanner approved.
+    SandboxDir sandbox_dir(cx.work + "/" + kSandboxDir);
     Command untar = cx.tools.tar;
+    const std::string program = untar.path;
+    Sandbox sandbox = plan_sandbox(cx.work + "/" + kSandboxDir, cx.dest, program, untar.path);
     if (gnu)
         untar.argv.insert(untar.argv.end(), {"--numeric-owner", "--xattrs", "--xattrs-include=*",
-                                             "-xpf", "-", "-C", cx.dest});
+                                             "-xpf", "-", "-C", kSandboxRootfs});
     else if (cx.tools.numeric_owner)
-        untar.argv.insert(untar.argv.end(), {"--numeric-owner", "-xpf", "-", "-C", cx.dest});
+        untar.argv.insert(untar.argv.end(), {"--numeric-owner", "-xpf", "-", "-C", kSandboxRootfs});
     else
-        untar.argv.insert(untar.argv.end(), {"-xpf", "-", "-C", cx.dest});
-    pid_t decompressor = -1, extractor = -1, producer = -1;
-    if (cx.tools.decompress) {
-        int mid[2];
-        if (::pipe2(mid, O_CLOEXEC) != 0) sys::fail_errno("pipe2");
-        unique_fd mid_r(mid[0]), mid_w(mid[1]);
-        decompressor =
-            children.spawn(*cx.tools.decompress, feed_peer.get(), mid_w.get(), err_w.get());
-        extractor = children.spawn(untar, mid_r.get(), devnull.get(), err_w.get());
-    } else {
-        extractor = children.spawn(untar, feed_peer.get(), devnull.get(), err_w.get());
-    }
+        untar.argv.insert(untar.argv.end(), {"-xpf", "-", "-C", kSandboxRootfs});
+    Children children;
+    pid_t extractor = children.spawn(untar, feed_peer.get(), devnull.get(), err_w.get(), &sandbox);
     feed_peer.reset();
 
-    // A directory is packed by a second tar whose output we forward (and count).
-    unique_fd produced;
+    Progress progress(cx.sink, cx.src.size, cx.src.directory);
+    // The stream: a directory packed by a second tar (on the host: it only reads), or the
+    // tarball, decompressed.
+    TarStream stream;
+    pid_t producer = -1;
     if (cx.src.directory) {
         int out[2];
         if (::pipe2(out, O_CLOEXEC) != 0) sys::fail_errno("pipe2");
@@ -762,33 +1042,37 @@ void extract(const ExtractContext& cx) {
                                                "--one-file-system"});
         pack.argv.insert(pack.argv.end(), {"-C", cx.src.path, "-cf", "-", "."});
         producer = children.spawn(pack, devnull.get(), out_w.get(), err_w.get());
-        produced = std::move(out_r);
+        stream.pipe = std::move(out_r);
+        stream.fd = stream.pipe.get();
+        stream.on_read = [&progress](uint64_t bytes) { progress.update(bytes, false); };
+    } else {
+        stream = open_tar_stream(cx.src, cx.tools, children, err_w.get(), &progress);
     }
     err_w.reset();
 
-    Progress progress(cx.sink, cx.src.size, cx.src.directory);
     std::string errors;
     bool err_open = true;
-    int src_fd = cx.src.directory ? produced.get() : cx.src.fd.get();
-    auto pumped =
-        pump(src_fd, feed, err_r.get(), err_open, errors, cx.cancel_fd, progress, cx.src.path);
+    ar::TarScanner scanner;
+    auto pumped = pump(stream.fd, std::move(feed), scanner, err_r.get(), err_open, errors,
+                       cx.cancel_fd, stream.on_read, cx.src.path);
     if (pumped.cancelled) fail_interrupted(cx.name);
+    // Checked before, so the archive changed since, or the directory holds what no tar -c makes.
+    if (pumped.status == ar::TarScanner::Status::refused)
+        fail_runtime("refusing " + cx.src.path + ": " + scanner.problem());
     // GNU tar goes on through the whole archive after ENOSPC: stop it now (the throw kills it).
     if (pumped.no_space) fail_extract(cx, errors, "no space left");
-    produced.reset();  // a producer still writing gets EPIPE and stops
+    stream.pipe.reset();  // a producer still writing gets EPIPE and stops
     if (err_open && !drain(err_r.get(), errors, cx.cancel_fd)) fail_interrupted(cx.name);
 
     int tar_status = children.wait(extractor);
-    int decompress_status = decompressor > 0 ? children.wait(decompressor) : 0;
+    int decompress_status = stream.decompressor > 0 ? children.wait(stream.decompressor) : 0;
     int produce_status = producer > 0 ? children.wait(producer) : 0;
     if (!exited_ok(tar_status)) fail_extract(cx, errors, "tar " + status_text(tar_status));
-    // The decompressor may be cut short by SIGPIPE when tar stopped at the end-of-archive
-    // marker: tar's verdict is what counts then.
-    if (!exited_ok(decompress_status) &&
-        !(WIFSIGNALED(decompress_status) && WTERMSIG(decompress_status) == SIGPIPE))
+    if (!decompressor_ok(decompress_status))
         fail_extract(cx, errors,
                      std::string(ar::decompressor(cx.src.compression)) + " " +
                          status_text(decompress_status));
+    if (pumped.status == ar::TarScanner::Status::corrupt) fail_extract(cx, "", scanner.problem());
     if (producer > 0 && !exited_ok(produce_status)) {
         // GNU tar -c: 1 means "some files changed while being read", the copy is still made.
         if (gnu && WIFEXITED(produce_status) && WEXITSTATUS(produce_status) == 1)
@@ -846,9 +1130,21 @@ struct FixesOutcome {
     std::string os;
 };
 
+// Every file of the new rootfs is read with sys::read_guest_file: resolved inside the tree,
+// non-blocking, regular files only, size-capped, so a FIFO, a /dev/zero symlink or a huge file
+// in the tarball cannot hang or exhaust the install.
 FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
     FixesOutcome out;
     RootFs root(root_dir);
+    unique_fd root_fd = sys::open_tree_root(root_dir);
+    auto read_file = [&](const std::string& relative) -> std::optional<std::string> {
+        // Looked at through O_PATH first: merely opening a device node the archive made (a
+        // watchdog, a tape drive) has effects on the host. Nothing else writes the tree now.
+        unique_fd probe = sys::open_in_root(root_fd.get(), "/" + relative, O_PATH);
+        struct stat st;
+        if (!probe || ::fstat(probe.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+        return sys::read_guest_file(root_fd.get(), "/" + relative);
+    };
 
     // Mount points the runtime mounts over at boot.
     for (const char* dir : {"proc", "sys", "dev", "run", "tmp"}) {
@@ -882,8 +1178,9 @@ FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
                 out.done.push_back("wrote /etc/hostname");
         } else if (hostname.error == 0) {
             auto st = lstat_path(root.host(hostname.relative));
-            auto text = sys::try_read_file(root.host(hostname.relative));
-            if (st && S_ISREG(st->st_mode) && text && ar::is_blank(*text) &&
+            std::optional<std::string> text;
+            if (st && S_ISREG(st->st_mode)) text = read_file(hostname.relative);
+            if (text && ar::is_blank(*text) &&
                 create_file(root.host(hostname.relative), content, O_TRUNC))
                 out.done.push_back("wrote /etc/hostname");
         }
@@ -897,8 +1194,9 @@ FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
         } else if (hosts.error == 0) {
             std::string path = root.host(hosts.relative);
             auto st = lstat_path(path);
-            auto text = sys::try_read_file(path);
-            if (st && S_ISREG(st->st_mode) && text && !ar::hosts_has_localhost(*text)) {
+            std::optional<std::string> text;
+            if (st && S_ISREG(st->st_mode)) text = read_file(hosts.relative);
+            if (text && !ar::hosts_has_localhost(*text)) {
                 std::string add = (text->empty() || text->back() == '\n' ? "" : "\n") + localhost;
                 if (create_file(path, add, O_APPEND))
                     out.done.push_back("added localhost to /etc/hosts");
@@ -936,7 +1234,8 @@ FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
             ::closedir(dir);
         }
         std::string extra;
-        if (top.size() == 1 && sys::is_directory(root.host(top[0]) + "/etc"))
+        if (top.size() == 1 &&
+            sys::open_in_root(root_fd.get(), "/" + top[0] + "/etc", O_PATH | O_DIRECTORY))
             extra = " (everything in the archive is under '" + top[0] +
                     "/': pack the rootfs from inside that directory)";
         out.warnings.push_back(problem + remedy + extra);
@@ -945,7 +1244,7 @@ FixesOutcome apply_fixes(const std::string& root_dir, const std::string& name) {
     for (const char* release : {"/etc/os-release", "/usr/lib/os-release"}) {
         auto r = root.resolve(release, true);
         if (r.error != 0 || !r.exists) continue;
-        if (auto text = sys::try_read_file(root.host(r.relative))) {
+        if (auto text = read_file(r.relative)) {
             out.os = format::os_pretty_name(*text);
             break;
         }
@@ -1020,8 +1319,9 @@ InstallResult install_locked(const Workspace& ws, const InstallRequest& request,
     step(sink, "extract",
          "Extracting " + src.path + " (" + kind + ", " + ar::human_size(src.size) + ")" +
              (image ? " into the image" : ""));
-    ExtractContext cx{src,  tools,     rootfs_dir, request.image_size, ws.containers_dir(),
-                      name, cancel_fd, sink};
+    ExtractContext cx{
+        src,  tools,     rootfs_dir, staging.dir(), request.image_size, ws.containers_dir(),
+        name, cancel_fd, sink};
     extract(cx);
     if (fd_readable_now(cancel_fd)) fail_interrupted(name);
 
@@ -1098,6 +1398,9 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
     }
     Tools tools = find_tools(src, image, cancel_fd, name);
     if (src.directory) src.size = tar_stream_size(src.tree, tools.gnu_tar);
+    // Every member of a tarball is checked before anything is made (a directory's stream,
+    // packed by our own tar, is checked while it is extracted).
+    if (!src.directory) check_archive(src, tools, name, cancel_fd, sink);
     if (!tools.gnu_tar)
         warn(sink,
              std::string("the host's tar is not GNU tar: extended attributes (xattrs, file "

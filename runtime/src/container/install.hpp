@@ -5,9 +5,15 @@
 //
 // The operation reports what it does as structured events (steps, throttled progress, warnings,
 // done) to a callback, so the CLI and a web server can each present them their own way. It
-// builds everything in a temp dir Containers/.install-<name>.XXXXXX and renames it into place
+// builds everything in a temp dir Containers/.install@<name>.XXXXXX and renames it into place
 // at the very end: on any failure or cancellation the temp dir is unmounted and removed, so no
 // half-made container is ever visible.
+//
+// A tarball is untrusted: every member is checked (ar::TarScanner) before anything is made,
+// and again while it streams into tar, which runs sandboxed (a private mount namespace where
+// only the new rootfs is writable), so neither the archive nor a buggy host tar can create,
+// link or change anything outside the new rootfs. Files of the new rootfs are read with
+// sys::read_guest_file (in-root, non-blocking, regular only, size-capped).
 #pragma once
 
 #include <cstdint>
@@ -58,7 +64,8 @@ struct InstallResult {
 // Installs the container. `cancel_fd` (-1 for none) is polled during the long steps: when it
 // becomes readable (a signalfd, an eventfd) the install stops, cleans up and throws. Throws
 // ds::Error: exit code 1 for bad input found before anything was created (bad name, an existing
-// container, a missing source, not an archive, a missing tool, bad size), 2 for failures on the
+// container, a missing source, not an archive, an archive member that breaks a rule, a missing
+// tool, bad size), 2 for failures on the
 // way (a corrupt or truncated archive, disk full, image too small, interrupted); either way
 // nothing of the container remains.
 InstallResult install_container(const Workspace& ws, const InstallRequest& request,
