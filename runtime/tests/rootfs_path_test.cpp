@@ -47,9 +47,9 @@ void write_text(const fs::path& path, const std::string& text) {
 }
 
 // <tmp>/tree is the untrusted tree, <tmp>/host a host directory its symlinks aim at.
-class TreeTest : public ::testing::Test {
+class Tree {
   protected:
-    void SetUp() override {
+    void make_tree() {
         char tmpl[] = "/tmp/ds-rootfs-path.XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         base_ = tmpl;
@@ -62,7 +62,7 @@ class TreeTest : public ::testing::Test {
         root_ = unique_fd(::open(tree_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         ASSERT_TRUE(root_);
     }
-    void TearDown() override {
+    void remove_tree() {
         root_.reset();
         fs::remove_all(base_);
     }
@@ -81,8 +81,10 @@ class TreeTest : public ::testing::Test {
     unique_fd root_;
 };
 
-class ResolveTest : public TreeTest, public ::testing::WithParamInterface<ResolverCase> {
+class ResolveTest : public Tree, public ::testing::TestWithParam<ResolverCase> {
   protected:
+    void SetUp() override { make_tree(); }
+    void TearDown() override { remove_tree(); }
     unique_fd resolve(std::string_view path, int flags) {
         return GetParam().resolve(root_.get(), path, flags);
     }
@@ -186,6 +188,19 @@ INSTANTIATE_TEST_SUITE_P(
                                    }}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// The higher-level calls, run with openat2 and again with the walk old kernels get.
+class TreeTest : public Tree, public ::testing::TestWithParam<bool> {
+  protected:
+    void SetUp() override {
+        force_walk_for_tests(GetParam());
+        make_tree();
+    }
+    void TearDown() override {
+        force_walk_for_tests(false);
+        remove_tree();
+    }
+};
+
 // openat2's RESOLVE_NO_MAGICLINKS: a /proc magic link (here the host's own, with "/" as the
 // tree) is refused. (The walk reads a magic link's text like any symlink's, inside the tree.)
 TEST(OpenInRoot, MagicLinksAreRefusedByOpenat2) {
@@ -197,7 +212,7 @@ TEST(OpenInRoot, MagicLinksAreRefusedByOpenat2) {
     EXPECT_EQ(errno, ELOOP);
 }
 
-TEST_F(TreeTest, MakeDirsCreatesInsideThroughSymlinks) {
+TEST_P(TreeTest, MakeDirsCreatesInsideThroughSymlinks) {
     ::symlink("/etc", (tree_ / "mnt").c_str());
     unique_fd fd = make_dirs_in_root(root_.get(), "/mnt/x/y");
     ASSERT_TRUE(fd);
@@ -210,7 +225,7 @@ TEST_F(TreeTest, MakeDirsCreatesInsideThroughSymlinks) {
     EXPECT_TRUE(fs::is_directory(tree_ / "new/dirs/here"));
 }
 
-TEST_F(TreeTest, MakeDirsNeverFollowsASymlinkOut) {
+TEST_P(TreeTest, MakeDirsNeverFollowsASymlinkOut) {
     // The attack of issue 7 hole 1: the rootfs's mnt points at a host directory.
     link(host_.string(), "mnt");
     try {
@@ -227,7 +242,7 @@ TEST_F(TreeTest, MakeDirsNeverFollowsASymlinkOut) {
     EXPECT_FALSE(fs::exists(host_ / "x"));
 }
 
-TEST_F(TreeTest, MakeDirsRefusesAFileInThePath) {
+TEST_P(TreeTest, MakeDirsRefusesAFileInThePath) {
     try {
         make_dirs_in_root(root_.get(), "/etc/passwd/x");
         ADD_FAILURE() << "made a directory below a file";
@@ -236,7 +251,7 @@ TEST_F(TreeTest, MakeDirsRefusesAFileInThePath) {
     }
 }
 
-TEST_F(TreeTest, MakeDirsNamesADanglingSymlink) {
+TEST_P(TreeTest, MakeDirsNamesADanglingSymlink) {
     link("/nowhere", "dangling");
     try {
         make_dirs_in_root(root_.get(), "/dangling/x");
@@ -247,7 +262,7 @@ TEST_F(TreeTest, MakeDirsNamesADanglingSymlink) {
     EXPECT_FALSE(fs::exists(tree_ / "nowhere"));
 }
 
-TEST_F(TreeTest, MakeNodeCreatesAFileOrADirectory) {
+TEST_P(TreeTest, MakeNodeCreatesAFileOrADirectory) {
     unique_fd f = make_node_in_root(root_.get(), "/mnt/sub/file", NodeKind::file);
     ASSERT_TRUE(f);
     EXPECT_TRUE(fs::is_regular_file(tree_ / "mnt/sub/file"));
@@ -259,7 +274,7 @@ TEST_F(TreeTest, MakeNodeCreatesAFileOrADirectory) {
     EXPECT_THROW(make_node_in_root(root_.get(), "/etc/passwd", NodeKind::directory), Error);
 }
 
-TEST_F(TreeTest, MakeNodeNeverCreatesAFileThroughASymlink) {
+TEST_P(TreeTest, MakeNodeNeverCreatesAFileThroughASymlink) {
     link(host_.string() + "/planted", "bait");  // a last component aimed at the host
     EXPECT_THROW(make_node_in_root(root_.get(), "/bait", NodeKind::file), Error);
     EXPECT_FALSE(fs::exists(host_ / "planted"));
@@ -269,7 +284,7 @@ TEST_F(TreeTest, MakeNodeNeverCreatesAFileThroughASymlink) {
     EXPECT_TRUE(host_is_empty());
 }
 
-TEST_F(TreeTest, NodeProblemPredictsWithoutChangingAnything) {
+TEST_P(TreeTest, NodeProblemPredictsWithoutChangingAnything) {
     link(host_.string(), "mnt");
     link("/etc", "inside");
     EXPECT_TRUE(node_problem_in_root(root_.get(), "/mnt/x", NodeKind::directory));
@@ -284,7 +299,7 @@ TEST_F(TreeTest, NodeProblemPredictsWithoutChangingAnything) {
     EXPECT_TRUE(host_is_empty());
 }
 
-TEST_F(TreeTest, ReadGuestFileReadsRegularFilesThroughInsideLinks) {
+TEST_P(TreeTest, ReadGuestFileReadsRegularFilesThroughInsideLinks) {
     link("../etc/passwd", "rel");
     link("/etc/passwd", "abs");
     EXPECT_EQ(read_guest_file(root_.get(), "/etc/passwd"), "guest\n");
@@ -298,7 +313,7 @@ TEST_F(TreeTest, ReadGuestFileReadsRegularFilesThroughInsideLinks) {
 }
 
 // Each read runs in a child under alarm(): a read that blocks kills it and fails the test.
-TEST_F(TreeTest, ReadGuestFileOnAFifoReturnsAtOnce) {
+TEST_P(TreeTest, ReadGuestFileOnAFifoReturnsAtOnce) {
     ASSERT_EQ(::mkfifo((tree_ / "fifo").c_str(), 0600), 0);
     link("/fifo", "tofifo");
     EXPECT_EXIT(
@@ -311,7 +326,7 @@ TEST_F(TreeTest, ReadGuestFileOnAFifoReturnsAtOnce) {
         ::testing::ExitedWithCode(0), "");
 }
 
-TEST_F(TreeTest, ReadGuestFileRefusesDevices) {
+TEST_P(TreeTest, ReadGuestFileRefusesDevices) {
     // In the tree, a /dev/zero symlink finds no device; with the host's "/" as the tree it
     // finds the real one, which is refused (not read until memory runs out).
     link("/dev/zero", "zero");
@@ -326,12 +341,15 @@ TEST_F(TreeTest, ReadGuestFileRefusesDevices) {
         ::testing::ExitedWithCode(0), "");
 }
 
-TEST_F(TreeTest, ReadGuestFileRefusesATooBigFile) {
+TEST_P(TreeTest, ReadGuestFileRefusesATooBigFile) {
     write_text(tree_ / "big", std::string(17, 'x'));
     write_text(tree_ / "fits", std::string(16, 'x'));
     EXPECT_EQ(read_guest_file(root_.get(), "/big", 16), std::nullopt);
     EXPECT_EQ(read_guest_file(root_.get(), "/fits", 16), std::string(16, 'x'));
 }
+
+INSTANTIATE_TEST_SUITE_P(Resolution, TreeTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "walk" : "openat2"; });
 
 TEST(FdPath, NamesTheFd) {
     EXPECT_EQ(fd_path(7), "/proc/self/fd/7");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -137,9 +138,17 @@ bool is_dir(int fd) {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> force_walk{false};
+}  // namespace
+
 bool have_openat2() {
     static const bool available = probe_openat2();
-    return available;
+    return available && !force_walk.load(std::memory_order_relaxed);
+}
+
+void force_walk_for_tests(bool on) {
+    force_walk.store(on, std::memory_order_relaxed);
 }
 
 unique_fd open_tree_root(const std::string& path) {

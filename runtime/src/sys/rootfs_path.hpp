@@ -74,5 +74,7 @@ std::optional<std::string> node_problem_in_root(int root_fd, std::string_view pa
 
 // True when the kernel resolves with openat2 (else the O_NOFOLLOW walk is used).
 bool have_openat2();
+// Tests only: resolve with the walk even where openat2 exists, as on kernels before 5.6.
+void force_walk_for_tests(bool on);
 
 }  // namespace ds::sys
