@@ -45,6 +45,7 @@ std::string fd_path(int fd);
 // `max_bytes` (larger is refused, not truncated), then reopened O_RDONLY|O_NONBLOCK: a FIFO or a
 // device is never opened for reading (no blocking, no side effect of opening a device such as a
 // watchdog). nullopt when any of that fails (missing, FIFO, device, too big, a read would block).
+// The reopen goes through /proc/self/fd: /proc must be mounted where the caller runs.
 constexpr size_t kGuestFileLimit = 1 << 20;
 std::optional<std::string> read_guest_file(int root_fd, std::string_view path,
                                            size_t max_bytes = kGuestFileLimit);
