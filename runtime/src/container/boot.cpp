@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "container/remount_guard.hpp"
@@ -24,6 +26,7 @@
 #include "sys/file.hpp"
 #include "sys/mount.hpp"
 #include "sys/process.hpp"
+#include "sys/rootfs_path.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::container {
@@ -51,6 +54,9 @@ bool applies(unsigned when, const BootPlan& plan) {
 enum class MountKind { fs, bind_read_only, remount_read_only };
 
 // The filesystems every container gets, in order, relative to the rootfs (nspawn-style data).
+// Every target is resolved inside the rootfs (sys::make_dirs_in_root) and mounted onto its fd:
+// a rootfs whose proc, dev or tmp is a symlink to a host path gets the mount at that path
+// inside itself, or a clean failure, never a mount on the host.
 struct MountRow {
     MountKind kind;
     const char* source;
@@ -106,14 +112,52 @@ const std::pair<const char*, const char*> kDevLinks[] = {
     {"/dev/ptmx", "pts/ptmx"},
 };
 
-// After pivot_root: kernel interfaces a container must not write (nspawn's list).
-const char* const kReadOnlyPaths[] = {"/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq",
-                                      "/proc/acpi"};
-const char* const kHiddenFiles[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list",
-                                    "/proc/sched_debug"};
+// After pivot_root, unless --privileged=nomask, where present (the kernel's config decides):
+// read_only: kernel interfaces a container may read but must not write (a read-only self-bind);
+// hide: ones it must not read either. As runc's masked paths, a hidden file gets /dev/null bound
+// over it and a hidden directory an empty read-only tmpfs: reads find nothing, writes fail, and
+// nothing of the host's files stays reachable below the mount (a read-only bind would keep
+// them readable).
+enum class MaskKind { read_only, hide };
+
+struct MaskRow {
+    const char* path;
+    MaskKind kind;
+};
+
+const MaskRow kMasks[] = {
+    {"/proc/sysrq-trigger", MaskKind::read_only},  // crash or reboot the host
+    {"/proc/bus", MaskKind::read_only},            // PCI/USB config space
+    {"/proc/fs", MaskKind::read_only},
+    {"/proc/irq", MaskKind::read_only},  // IRQ affinity of the host's devices
+    {"/proc/acpi", MaskKind::read_only},
+    {"/proc/kcore", MaskKind::hide},  // the host's memory
+    {"/proc/keys", MaskKind::hide},
+    {"/proc/timer_list", MaskKind::hide},  // host-wide timers: an information leak
+    {"/proc/sched_debug", MaskKind::hide},
+    {"/proc/scsi", MaskKind::hide},  // "scsi add-single-device" writes rescan host buses
+    {"/proc/latency_stats", MaskKind::hide},
+    {"/proc/timer_stats", MaskKind::hide},
+    {"/sys/devices/virtual/powercap", MaskKind::hide},  // RAPL energy: Platypus side channel
+    {"/sys/firmware", MaskKind::hide},                  // ACPI tables, EFI variables, DMI
+    // The named v1 hierarchy is the host's (CVE-2022-0492): a release_agent written here is run
+    // by the kernel as host root outside every namespace. Read-only as upstream does; systemd
+    // only logs that it cannot install its agent.
+    {"/sys/fs/cgroup/systemd/release_agent", MaskKind::read_only},
+};
+
+// A guest /etc file may be a symlink, a FIFO or a huge file: read it only when it is a regular
+// file (never follow, never block), and no bigger than an ad-blocking hosts list gets.
+constexpr size_t kEtcFileLimit = 16 << 20;
 
 void ensure_dir(const std::string& path) {
     sys::make_dirs(path, 0755);
+}
+
+// "/dev/net/tun" -> {"/dev/net", "tun"}
+std::pair<std::string, std::string> split_last(const std::string& path) {
+    size_t slash = path.rfind('/');
+    return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
 // Files in the container's fresh tmpfs /run: nothing to make durable.
@@ -124,7 +168,12 @@ void write_run_file(const std::string& path, const std::string& content, mode_t 
 class Boot {
   public:
     Boot(const BootPlan& plan, bool in_cgroup, int guard_fd)
-        : plan_(plan), root_(plan.rootfs), in_cgroup_(in_cgroup), guard_fd_(guard_fd) {}
+        : plan_(plan),
+          root_(plan.rootfs),
+          in_cgroup_(in_cgroup),
+          guard_fd_(guard_fd),
+          log_(::open((plan.workspace.logs_dir(plan.config.name) + "/log").c_str(),
+                      O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) {}
 
     void join_cgroup() {
         if (plan_.cgroup_path.empty()) return;
@@ -139,82 +188,115 @@ class Boot {
     // --volatile: the rootfs becomes the lower layer of an overlay whose upper layer is a tmpfs
     // mounted only in this mount namespace; the host sees none of it and every change is gone
     // with the namespace.
+    // The layers are named to overlayfs by fd ("/proc/self/fd/N"): no path, whatever its
+    // characters (a ',' or ':' in a rootfs or workspace path), can change the option string.
     void overlay_volatile_rootfs() {
         if (!plan_.config.volatile_mode) return;
         const std::string& scratch = plan_.volatile_dir;
         sys::mount_fs("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=50%");
-        for (const char* dir : {"/upper", "/work", "/merged"})
-            ensure_dir(scratch + dir);
-        sys::mount_fs(
-            "overlay", scratch + "/merged", "overlay", 0,
-            "lowerdir=" + root_ + ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work");
+        sys::unique_fd top = sys::open_tree_root(scratch);  // the tmpfs just mounted
+        sys::unique_fd layers[3];
+        const char* names[3] = {"upper", "work", "merged"};
+        for (int i = 0; i < 3; ++i) {
+            if (::mkdirat(top.get(), names[i], 0755) != 0)
+                sys::fail_errno("mkdir " + scratch + "/" + names[i]);
+            layers[i].reset(
+                ::openat(top.get(), names[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!layers[i]) sys::fail_errno("open " + scratch + "/" + names[i]);
+        }
+        sys::unique_fd lower = sys::open_tree_root(root_);
+        sys::mount_fs_at("overlay", layers[2].get(), scratch + "/merged", "overlay", 0,
+                         "lowerdir=" + sys::fd_path(lower.get()) +
+                             ",upperdir=" + sys::fd_path(layers[0].get()) +
+                             ",workdir=" + sys::fd_path(layers[1].get()));
         root_ = scratch + "/merged";
     }
 
-    void bind_rootfs() { sys::bind_mount(root_, root_); }
+    // From here on, every path into the rootfs is resolved inside it through root_fd_, taken
+    // after the self-bind so that it sees the mounts made below it.
+    void bind_rootfs() {
+        sys::bind_mount(root_, root_);
+        root_fd_ = sys::open_tree_root(root_);
+    }
 
     void mount_filesystems() {
         for (const auto& row : kMountTable) {
             if (!applies(row.when, plan_)) continue;
-            std::string target = root_ + row.target;
-            if (!sys::is_directory(target)) ensure_dir(target);
-            if (row.kind == MountKind::bind_read_only) {
-                sys::bind_mount(target, target, false);
-                sys::remount_read_only(target, kNoSuidDevExec);
-            } else if (row.kind == MountKind::remount_read_only) {
-                if (::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | row.flags,
-                            nullptr) != 0)
-                    sys::fail_errno("remount " + target + " read-only");
-            } else {
-                sys::mount_fs(row.source, target, row.fstype, row.flags, row.data ? row.data : "");
+            sys::unique_fd target = sys::make_dirs_in_root(root_fd_.get(), row.target);
+            switch (row.kind) {
+                case MountKind::bind_read_only:
+                    bind_self(target.get(), row.target);
+                    sys::remount_at(resolve_again(row.target).get(), row.target,
+                                    MS_RDONLY | kNoSuidDevExec, true);
+                    break;
+                case MountKind::remount_read_only:
+                    // The fd names the mount on top at this path: the one to change.
+                    sys::remount_at(target.get(), row.target, MS_RDONLY | row.flags, false);
+                    break;
+                case MountKind::fs:
+                    sys::mount_fs_at(row.source, target.get(), row.target, row.fstype, row.flags,
+                                     row.data ? row.data : "");
+                    break;
             }
         }
         // Writable holes in read-only /proc/sys for what is per-namespace.
         if (plan_.own_netns() && applies(kMasked, plan_)) reopen_writable("/proc/sys/net");
     }
 
+    // The /dev tmpfs is the runtime's own by now; its paths are resolved inside the rootfs all
+    // the same, so that no step of the boot writes through a path it did not resolve.
     void populate_dev() {
         ::umask(0);
         for (const auto& dev : kDevices) {
-            std::string path = root_ + dev.path;
-            ensure_dir(path.substr(0, path.rfind('/')));
-            if (::mknod(path.c_str(), S_IFCHR | dev.mode, makedev(dev.major, dev.minor)) != 0)
+            auto [parent, name] = split_last(dev.path);
+            sys::unique_fd dir = sys::make_dirs_in_root(root_fd_.get(), parent);
+            if (::mknodat(dir.get(), name.c_str(), S_IFCHR | dev.mode,
+                          makedev(dev.major, dev.minor)) != 0)
                 sys::fail_errno(std::string("mknod ") + dev.path);
         }
         ::umask(022);
         for (const auto& [link, target] : kDevLinks) {
-            if (::symlink(target, (root_ + link).c_str()) != 0)
+            auto [parent, name] = split_last(link);
+            sys::unique_fd dir = sys::make_dirs_in_root(root_fd_.get(), parent);
+            if (::symlinkat(target, dir.get(), name.c_str()) != 0)
                 sys::fail_errno(std::string("symlink ") + link);
         }
     }
 
     void attach_console() {
-        std::string console = root_ + "/dev/console";
-        sys::unique_fd fd(::open(console.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
-        if (!fd) sys::fail_errno("create " + console);
-        sys::bind_mount(plan_.console_slave, console, false);
+        sys::unique_fd console =
+            sys::make_node_in_root(root_fd_.get(), "/dev/console", sys::NodeKind::file);
+        sys::bind_mount_at(plan_.console_slave, console.get(), "/dev/console", false);
     }
 
+    // Destinations are resolved inside the rootfs, symlinks included (a guest /mnt -> /etc puts
+    // the bind at the rootfs's /etc, where the guest's /mnt leads); one that cannot be (a file
+    // where a directory is needed, a dangling symlink, a magic link) is skipped with a warning,
+    // as upstream skips bad binds, and nothing is created outside the rootfs.
     void bind_user_paths() {
         auto binds = plan_.config.bind_mounts;
         std::stable_sort(binds.begin(), binds.end(),
                          [](auto& a, auto& b) { return a.dest < b.dest; });
         for (const auto& bind : binds) {
-            std::string target = root_ + bind.dest;
-            struct stat src, dst;
+            struct stat src;
             if (::stat(bind.src.c_str(), &src) != 0) sys::fail_errno("bind source " + bind.src);
-            if (::lstat(target.c_str(), &dst) == 0 && S_ISLNK(dst.st_mode))
-                fail_runtime("bind destination " + bind.dest + " is a symlink inside the rootfs");
-            if (S_ISDIR(src.st_mode)) {
-                ensure_dir(target);
-            } else {
-                ensure_dir(target.substr(0, target.rfind('/')));
-                sys::unique_fd f(
-                    ::open(target.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
-                if (!f) sys::fail_errno("create bind target " + bind.dest);
+            auto kind = S_ISDIR(src.st_mode) ? sys::NodeKind::directory : sys::NodeKind::file;
+            sys::unique_fd target;
+            try {
+                target = sys::make_node_in_root(root_fd_.get(), bind.dest, kind);
+            } catch (const std::exception& e) {
+                warn("bind mount " + bind.src + ":" + bind.dest + " skipped: " + e.what());
+                continue;
             }
-            sys::bind_mount(bind.src, target);
-            if (bind.read_only) sys::remount_read_only(target);
+            sys::bind_mount_at(bind.src, target.get(), bind.dest);
+            if (!bind.read_only) continue;
+            sys::unique_fd top = resolve_again(bind.dest);
+            struct stat now;
+            // The path must lead to the bind just made, or the remount would miss it.
+            if (::fstat(top.get(), &now) != 0 || now.st_dev != src.st_dev ||
+                now.st_ino != src.st_ino)
+                fail_runtime("bind destination " + bind.dest + " changed while it was mounted");
+            sys::remount_at(top.get(), bind.dest, MS_RDONLY, true);
         }
     }
 
@@ -231,24 +313,31 @@ class Boot {
             sys::fail_errno("make / shared");
     }
 
+    // Kernel paths after pivot_root: the rootfs is "/" and these are the kernel's own files.
     void mask_kernel_files() {
         if (!applies(kMasked, plan_)) return;
-        for (const char* path : kReadOnlyPaths) {
-            if (!sys::path_exists(path)) continue;  // e.g. no sysrq-trigger without MAGIC_SYSRQ
-            sys::bind_mount(path, path, false);
-            sys::remount_read_only(path, kNoSuidDevExec);
-        }
-        for (const char* path : kHiddenFiles) {
-            if (!sys::path_exists(path)) continue;
-            sys::bind_mount("/dev/null", path, false);
+        for (const auto& mask : kMasks) {
+            struct stat st;
+            if (::lstat(mask.path, &st) != 0)
+                continue;  // e.g. no sysrq-trigger without MAGIC_SYSRQ
+            if (mask.kind == MaskKind::read_only) {
+                sys::bind_mount(mask.path, mask.path, false);
+                sys::remount_read_only(mask.path, kNoSuidDevExec);
+            } else if (S_ISDIR(st.st_mode)) {
+                sys::mount_fs("tmpfs", mask.path, "tmpfs", MS_RDONLY | kNoSuidDevExec,
+                              "mode=555,size=4k");
+            } else {
+                sys::bind_mount("/dev/null", mask.path, false);
+            }
         }
     }
 
     void set_hostname() {
         const std::string& name = plan_.config.hostname;
         if (::sethostname(name.c_str(), name.size()) != 0) sys::fail_errno("sethostname " + name);
-        write_if_changed("/etc/hostname", name + "\n");
-        write_if_changed("/etc/hosts", hosts_with_entries(read_or_empty("/etc/hosts")));
+        write_etc_file("/etc/hostname", [&](const std::string&) { return name + "\n"; });
+        write_etc_file("/etc/hosts",
+                       [&](const std::string& current) { return hosts_with_entries(current); });
     }
 
     void write_resolv_conf() {
@@ -330,21 +419,59 @@ class Boot {
     void guard_remounts() { install_remount_guard(plan_.config, guard_fd_); }
 
   private:
-    void reopen_writable(const std::string& path) {
-        std::string target = root_ + path;
-        if (sys::is_directory(target)) sys::bind_mount(target, target, false);
+    void reopen_writable(const char* path) {
+        sys::unique_fd fd = sys::open_in_root(root_fd_.get(), path, O_PATH | O_DIRECTORY);
+        if (fd) bind_self(fd.get(), path);
     }
 
-    static std::string read_or_empty(const std::string& path) {
-        return sys::try_read_file(path).value_or("");
+    void bind_self(int fd, const char* shown) {
+        sys::bind_mount_at(sys::fd_path(fd), fd, shown, false);
     }
 
-    static void write_if_changed(const std::string& path, const std::string& content) {
+    // An fd taken before a mount names the covered directory: this finds the new mount on top.
+    sys::unique_fd resolve_again(const std::string& path) {
+        sys::unique_fd fd = sys::open_in_root(root_fd_.get(), path, O_PATH);
+        if (!fd) sys::fail_errno("open " + path + " inside the rootfs");
+        return fd;
+    }
+
+    // Boot warnings (a skipped bind) go to the container's runtime log, Logs/<name>/log, next
+    // to the monitor's lines: the child has no channel to the CLI but its error pipe, and any
+    // byte there fails the boot. `start` warns on its own stderr before the boot (lifecycle).
+    void warn(const std::string& message) {
+        struct timespec ts;
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        ::gmtime_r(&ts.tv_sec, &tm);
+        char stamp[64];
+        std::snprintf(stamp, sizeof stamp, "[%04d-%02d-%02d %02d:%02d:%02d.%03ldZ] [boot] ",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, ts.tv_nsec / 1000000);
+        std::string line = stamp + std::string("warning: ") + message + "\n";
+        if (log_) sys::write_all(log_.get(), line.data(), line.size());
+    }
+
+    // Rewrites a guest /etc file (after pivot_root: "/" is the rootfs) with `update(current)`.
+    // Anything but a missing or regular file (a symlink, a FIFO, a device) is left alone, never
+    // followed or opened, and so is a file too big to read: the guest keeps its own. The write
+    // replaces the entry by rename, so it cannot go through whatever the name pointed to.
+    template <typename Update>
+    static void write_etc_file(const char* path, Update update) {
         struct stat st;
-        // Never follow a symlink out of the rootfs's /etc: leave such files alone.
-        if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return;
+        std::string current;
+        bool exists = ::lstat(path, &st) == 0;
+        if (!exists && errno != ENOENT) return;
+        if (exists) {
+            if (!S_ISREG(st.st_mode)) return;
+            sys::unique_fd root = sys::open_tree_root("/");
+            auto text = sys::read_guest_file(root.get(), path, kEtcFileLimit);
+            if (!text) return;
+            current = std::move(*text);
+        }
+        std::string content = update(current);
+        if (exists && content == current) return;
         if (::access("/etc", W_OK) != 0) return;  // no /etc, or a read-only rootfs
-        sys::write_file_if_changed(path, content);
+        sys::write_file_atomic(path, content, 0644);
     }
 
     static void write_existing(const char* path, const char* value) {
@@ -380,7 +507,9 @@ class Boot {
     const BootPlan& plan_;
     std::string root_;
     bool in_cgroup_;
-    int guard_fd_;
+    int guard_fd_;            // the socket that takes the remount guard's listener
+    sys::unique_fd log_;      // Logs/<name>/log, opened on the host side, for warnings
+    sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
 };
 
 struct Step {

@@ -26,6 +26,7 @@
 #include "sys/platform.hpp"
 #include "sys/process.hpp"
 #include "sys/pty.hpp"
+#include "sys/rootfs_path.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::container {
@@ -362,6 +363,14 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     }
     std::string init = init_path_of(config);
     check_init(plan.rootfs, init);
+    // The boot skips a bind whose destination cannot be resolved inside the rootfs (a symlink
+    // leading nowhere there, a file where a directory is needed): say so where the user sees it.
+    sys::unique_fd root_fd = sys::open_tree_root(plan.rootfs);
+    for (const auto& b : config.bind_mounts) {
+        auto kind = sys::is_directory(b.src) ? sys::NodeKind::directory : sys::NodeKind::file;
+        if (auto why = sys::node_problem_in_root(root_fd.get(), b.dest, kind))
+            warn("bind mount " + b.src + ":" + b.dest + " will be skipped: " + *why);
+    }
     if (config.uuid.empty()) config.uuid = new_uuid();
     save_config(ws, request);
 

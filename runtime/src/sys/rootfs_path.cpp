@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -20,7 +21,10 @@ constexpr int kMaxSymlinks = 40;  // the kernel's own limit
 unique_fd openat2_in_root(int root_fd, const std::string& path, int flags, mode_t mode) {
     struct open_how how = {};
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    // openat2 refuses a mode without O_CREAT or O_TMPFILE; O_TMPFILE includes O_DIRECTORY, so
+    // a plain O_DIRECTORY open must not count as one.
+    bool creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+    how.mode = creates ? mode : 0;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     for (;;) {
         long fd = ::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how);
@@ -41,12 +45,16 @@ std::vector<std::string> split_path(std::string_view path) {
     return parts;
 }
 
+unique_fd open_dot(int dir_fd, int flags) {
+    return unique_fd(::openat(dir_fd, ".", flags | O_CLOEXEC));
+}
+
+}  // namespace
+
 // RESOLVE_IN_ROOT done by hand for kernels before 5.6: each component is opened O_NOFOLLOW
 // from the fd of its parent; symlinks are read and spliced into the rest of the path, absolute
 // ones restarting at the tree's root; ".." never climbs above it (the stack of fds, not the
 // kernel's "..", decides where it leads).
-}  // namespace
-
 unique_fd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode) {
     std::vector<unique_fd> stack;  // directories below the root, innermost last
     auto current = [&] { return stack.empty() ? root_fd : stack.back().get(); };
@@ -57,13 +65,9 @@ unique_fd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mod
         std::string name = std::move(todo.back());
         todo.pop_back();
         bool last = todo.empty();
-        if (name == ".") {
-            if (last) return unique_fd(::openat(current(), ".", flags | O_CLOEXEC));
-            continue;
-        }
-        if (name == "..") {
-            if (!stack.empty()) stack.pop_back();
-            if (last) return unique_fd(::openat(current(), ".", flags | O_CLOEXEC));
+        if (name == "." || name == "..") {
+            if (name == ".." && !stack.empty()) stack.pop_back();
+            if (last) return open_dot(current(), flags);
             continue;
         }
         struct stat st;
@@ -75,30 +79,37 @@ unique_fd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mod
                 return unique_fd();
             }
             char target[4096];
-            ssize_t n = ::readlinkat(current(), name.c_str(), target, sizeof target - 1);
+            ssize_t n = ::readlinkat(current(), name.c_str(), target, sizeof target);
             if (n < 0) return unique_fd();
+            if (static_cast<size_t>(n) == sizeof target) {  // possibly truncated: refuse
+                errno = ENAMETOOLONG;
+                return unique_fd();
+            }
             std::string_view link(target, static_cast<size_t>(n));
             if (!link.empty() && link.front() == '/') stack.clear();
             auto parts = split_path(link);
             todo.insert(todo.end(), parts.rbegin(), parts.rend());
-            if (todo.empty()) return unique_fd(::openat(current(), ".", flags | O_CLOEXEC));
+            if (todo.empty()) return open_dot(current(), flags);  // the link led to the root
             continue;
         }
-        if (last) return unique_fd(::openat(current(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC,
-                                            mode));
+        // O_NOFOLLOW on every open: a symlink swapped in after the fstatat fails with ELOOP.
+        if (last)
+            return unique_fd(
+                ::openat(current(), name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode));
         unique_fd next(
             ::openat(current(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!next) return unique_fd();
         stack.push_back(std::move(next));
     }
-    return unique_fd(::openat(current(), ".", flags | O_CLOEXEC));
+    return open_dot(current(), flags);
 }
 
 namespace {
 
+// Where openat2 is refused for any reason (ENOSYS before 5.6, EPERM from a seccomp filter that
+// predates it), the walk is used.
 bool probe_openat2() {
-    unique_fd fd = openat2_in_root(AT_FDCWD, "/", O_PATH, 0);
-    return fd || errno != ENOSYS;
+    return static_cast<bool>(openat2_in_root(AT_FDCWD, "/", O_PATH, 0));
 }
 
 std::string component_prefix(const std::vector<std::string>& parts, size_t count) {
@@ -108,11 +119,36 @@ std::string component_prefix(const std::vector<std::string>& parts, size_t count
     return out.empty() ? "/" : out;
 }
 
+// Why `prefix` could not be opened (errno `err`), in words: a dangling symlink is named as one.
+std::string open_failure(int root_fd, const std::string& prefix, int err) {
+    if (err == ENOENT) {
+        unique_fd self = open_in_root(root_fd, prefix, O_PATH | O_NOFOLLOW);
+        struct stat st;
+        if (self && ::fstat(self.get(), &st) == 0 && S_ISLNK(st.st_mode))
+            return prefix + " inside the rootfs is a symlink whose target does not exist there";
+    }
+    return prefix + " inside the rootfs: " + errno_text(err) + " (errno " + std::to_string(err) +
+           ")";
+}
+
+bool is_dir(int fd) {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+namespace {
+std::atomic<bool> force_walk{false};
 }  // namespace
 
 bool have_openat2() {
     static const bool available = probe_openat2();
-    return available;
+    return available && !force_walk.load(std::memory_order_relaxed);
+}
+
+void force_walk_for_tests(bool on) {
+    force_walk.store(on, std::memory_order_relaxed);
 }
 
 unique_fd open_tree_root(const std::string& path) {
@@ -132,17 +168,63 @@ unique_fd make_dirs_in_root(int root_fd, std::string_view path, mode_t mode) {
     if (!dir) fail_errno("open the rootfs");
     for (size_t i = 0; i < parts.size(); ++i) {
         std::string prefix = component_prefix(parts, i + 1);
+        // Resolved from the root each time, so a symlink among the parts ("..", absolute or
+        // relative) leads where it would for the guest; `dir` is only where a missing name is
+        // created: the resolved parent, inside the tree.
         unique_fd next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
         if (!next && errno == ENOENT) {
-            // `dir` is the resolved parent, inside the tree: create the name there.
             if (::mkdirat(dir.get(), parts[i].c_str(), mode) != 0 && errno != EEXIST)
                 fail_errno("mkdir " + prefix + " inside the rootfs");
             next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
         }
-        if (!next) fail_errno("open " + prefix + " inside the rootfs");
+        if (!next) fail_runtime("open " + open_failure(root_fd, prefix, errno));
         dir = std::move(next);
     }
     return dir;
+}
+
+unique_fd make_node_in_root(int root_fd, std::string_view path, NodeKind kind) {
+    if (kind == NodeKind::directory) return make_dirs_in_root(root_fd, path);
+    auto parts = split_path(path);
+    if (parts.empty()) fail_runtime("the root of the rootfs is a directory, not a file");
+    std::string shown = component_prefix(parts, parts.size());
+    unique_fd dir = make_dirs_in_root(root_fd, component_prefix(parts, parts.size() - 1));
+    unique_fd fd = open_in_root(root_fd, shown, O_PATH);
+    if (!fd && errno == ENOENT) {
+        // O_EXCL|O_NOFOLLOW: exactly this name in the resolved parent, not a symlink's target.
+        unique_fd created(::openat(dir.get(), parts.back().c_str(),
+                                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!created && errno != EEXIST) fail_errno("create " + shown + " inside the rootfs");
+        fd = open_in_root(root_fd, shown, O_PATH);
+    }
+    if (!fd) fail_runtime("open " + open_failure(root_fd, shown, errno));
+    if (is_dir(fd.get())) fail_runtime(shown + " inside the rootfs is a directory, not a file");
+    return fd;
+}
+
+std::optional<std::string> node_problem_in_root(int root_fd, std::string_view path, NodeKind kind) {
+    auto parts = split_path(path);
+    if (parts.empty() && kind == NodeKind::file)
+        return "the root of the rootfs is a directory, not a file";
+    for (size_t i = 0; i < parts.size(); ++i) {
+        std::string prefix = component_prefix(parts, i + 1);
+        bool last = i + 1 == parts.size();
+        unique_fd fd = open_in_root(root_fd, prefix, O_PATH);
+        if (!fd) {
+            int err = errno;
+            if (err != ENOENT) return open_failure(root_fd, prefix, err);
+            std::string why = open_failure(root_fd, prefix, err);
+            // Missing: created at boot, with everything below it; a dangling symlink is not.
+            if (why.find(" is a symlink ") != std::string::npos) return why;
+            return std::nullopt;
+        }
+        bool dir = is_dir(fd.get());
+        if (!dir && (!last || kind == NodeKind::directory))
+            return prefix + " inside the rootfs is not a directory";
+        if (dir && last && kind == NodeKind::file)
+            return prefix + " inside the rootfs is a directory, not a file";
+    }
+    return std::nullopt;
 }
 
 std::string fd_path(int fd) {
@@ -150,11 +232,17 @@ std::string fd_path(int fd) {
 }
 
 std::optional<std::string> read_guest_file(int root_fd, std::string_view path, size_t max_bytes) {
-    unique_fd fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-    if (!fd) return std::nullopt;
+    // O_PATH first: opening a FIFO or a device for reading can block or act (a watchdog starts
+    // on open); only a regular file is opened for real.
+    unique_fd handle = open_in_root(root_fd, path, O_PATH);
+    if (!handle) return std::nullopt;
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    if (::fstat(handle.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
     if (static_cast<uint64_t>(st.st_size) > max_bytes) return std::nullopt;
+    // Reopening through the fd's magic link opens the very inode checked above.
+    unique_fd fd(
+        ::open(fd_path(handle.get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
     std::string out;
     char buf[8192];
     for (;;) {
@@ -162,10 +250,10 @@ std::optional<std::string> read_guest_file(int root_fd, std::string_view path, s
         if (n == 0) return out;
         if (n < 0) {
             if (errno == EINTR) continue;
-            return std::nullopt;
+            return std::nullopt;  // EAGAIN included: a file that would block is not read
         }
         out.append(buf, static_cast<size_t>(n));
-        if (out.size() > max_bytes) return std::nullopt;  // grew while we read
+        if (out.size() > max_bytes) return std::nullopt;  // grew while we read (or /proc lied)
     }
 }
 

@@ -3,8 +3,10 @@
 //
 // Resolution uses openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) where the kernel has it
 // (5.6+): a guest symlink is followed as the guest would see it, re-rooted at the tree, and
-// can never reach the host. Older kernels get an O_NOFOLLOW walk, component by component,
-// that refuses any symlink (ELOOP) rather than follow it.
+// can never reach the host; a /proc magic link fails with ELOOP. Older kernels (or a seccomp
+// filter that refuses openat2) get the same resolution done by hand: a walk that opens every
+// component O_NOFOLLOW from its parent's fd, splices symlink text into the rest of the path
+// (absolute targets restart at the tree's root) and never lets ".." climb above the root.
 #pragma once
 
 #include <sys/types.h>
@@ -21,22 +23,29 @@ namespace ds::sys {
 unique_fd open_tree_root(const std::string& path);
 
 // openat() of `path` (absolute or relative: both are taken from the tree's root) inside the tree
-// `root_fd`. Returns an invalid fd with errno set on failure. `flags` gets O_CLOEXEC added;
-// O_CREAT is honoured for the last component only (never through a symlink).
+// `root_fd`. Returns an invalid fd with errno set on failure. `flags` gets O_CLOEXEC added.
+// Symlinks are followed inside the tree, the last one too unless `flags` has O_NOFOLLOW; O_CREAT
+// through a dangling symlink creates its target inside the tree, as it would for the guest (add
+// O_NOFOLLOW|O_EXCL to create exactly the named entry).
 unique_fd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0);
 
-// mkdir -p inside the tree; returns an O_PATH|O_DIRECTORY fd of the final directory. Throws a
-// runtime error naming the path and errno; a symlink that would lead out of the tree is never
-// followed (it resolves inside, or fails with ELOOP on old kernels).
+// mkdir -p inside the tree; returns an O_PATH|O_DIRECTORY fd of the final directory. Symlinks
+// resolve inside the tree; a missing component is created with mkdirat() in its resolved parent.
+// Throws a runtime error naming the path (as seen from the tree's root) and the reason, e.g. a
+// component that is a file, or a symlink whose target does not exist inside the tree.
 unique_fd make_dirs_in_root(int root_fd, std::string_view path, mode_t mode = 0755);
 
 // "/proc/self/fd/N": a name for an fd that mount(2) and friends accept as a target, which
-// names exactly the object the fd holds.
+// names exactly the object the fd holds. Note: it names the fd's own mount, not one mounted on
+// top of it later; to act on a new mount (e.g. remount it read-only), resolve the path again.
 std::string fd_path(int fd);
 
-// Reads a guest file: opened inside `root_fd` with O_NOFOLLOW|O_NONBLOCK, must be a regular
-// file, and at most `max_bytes` long (larger is refused, not truncated). nullopt when any of
-// that fails (missing, FIFO, device, symlink at the last component, too big).
+// Reads a guest file: resolved inside `root_fd` (symlinks stay in the tree, e.g. os-release ->
+// ../usr/lib/os-release), opened O_PATH first and read only when it is a regular file of at most
+// `max_bytes` (larger is refused, not truncated), then reopened O_RDONLY|O_NONBLOCK: a FIFO or a
+// device is never opened for reading (no blocking, no side effect of opening a device such as a
+// watchdog). nullopt when any of that fails (missing, FIFO, device, too big, a read would block).
+// The reopen goes through /proc/self/fd: /proc must be mounted where the caller runs.
 constexpr size_t kGuestFileLimit = 1 << 20;
 std::optional<std::string> read_guest_file(int root_fd, std::string_view path,
                                            size_t max_bytes = kGuestFileLimit);
@@ -45,9 +54,28 @@ std::optional<std::string> read_guest_file(const std::string& root, std::string_
                                            size_t max_bytes = kGuestFileLimit);
 
 // The O_NOFOLLOW walk itself, used where openat2 is missing (public so tests run it here).
+// Unlike openat2 it reads the text of /proc magic links like any symlink; the text is resolved
+// inside the tree like any other, so it cannot lead out either.
 unique_fd walk_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0);
+
+// What make_node_in_root makes: a directory (0755) or an empty file (0644), e.g. the target of a
+// bind mount of a directory or of a file.
+enum class NodeKind { directory, file };
+
+// Resolves `path` inside the tree as make_dirs_in_root does, creating missing parents and, when
+// missing, the last component as `kind` (exactly that name: never through a symlink). An
+// existing non-directory is accepted for `file` (a bind can go over a device node). Returns an
+// O_PATH fd of it; throws naming the path and the reason.
+unique_fd make_node_in_root(int root_fd, std::string_view path, NodeKind kind);
+
+// Why make_node_in_root(root_fd, path, kind) would fail, or nullopt when it would not (as far as
+// existing entries tell: creating a missing one can still fail). Changes nothing: a check made
+// before a boot, to warn the user; the boot itself re-checks as it creates.
+std::optional<std::string> node_problem_in_root(int root_fd, std::string_view path, NodeKind kind);
 
 // True when the kernel resolves with openat2 (else the O_NOFOLLOW walk is used).
 bool have_openat2();
+// Tests only: resolve with the walk even where openat2 exists, as on kernels before 5.6.
+void force_walk_for_tests(bool on);
 
 }  // namespace ds::sys
