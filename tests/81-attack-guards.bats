@@ -42,7 +42,7 @@ setup() {
 teardown() {
     # Containers a single test started (the suite's own stays up until the last test).
     local name
-    for name in "$NAME-opt" "$NAME-caps"; do
+    for name in "$NAME-opt" "$NAME-caps" "$NAME-sd"; do
         [ "$(ds --name="$name" pid 2>/dev/null)" = NONE ] || ds --name="$name" stop >/dev/null 2>&1 || true
     done
 }
@@ -328,8 +328,11 @@ inject_in_terminal() {
     echo "$output"
     [ "$status" -eq 0 ]
     [[ $output == *"ctty ENXIO"* ]]
-    # ... and without the filter, a user of the guest still cannot type into it: the kernel
-    # allows TIOCSTI without CAP_SYS_ADMIN only on one's own controlling terminal.
+}
+
+@test "run -u, without the filter: a guest user cannot type into the caller's terminal either" {
+    # The kernel allows TIOCSTI without CAP_SYS_ADMIN only on one's own controlling terminal,
+    # which the caller's terminal no longer is (the new session).
     fresh_start "$NAME-opt" --privileged=noseccomp
     inject_in_terminal "$NAME-opt" "-u tester"
     [ "$status" -eq 0 ]
@@ -362,6 +365,32 @@ SCRIPT
     run harness --script "$SUITE_TMP/jobs.script" -- env PS1='$ ' bash --norc --noprofile -i
     echo "$output"
     [ "$status" -eq 0 ]
+}
+
+# --- real guests under the table -----------------------------------------------------------------
+
+# failed_units NAME OPTIONS...: boots the systemd fixture with these options, prints its state
+# and its failed units (one per line, sorted) once it has booted, and stops it.
+failed_units() {
+    local name=$1 state
+    shift
+    rm -f "$SUITE_TMP/sd/container.config"
+    ds --name="$name" --rootfs="$SUITE_TMP/sd/rootfs" --net=none "$@" start >/dev/null
+    state=$(wait_for_systemd "$name") || return 1
+    echo "state=$state"
+    ds --name="$name" run systemctl --failed --no-legend --plain | awk '{print $1}' | sort
+    ds --name="$name" stop >/dev/null
+}
+
+@test "systemd boots under the table: no unit fails because of it" {
+    fixture_copy systemd "$SUITE_TMP/sd" >/dev/null
+    failed_units "$NAME-sd" >"$SUITE_TMP/sd.guarded"
+    failed_units "$NAME-sd" --privileged=noseccomp >"$SUITE_TMP/sd.open"
+    cat "$SUITE_TMP/sd.guarded"
+    grep -Eq '^state=(running|degraded)$' "$SUITE_TMP/sd.guarded"
+    # Units failing with the filter and not without it.
+    run comm -23 <(sort "$SUITE_TMP/sd.guarded") <(sort "$SUITE_TMP/sd.open")
+    [ -z "$output" ]
 }
 
 @test "host is as before the suite" {

@@ -313,10 +313,13 @@ void load_seccomp(const Config& config) {
     for (uint32_t arch : allowed_arches()) {
         Filter part = arch_filter(arch, config, release);
         has_x86 = has_x86 || arch == SCMP_ARCH_X86;
-        if (!filter)
+        if (!filter) {
             filter = std::move(part);
-        else
-            check(seccomp_merge(filter.get(), part.release()), "merge the 32-bit ABI's filter");
+            continue;
+        }
+        // On success the merge takes `part` over.
+        check(seccomp_merge(filter.get(), part.get()), "merge the 32-bit ABI's filter");
+        (void)part.release();
     }
     check(seccomp_load(filter.get()), "load filter");
     if (has_x86) load_i386_direct_socket_filter(config, release);
