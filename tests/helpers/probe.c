@@ -114,6 +114,14 @@ static int p_keyctl(void) {
     /* KEYCTL_GET_KEYRING_ID of the session keyring, without creating it. */
     return result_of(syscall(SYS_keyctl, 0, -3, 0));
 }
+static int p_add_key(void) {
+    /* A key type that does not exist: ENODEV once the call is reached. */
+    return result_of(syscall(SYS_add_key, "ds_probe_no_such_type", "d", "x", 1UL, -2));
+}
+static int p_request_key(void) {
+    /* A key that does not exist, no upcall: ENOKEY once the call is reached. */
+    return result_of(syscall(SYS_request_key, "user", "ds-probe-no-such-key", NULL, 0));
+}
 static int p_settimeofday(void) {
     return result_of(syscall(SYS_settimeofday, NULL, NULL));
 }
@@ -288,6 +296,8 @@ static const struct probe probes[] = {
     {"fanotify_init", p_fanotify_init},
     {"syslog", p_syslog},
     {"keyctl", p_keyctl},
+    {"add_key", p_add_key},
+    {"request_key", p_request_key},
     {"settimeofday", p_settimeofday},
     {"clock_settime", p_clock_settime},
     {"adjtimex", p_adjtimex},
