@@ -15,7 +15,11 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/kernel_version.hpp"
@@ -62,7 +66,7 @@ void clear_inherited_capabilities() {
 // One row per rule. Every row answers with an errno rather than killing: the kernel would say
 // EPERM itself to a caller without the capability, so programs already handle it (a guest's
 // modprobe fails cleanly, `systemctl kexec` falls back to a reboot instead of losing PID 1), and
-// the operation is refused all the same. Only a foreign syscall ABI is killed (see load_seccomp):
+// the operation is refused all the same. Only a foreign syscall ABI is killed (allowed_arches):
 // its numbers mean other calls, so no answer is meaningful.
 
 // When a row applies; everything is lifted by --privileged=noseccomp.
