@@ -24,6 +24,8 @@ APT_PACKAGES=(
     busybox-static debootstrap      # rootfs fixtures
     hyperfine systemd-container     # benchmarks against peers
 )
+# The 32-bit x86 probe of tests/81-attack-guards.bats (the host's compat ABI under seccomp).
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then APT_PACKAGES+=(gcc-multilib); fi
 
 log() { printf '[build] %s\n' "$*" >&2; }
 

@@ -6,7 +6,8 @@
 //      container's /dev/ptmx (its devpts instance);
 //   4. clone3(CLONE_INTO_CGROUP) (fork + cgroup.procs on old kernels or v1);
 // and in the child: setns(CLONE_NEWCGROUP) (after the cgroup move: with nsdelegate the move must
-// be seen from the host's cgroup namespace), setsid + TIOCSCTTY for `enter`, the caller's signal
+// be seen from the host's cgroup namespace), setsid + TIOCSCTTY for `enter`, setsid alone for `run`
+// (the caller's terminal stays its stdio but is not its controlling terminal), the caller's signal
 // state back, init's capability bounding set and seccomp filter (apply_security, while still
 // root), setgroups/setresgid/setresuid, chdir, execve.
 // Before step 1, the container's config and --env file are read on the host (workspace copy).
@@ -122,9 +123,9 @@ std::string_view env_value(const std::vector<std::string>& env, std::string_view
 // before exec so the command inherits exactly what the caller had. Fixed size: no allocation.
 class SignalState {
   public:
-    static constexpr std::array<int, 11> kSignals = {SIGINT,  SIGQUIT,  SIGTERM, SIGHUP,
-                                                     SIGUSR1, SIGUSR2,  SIGTTIN, SIGTTOU,
-                                                     SIGPIPE, SIGWINCH, SIGCHLD};
+    static constexpr std::array<int, 12> kSignals = {SIGINT,  SIGQUIT, SIGTERM,  SIGHUP,
+                                                     SIGUSR1, SIGUSR2, SIGTSTP,  SIGTTIN,
+                                                     SIGTTOU, SIGPIPE, SIGWINCH, SIGCHLD};
     SignalState() {
         for (size_t i = 0; i < kSignals.size(); ++i)
             ::sigaction(kSignals[i], nullptr, &saved_[i]);
@@ -150,6 +151,10 @@ struct ChildPlan {
     int cgroup_ns = -1;         // setns(CLONE_NEWCGROUP) target (pidfd or ns file), -1 = none
     int cgroup_procs_dir = -1;  // join by writing "0" to its cgroup.procs (no CLONE_INTO_CGROUP)
     int tty = -1;               // `enter`: controlling terminal and stdio
+    // `run`: a session of its own, so the caller's terminal (its stdio) is not the command's
+    // controlling terminal: a guest that is not root cannot push input into it with TIOCSTI
+    // (root is stopped by the seccomp filter), nor take it over with TIOCSCTTY.
+    bool new_session = false;
     const SignalState* signals = nullptr;
     const Config* security = nullptr;  // apply_security(*security) before dropping to the user
     bool set_ids = false;
@@ -265,6 +270,8 @@ void exec_file(const char* path, const ChildPlan& p) {
         for (int fd = 0; fd < 3; ++fd)
             if (::dup2(p.tty, fd) < 0) child_fail(p, 127, "redirect stdio to the pty", "", errno);
         if (p.tty > 2) ::close(p.tty);
+    } else if (p.new_session && ::setsid() < 0) {
+        child_fail(p, 127, "setsid", "", errno);
     }
     if (p.signals) p.signals->restore();
     if (p.security) {
@@ -515,20 +522,43 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
     return out;
 }
 
-// `run`: the caller forwards the signals a process sends it (timeout(1), kill) to the command;
-// those the terminal sends reach the command directly (same process group), so they are not
-// sent twice.
+// `run`: the command is in a session of its own, out of reach of the caller's terminal, so the
+// caller forwards every signal it gets. Those its terminal sends (si_code SI_KERNEL: Ctrl+C,
+// Ctrl+\, a hangup, a resize) go to the command's process group, as the terminal would have sent
+// them; those a process sends (timeout(1), kill) to the command alone. Until the child's setsid
+// its group does not exist yet: then the command alone.
 std::atomic<pid_t> g_forward_to{0};
 
 void forward_signal(int sig, siginfo_t* info, void*) {
+    int saved_errno = errno;
     pid_t pid = g_forward_to.load(std::memory_order_relaxed);
-    if (pid > 0 && info->si_code != SI_KERNEL) ::kill(pid, sig);
+    if (pid > 0 && (info->si_code != SI_KERNEL || ::kill(-pid, sig) != 0)) ::kill(pid, sig);
+    errno = saved_errno;
 }
 
-constexpr int kForwardedSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+// Ctrl+Z: stops the command's group and then the caller the usual way (the shell reports the job
+// stopped); when the shell continues the caller, the command continues too.
+void forward_stop(int, siginfo_t*, void*) {
+    int saved_errno = errno;
+    pid_t pid = g_forward_to.load(std::memory_order_relaxed);
+    if (pid > 0 && ::kill(-pid, SIGSTOP) != 0) ::kill(pid, SIGSTOP);
+    struct sigaction stop = {}, handler = {};
+    stop.sa_handler = SIG_DFL;
+    ::sigaction(SIGTSTP, &stop, &handler);
+    sigset_t tstp;
+    sigemptyset(&tstp);
+    sigaddset(&tstp, SIGTSTP);
+    ::sigprocmask(SIG_UNBLOCK, &tstp, nullptr);
+    ::raise(SIGTSTP);  // stopped here until SIGCONT
+    ::sigaction(SIGTSTP, &handler, nullptr);
+    if (pid > 0 && ::kill(-pid, SIGCONT) != 0) ::kill(pid, SIGCONT);
+    errno = saved_errno;
+}
 
-// No WUNTRACED: a terminal's Ctrl+Z stops this process and the command alike (one process
-// group), and the shell's `fg` continues both.
+constexpr int kForwardedSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
+
+// No WUNTRACED: Ctrl+Z stops this process and the command alike (forward_stop), and the shell's
+// `fg` continues both.
 int wait_for_command(pid_t pid) {
     for (;;) {
         int status = 0;
@@ -856,6 +886,7 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
     plan.argv = argv.data();
     plan.envp = envp.data();
     plan.security = &host.config;
+    plan.new_session = true;
     if (id) {
         plan.set_ids = true;
         plan.uid = id->entry.uid;
@@ -870,12 +901,16 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
     struct sigaction forward = {};
     forward.sa_sigaction = forward_signal;
     forward.sa_flags = SA_SIGINFO | SA_RESTART;
+    struct sigaction stop = forward;
+    stop.sa_sigaction = forward_stop;
     for (int sig : kForwardedSignals)
         sigaddset(&forwarded, sig);
+    sigaddset(&forwarded, SIGTSTP);
     // Blocked until the child's PID is known; the child restores the caller's state.
     ::sigprocmask(SIG_BLOCK, &forwarded, nullptr);
     for (int sig : kForwardedSignals)
         ::sigaction(sig, &forward, nullptr);
+    ::sigaction(SIGTSTP, &stop, nullptr);
     plan.signals = &saved;
 
     pid_t pid = spawn(plan, joined);

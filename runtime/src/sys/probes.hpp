@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/kernel_version.hpp"
+
 namespace ds::sys {
 
 enum class Section { required, recommended, optional };
@@ -28,15 +30,7 @@ struct ProbeResult {
 
 // --- pure parsing (unit-tested) -------------------------------------------------------------
 
-struct KernelVersion {
-    int major = 0;
-    int minor = 0;
-    int patch = 0;
-};
-// "6.18.44-fc-v595" -> {6, 18, 44}; "3.10" -> {3, 10, 0}; nullopt when it does not start with
-// "N.N".
-std::optional<KernelVersion> parse_kernel_release(std::string_view release);
-bool kernel_at_least(const KernelVersion& have, int major, int minor);
+// KernelVersion, parse_kernel_release, kernel_at_least: core/kernel_version.hpp.
 
 // One line of /proc/filesystems names `fs` ("nodev\tcgroup2" or "\text4").
 bool filesystems_list_has(std::string_view proc_filesystems, std::string_view fs);
