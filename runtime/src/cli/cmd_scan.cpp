@@ -25,7 +25,7 @@ int cmd_scan(Context& ctx) {
                       "it); save a config again with --rootfs/--rootfs-img at the next start");
     for (const auto& item : result.cleaned)
         print_info("Cleaned orphaned " + item + ".");
-    if (result.synchronized.empty() && result.cleaned.empty()) {
+    if (result.synchronized.empty() && result.cleaned.empty() && result.missing_configs.empty()) {
         print_info("No untracked resources found.");
     } else {
         print_info("Scan complete: synchronized " + std::to_string(result.synchronized.size()) +

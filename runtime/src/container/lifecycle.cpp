@@ -539,6 +539,7 @@ void warn_if_reachable(const Config& config, const Warn& warn) {
 
 StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn) {
     validate_request(request, warn);
+    check_name_available(ws, request.config.name);  // before anything is created
     ensure_workspace(ws, request.config.name);
     auto lock = lock_container(ws, request.config.name);
     check_name_available(ws, request.config.name);
@@ -555,6 +556,7 @@ StopResult stop_container(const Workspace& ws, const std::string& name,
 StartResult restart_container(const Workspace& ws, StartRequest request,
                               std::chrono::seconds timeout, const Warn& warn) {
     validate_request(request, warn);
+    check_name_available(ws, request.config.name);
     ensure_workspace(ws, request.config.name);
     // One lock across both halves: no other start or stop can slip in between.
     auto lock = lock_container(ws, request.config.name);
