@@ -171,6 +171,24 @@ assert_unreachable_for_nobody() {
 	rm -f "$SUITE_TMP/atk.img"
 }
 
+@test "hole 3: install puts a tarball's setuid binary and device node out of other users' reach" {
+	local name="$SFX-inst" staging
+	staging="$SUITE_TMP/inst-rootfs"
+	fixture_copy busybox "$staging" >/dev/null
+	plant_privileged_files "$staging/rootfs"
+	tar -C "$staging/rootfs" -czf "$SUITE_TMP/inst.tar.gz" .
+	rm -rf "$staging"
+	# A fresh workspace whose Containers/ an older runtime made 0755.
+	mkdir -p "$DROIDSPACES_HOME/Containers"
+	chmod 0755 "$DROIDSPACES_HOME/Containers"
+	run -0 ds --name="$name" install --from="$SUITE_TMP/inst.tar.gz"
+	local rootfs="$DROIDSPACES_HOME/Containers/$name/rootfs"
+	[ "$(stat -c %a "$rootfs/suid-busybox")" = 4755 ]
+	assert_unreachable_for_nobody "$rootfs"
+	[ "$(stat -c %a "$DROIDSPACES_HOME/Containers")" = 700 ]
+	rm -rf "$DROIDSPACES_HOME/Containers/$name" "$SUITE_TMP/inst.tar.gz"
+}
+
 # --- hole 4: fake containers ---------------------------------------------------------------------
 
 @test "hole 4: an unprivileged user's fake container is neither shown, adopted, imported nor entered" {
