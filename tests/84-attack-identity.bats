@@ -293,8 +293,8 @@ assert_unreachable_for_nobody() {
 	# None of the guest's settings: no bind, the seccomp filter on, nothing saved.
 	[ ! -e "/proc/$new/root/mnt/atk/marker" ]
 	grep -qE '^Seccomp:\s+2$' "/proc/$new/status"
-	! grep -q '^privileged=' "$DROIDSPACES_HOME/Containers/$name/container.config"
-	! grep -q "$ATK" "$DROIDSPACES_HOME/Containers/$name/container.config"
+	run ! grep -q '^privileged=' "$DROIDSPACES_HOME/Containers/$name/container.config"
+	run ! grep -q "$ATK" "$DROIDSPACES_HOME/Containers/$name/container.config"
 	run -0 ds --name="$name" info --json
 	python3 -c 'import json,sys; i=json.loads(sys.argv[1]); f=i["features"]; assert i["config_source"]=="workspace" and f["privileged"] is None and f["bind_mounts"]==[], i' "$output"
 	run -0 ds --name="$name" stop

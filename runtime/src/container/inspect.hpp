@@ -129,7 +129,8 @@ nlohmann::json to_json(const ScanResult& result);
 
 // --- shared facts ------------------------------------------------------------------------------
 
-// PID 1 of a PID namespace directly below ours, owned by host root (not yet: in our cgroup).
+// PID 1 of a PID namespace directly below ours, owned by host root in the initial user
+// namespace. Callers that know the name also require the cgroup droidspaces/<name>.
 bool is_container_init(pid_t pid);
 // The container name an init's /run/droidspaces/name marker gives, "" when unreadable (read
 // inside the guest's root, regular file only, size-capped).
