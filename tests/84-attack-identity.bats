@@ -377,6 +377,20 @@ print(len(data))' "$ATK/initctl"
 	[ "$output" = 0 ]
 }
 
+@test "hole 6: init detection never blocks on a FIFO the rootfs's /sbin/init leads to" {
+	local name="$SFX-ififo" rootfs
+	rootfs=$(fixture_copy busybox "$SUITE_TMP/$name")
+	rm -f "$rootfs/sbin/init"
+	mkfifo "$rootfs/hang"
+	ln -s /hang "$rootfs/sbin/init"
+	DS_TIMEOUT=30 run --separate-stderr ds --name="$name" --rootfs="$rootfs" --net=none start
+	echo "status $status: $stderr"
+	[ "$status" -eq 2 ]  # the boot's exec of a FIFO fails; 124 would be a hang
+	[[ $stderr == *"exec /sbin/init"* ]]
+	run -1 ds --name="$name" pid
+	[ "$output" = NONE ]
+}
+
 @test "the host is clean after the attacks" {
 	run -0 ds show --json
 	[ "$output" = "[]" ]
