@@ -14,6 +14,9 @@
 #
 # DROIDSPACES_BIN: the runtime binary (default: build/droidspaces of this checkout). Run as root.
 
+# `run --separate-stderr` sets $stderr.
+# shellcheck disable=SC2154
+
 bats_require_minimum_version 1.5.0
 
 load helpers
@@ -85,21 +88,30 @@ first_child() {
 	echo "${children%% *}"
 }
 
-# An unprivileged user's fake container called $1: PID 1 of its own PID namespace, with
-# /run/droidspaces/name and a config asking for privileged=full, under a parent titled
-# "ds-monitor:$1". Prints the fake init's host PID.
+# A fake container called $1: PID 1 of its own PID namespace, with /run/droidspaces/name and a
+# config asking for privileged=full, under a parent titled "ds-monitor:$1". Made by the
+# unprivileged user nobody in a user namespace of its own, or, with $2 = root, by host root
+# outside the runtime's cgroup. Prints the fake init's host PID.
 start_fake() {
-	local name=$1 helper init
-	# setpriv itself in the background (not a function: $! must be the process that becomes
-	# unshare).
+	local name=$1 owner=${2:-nobody} helper init
+	local -a runner=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+	local -a userns=(--user --map-root-user)
+	if [ "$owner" = root ]; then
+		runner=(env)
+		userns=()
+	fi
+	# The runner itself in the background (not a function: $! must be the process that
+	# becomes unshare).
 	# shellcheck disable=SC2016
-	setpriv --reuid=65534 --regid=65534 --clear-groups -- bash -c '
-		exec -a "ds-monitor:$1" unshare --user --map-root-user --mount --pid --fork --mount-proc \
-			sh -c "mount -t tmpfs none /run && mkdir /run/droidspaces &&
-				echo $1 >/run/droidspaces/name &&
-				printf \"name=$1\nrootfs_path=/\nnet_mode=none\nprivileged=full\n\" \
+	"${runner[@]}" bash -c '
+		name=$1
+		shift
+		exec -a "ds-monitor:$name" unshare "$@" --mount --propagation=private --pid --fork \
+			--mount-proc sh -c "mount -t tmpfs none /run && mkdir /run/droidspaces &&
+				echo $name >/run/droidspaces/name &&
+				printf \"name=$name\nrootfs_path=/\nnet_mode=none\nprivileged=full\n\" \
 					>/run/droidspaces/container.config && exec sleep 1000"' bash "$name" \
-		</dev/null >/dev/null 2>&1 3>&- &
+		"${userns[@]}" </dev/null >/dev/null 2>&1 3>&- &
 	helper=$!
 	echo "$helper" >>"$SUITE_TMP/helper.pid"
 	wait_until 10 first_child "$helper" || return 1
@@ -232,6 +244,28 @@ assert_unreachable_for_nobody() {
 	[ ! -e "$DROIDSPACES_HOME/Containers/$fake" ]
 	rm -f "$DROIDSPACES_HOME/Pids/$fake.pid"
 	kill -0 "$init"  # untouched by the runtime
+	kill -9 "$init"
+	wait_until 10 bash -c "! kill -0 $init"
+}
+
+@test "hole 4: a PID namespace of host root outside droidspaces/<name> is not adopted either" {
+	local fake="$SFX-rootfake" init
+	init=$(start_fake "$fake" root)
+	[ -n "$init" ]
+	grep -qE '^Uid:\s+0\s+0\s+0\s+0$' "/proc/$init/status"
+	run -0 ds scan --json
+	echo "$output"
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert sys.argv[2] not in r["synchronized"] + r["missing_configs"], r' \
+		"$output" "$fake"
+	[ ! -e "$DROIDSPACES_HOME/Pids/$fake.state" ]
+	[ ! -e "$DROIDSPACES_HOME/Containers/$fake" ]
+	mkdir -p "$DROIDSPACES_HOME/Pids"
+	echo "$init" >"$DROIDSPACES_HOME/Pids/$fake.pid"
+	run -0 ds show
+	[[ $output != *"$fake"* ]]
+	run -1 ds --name="$fake" pid
+	[ "$output" = NONE ]
+	rm -f "$DROIDSPACES_HOME/Pids/$fake.pid"
 	kill -9 "$init"
 	wait_until 10 bash -c "! kill -0 $init"
 }
