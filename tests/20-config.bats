@@ -93,7 +93,44 @@ expect_rejected() {
 	local name
 	name=$(printf 'n%.0s' {1..300})
 	expect_rejected "${name:0:40}" -n "$name" -r "$tmp/rootfs" start
-	[[ $stderr == *255* ]]
+	[[ $stderr == *"longer than 64"* ]]
+}
+
+@test "a 255-character name gets one clear error before anything is created" {
+	local name
+	name=$(printf 'n%.0s' {1..255})
+	expect_rejected "${name:0:40}" -n "$name" -r "$tmp/rootfs" start
+	[[ $stderr == *"longer than 64"* ]]
+	[ ! -e "$DROIDSPACES_HOME/Containers" ]
+	[ ! -e "$DROIDSPACES_HOME/Pids" ]
+}
+
+@test "a 65-character name is rejected, 64 characters is the limit" {
+	local name
+	name=$(printf 'n%.0s' {1..65})
+	expect_rejected "${name:0:40}" -n "$name" -r "$tmp/rootfs" start
+}
+
+@test "a name starting with '.' is rejected (install's staging names)" {
+	expect_rejected "'.install-keep.abcdef'" -n .install-keep.abcdef -r "$tmp/rootfs" start
+	[[ $stderr == *"must not start with '.'"* ]]
+}
+
+# "my box" is stored as Containers/my-box (upstream's mapping): the other spelling must not take
+# over its directory, config, lock and records.
+@test "'my-box' cannot take over the stored 'my box', nor the other way round" {
+	local spelling other dir
+	for spelling in "my box" "my-box"; do
+		other=${spelling/ /-}
+		[ "$other" != "$spelling" ] || other=${spelling/-/ }
+		dir="$DROIDSPACES_HOME/Containers/my-box"
+		mkdir -p "$dir"
+		printf 'name=%s\nrootfs_path=%s\n' "$spelling" "$tmp/rootfs" >"$dir/container.config"
+		expect_rejected "'$other' is taken" -n "$other" -r "$tmp/rootfs" start
+		[[ $stderr == *"belongs to container '$spelling'"* ]]
+		grep -qx "name=$spelling" "$dir/container.config"
+		rm -rf "$DROIDSPACES_HOME/Containers"
+	done
 }
 
 @test "names with control characters are rejected on one escaped line" {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # show / info / scan against two running busybox containers: listings match `pid`, the JSON and
 # KEY=VALUE outputs carry their fields, stale records (dead PIDs, PIDs reused by unrelated
-# processes) are never listed and get pruned, and scan recovers records and configs deleted
-# from the workspace of a running container.
+# processes) are never listed and get pruned, and scan recovers the records deleted from the
+# workspace of a running container (a deleted config is reported, never imported from the guest).
 #
 # DROIDSPACES_BIN: the runtime binary (default: build/droidspaces of this checkout).
 # Run as root. Container names carry a per-run suffix: cgroups are host-wide, so suites that
@@ -170,7 +170,7 @@ for ns in ("ipc", "mnt", "net", "pid", "uts"):
     ours = os.stat(f"/proc/{pid}/ns/{ns}").st_ino
     assert info["namespaces"][ns]["inode"] == ours, (ns, info["namespaces"][ns], ours)
 assert info["features"]["net"] == "none" and info["features"]["bind_mounts"] == [], info["features"]
-assert info["config_source"] == "snapshot", info
+assert info["config_source"] == "workspace", info
 assert info["cgroup"]["path"] == (cgroup or None), info["cgroup"]
 if cgroup:
     assert info["cgroup"]["processes"] >= 1, info["cgroup"]
@@ -288,15 +288,17 @@ EOF
 	[[ $output =~ (^|$'\n')"$CA"\ +"$pid"\ +busybox ]]
 }
 
-@test "scan restores a deleted container.config from the live snapshot" {
-	local pid config
-	pid=$(pid_of "$CB")
+@test "scan reports a deleted container.config and never imports the guest's copy" {
+	local config
 	config="$DROIDSPACES_HOME/Containers/$CB/container.config"
-	rm "$config"
-	run -0 ds scan
-	echo "$output"
-	[[ $output == *"synchronized 1 container(s)"* ]]
-	cmp "$config" "/proc/$pid/root/run/droidspaces/container.config"
+	mv "$config" "$SUITE_TMP/saved.config"
+	run -0 --separate-stderr ds scan
+	echo "$output $stderr"
+	[[ $stderr == *"'$CB' is running but its config $config is missing"* ]]
+	[ ! -e "$config" ]
+	run -0 ds scan --json
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["missing_configs"]==[sys.argv[2]], r' "$output" "$CB"
+	mv "$SUITE_TMP/saved.config" "$config"
 }
 
 @test "scan --json reports what it did; nothing when all is in order" {
@@ -304,8 +306,8 @@ EOF
 	python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-assert set(r) == {"synchronized", "restored_configs", "cleaned", "foreign"}, r
-assert r["synchronized"] == [] and r["restored_configs"] == [], r
+assert set(r) == {"synchronized", "missing_configs", "cleaned", "foreign"}, r
+assert r["synchronized"] == [] and r["missing_configs"] == [], r
 assert sys.argv[2] not in r["foreign"] and sys.argv[3] not in r["foreign"], r
 ' "$output" "$CA" "$CB"
 	rm -f "$DROIDSPACES_HOME/Pids/$CB.pid"

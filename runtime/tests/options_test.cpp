@@ -95,7 +95,7 @@ TEST(Options, BadNamesAreRejectedWhileParsing) {
     EXPECT_USAGE_ERROR(parse({"--name=", "start"}), "''", "empty");
     EXPECT_USAGE_ERROR(parse({"-n", ",", "stop"}), "''", "empty");
     EXPECT_USAGE_ERROR(parse({"-n", "a,..", "stop"}), "'..'", "reserved");
-    EXPECT_USAGE_ERROR(parse({"-n", std::string(300, 'n'), "start"}), std::string(40, 'n'), "255");
+    EXPECT_USAGE_ERROR(parse({"-n", std::string(300, 'n'), "start"}), std::string(40, 'n'), "64");
     EXPECT_USAGE_ERROR(parse({"-n", "a\x01", "start"}), "'a\\x01'", "letters");
 }
 

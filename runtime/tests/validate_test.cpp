@@ -55,8 +55,8 @@ TEST(ContainerName, AcceptsUpstreamCharset) {
     EXPECT_NO_THROW(check_container_name("a.b_c-d"));
     EXPECT_NO_THROW(check_container_name("Ubuntu 24.04"));
     EXPECT_NO_THROW(check_container_name("x"));
-    EXPECT_NO_THROW(check_container_name("..."));  // only "." and ".." are reserved
-    EXPECT_NO_THROW(check_container_name(std::string(255, 'a')));
+    EXPECT_NO_THROW(check_container_name("a..."));
+    EXPECT_NO_THROW(check_container_name(std::string(64, 'a')));
 }
 
 TEST(ContainerName, RejectsEmpty) {
@@ -74,11 +74,32 @@ TEST(ContainerName, RejectsSlashes) {
     EXPECT_USAGE_ERROR(check_container_name("/"), "'/'", "letters");
 }
 
+TEST(ContainerName, RejectsLeadingDot) {
+    // Containers/.install-<name>.XXXXXX is install's staging area: no container may own such a
+    // directory (install of "keep" would remove ".install-keep.abcdef" as its own leftover).
+    EXPECT_USAGE_ERROR(check_container_name(".install-keep.abcdef"), "'.install-keep.abcdef'",
+                       "must not start with '.'");
+    EXPECT_USAGE_ERROR(check_container_name("..."), "'...'", "must not start with '.'");
+    EXPECT_USAGE_ERROR(check_container_name(".hidden"), "'.hidden'", "must not start with '.'");
+}
+
 TEST(ContainerName, RejectsTooLong) {
-    std::string name(256, 'b');
-    EXPECT_USAGE_ERROR(check_container_name(name), name.substr(0, 40), "255");
-    std::string longer(300, 'c');
-    EXPECT_USAGE_ERROR(check_container_name(longer), longer.substr(0, 40), "255");
+    std::string name(65, 'b');
+    EXPECT_USAGE_ERROR(check_container_name(name), name.substr(0, 40), "64");
+    std::string longer(255, 'c');
+    EXPECT_USAGE_ERROR(check_container_name(longer), longer.substr(0, 40), "64");
+}
+
+// Every file name derived from a valid name fits in NAME_MAX (255): the longest is install's
+// staging directory ".install-<name>.XXXXXX", then the atomic-write temp "<name>.state.XXXXXX".
+TEST(ContainerName, DerivedFileNamesFit) {
+    std::string name(kMaxNameLength, 'n');
+    ASSERT_NO_THROW(check_container_name(name));
+    for (std::string derived : {".install-" + name + ".XXXXXX", name + ".state.XXXXXX",
+                                name + ".config.XXXXXX", "ds-monitor:" + name})
+        EXPECT_LE(derived.size(), 255u) << derived;
+    // The default hostname is the name: sethostname takes at most 64 bytes.
+    EXPECT_LE(name.size(), 64u);
 }
 
 TEST(ContainerName, TooLongMessageStaysShort) {
@@ -100,6 +121,13 @@ TEST(ContainerName, RejectsControlCharactersAndShowsThemEscaped) {
 TEST(ContainerName, RejectsOtherPunctuation) {
     for (std::string bad : {"a:b", "a,b", "a$b", "a*b", "a\\b", "ä"})
         EXPECT_USAGE_ERROR(check_container_name(bad), "invalid container name", "letters");
+}
+
+// "my box" and "my-box" share one sanitised form: they are one identity on disk, and the
+// runtime refuses to store the second spelling (see container::check_name_available).
+TEST(SanitizeName, CollidingSpellingsShareOneForm) {
+    EXPECT_EQ(sanitize_name("my box"), sanitize_name("my-box"));
+    EXPECT_NE(sanitize_name("my box"), sanitize_name("my_box"));
 }
 
 TEST(SanitizeName, SpacesBecomeDashes) {

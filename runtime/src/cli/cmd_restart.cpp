@@ -11,7 +11,7 @@ int cmd_restart(Context& ctx) {
     if (ctx.inv.names.empty()) ctx.inv.names.push_back(resolve_single_name(ctx));
     // The config as saved in the workspace (edits made while it ran take effect), plus anything
     // given on this command line.
-    auto request = start_request(load_config(ctx, /*saved_only=*/true));
+    auto request = start_request(load_config(ctx));
     auto timeout = ctx.inv.timeout_seconds ? std::chrono::seconds(*ctx.inv.timeout_seconds)
                                            : container::kDefaultStopTimeout;
     auto result =

@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 
-#include "container/lifecycle.hpp"
 #include "container/state.hpp"
 #include "core/error.hpp"
 #include "sys/file.hpp"
@@ -42,7 +41,7 @@ std::string sibling_config(const std::string& rootfs) {
 
 }  // namespace
 
-ConfigSource load_config(const Context& ctx, bool saved_only) {
+ConfigSource load_config(const Context& ctx) {
     const Invocation& inv = ctx.inv;
     ConfigSource source;
     std::string name = inv.names.size() == 1 ? inv.names[0] : "";
@@ -53,9 +52,9 @@ ConfigSource load_config(const Context& ctx, bool saved_only) {
         source.path = sibling_config(rootfs);
         source.config = load_file(source.path);
     } else if (!name.empty()) {
-        auto running = saved_only ? std::nullopt : container::find_running(ctx.workspace, name);
-        source.config = load_file(running ? container::live_config_path(running->init_pid)
-                                          : ctx.workspace.config_path(name));
+        // Never the running container's /run/droidspaces/container.config: the guest can
+        // rewrite it (privileged=full, binds, env_file) and power off just before a start.
+        source.config = load_file(ctx.workspace.config_path(name));
     }
     if (inv.reset) reset_config(source.config);
     apply_overrides(inv, source.config);

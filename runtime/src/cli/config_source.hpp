@@ -14,10 +14,10 @@ struct ConfigSource {
     std::string path;  // the user's config file to keep in sync, "" for the workspace copy only
 };
 
-// -C FILE; else container.config next to a --rootfs/--rootfs-img given here; else the running
-// container's snapshot (unless `saved_only`) or the workspace copy for -n NAME. Then --reset,
-// then the command line.
-ConfigSource load_config(const Context& ctx, bool saved_only = false);
+// -C FILE; else container.config next to a --rootfs/--rootfs-img given here; else the workspace
+// copy for -n NAME (the host's copy is the only source of truth: the guest's /run/droidspaces
+// snapshot is never read). Then --reset, then the command line.
+ConfigSource load_config(const Context& ctx);
 
 // What `start` and `restart` boot: the loaded config, where to save it, the caller's TERM.
 container::StartRequest start_request(ConfigSource source);

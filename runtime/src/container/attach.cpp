@@ -44,6 +44,7 @@
 #include "sys/file.hpp"
 #include "sys/process.hpp"
 #include "sys/pty.hpp"
+#include "sys/rootfs_path.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::container {
@@ -470,10 +471,17 @@ struct Identity {
     gid_t tty_gid = kDefaultTtyGid;
 };
 
+// A file of the container, read by this (host root) process after it joined the container's
+// mount namespace, whose root is now ours: resolved inside that root, regular files only and
+// size-capped, so a guest's FIFO, /dev/zero link or huge file cannot hang or exhaust `enter`.
+std::string read_container_file(std::string_view path) {
+    return sys::read_guest_file(std::string("/"), path).value_or("");
+}
+
 // Resolved from the container's own files (the caller is in its mount namespace by now).
 Identity resolve_identity(const std::string& user) {
-    auto passwd = sys::try_read_file("/etc/passwd").value_or("");
-    auto group = sys::try_read_file("/etc/group").value_or("");
+    auto passwd = read_container_file("/etc/passwd");
+    auto group = read_container_file("/etc/group");
     Identity id;
     if (auto entry = find_passwd_entry(passwd, user)) {
         id.entry = std::move(*entry);
@@ -507,9 +515,8 @@ std::vector<std::string> build_environment(const std::string& term, const EnvVar
     set_env(env, "USER=" + name);
     set_env(env, "LOGNAME=" + name);
     if (!shell.empty()) set_env(env, "SHELL=" + shell);
-    if (auto text = sys::try_read_file("/etc/environment"))
-        for (auto& entry : parse_environment_file(*text))
-            set_env(env, std::move(entry));
+    for (auto& entry : parse_environment_file(read_container_file("/etc/environment")))
+        set_env(env, std::move(entry));
     return env;
 }
 

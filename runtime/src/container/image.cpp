@@ -277,12 +277,13 @@ OpenedImage open_image(const std::string& path, bool read_only) {
 }
 
 // A mount point made by mkdir -p, removed again unless keep() is called. One that existed
-// before is left alone.
+// before is left alone. Made 0700: its parent (the mount base, install's staging directory) is
+// already private, and the mounted root's own mode is what the guest sees.
 class MountPointDir {
   public:
     explicit MountPointDir(const std::string& path) : path_(path) {
         created_ = !sys::path_exists(path);
-        sys::make_dirs(path, 0755);
+        sys::make_dirs(path, 0700);
     }
     MountPointDir(const MountPointDir&) = delete;
     MountPointDir& operator=(const MountPointDir&) = delete;

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <string_view>
 
 #include "sys/fd.hpp"
+#include "sys/rootfs_path.hpp"
 
 namespace ds::container {
 namespace {
@@ -25,26 +27,43 @@ constexpr std::array<std::pair<InitFamily, std::string_view>, 8> kNames = {{
     {InitFamily::unknown, "unknown"},
 }};
 
-// Follows symlinks of `path` inside `rootfs` (an absolute link target is relative to the rootfs,
-// as it will be after pivot_root). Returns the final path inside the rootfs.
-std::string resolve_in_rootfs(const std::string& rootfs, std::string path) {
+// Follows symlinks of `path` inside the tree `root` (an absolute link target is relative to the
+// rootfs, as it will be after pivot_root). Every directory on the way is resolved inside the
+// tree too, so a rootfs symlink never leads the probe to the host. Returns the final path
+// inside the rootfs.
+std::string resolve_in_rootfs(int root, std::string path) {
     for (int hops = 0; hops < 16; ++hops) {
+        auto slash = path.rfind('/');
+        std::string parent = path.substr(0, slash + 1);
+        sys::unique_fd dir = sys::open_in_root(root, parent, O_PATH | O_DIRECTORY);
+        if (!dir) return path;
         char target[PATH_MAX];
-        ssize_t n = ::readlink((rootfs + path).c_str(), target, sizeof target - 1);
-        if (n < 0) return path;
+        ssize_t n =
+            ::readlinkat(dir.get(), path.substr(slash + 1).c_str(), target, sizeof target - 1);
+        if (n <= 0) return path;
         std::string t(target, static_cast<size_t>(n));
-        path = t[0] == '/' ? t : path.substr(0, path.rfind('/') + 1) + t;
+        path = t[0] == '/' ? t : parent + t;
     }
     return path;
 }
 
-// Reads the first part of a binary: init binaries name themselves early enough.
-std::string head_of(const std::string& path, size_t limit) {
-    sys::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+// Reads the first part of a binary: init binaries name themselves early enough. Only a regular
+// file is read (looked up with O_PATH first: a guest FIFO or device is never opened).
+std::string head_of(int root, const std::string& path, size_t limit) {
+    sys::unique_fd found = sys::open_in_root(root, path, O_PATH | O_NOFOLLOW);
+    struct stat st;
+    if (!found || ::fstat(found.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+    sys::unique_fd fd(::open(sys::fd_path(found.get()).c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return "";
     std::string data(limit, '\0');
-    ssize_t n = ::read(fd.get(), data.data(), limit);
-    data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    size_t got = 0;
+    while (got < limit) {
+        ssize_t n = ::read(fd.get(), data.data() + got, limit - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    data.resize(got);
     return data;
 }
 
@@ -67,7 +86,9 @@ InitFamily parse_init_family(std::string_view text) {
 }
 
 InitFamily detect_init_family(const std::string& rootfs, const std::string& init_path) {
-    std::string real = resolve_in_rootfs(rootfs, init_path);
+    sys::unique_fd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return InitFamily::unknown;
+    std::string real = resolve_in_rootfs(root.get(), init_path);
     std::string base = real.substr(real.rfind('/') + 1);
     if (base == "systemd" || contains(real, "/systemd/")) return InitFamily::systemd;
     if (base == "busybox") return InitFamily::busybox;
@@ -76,7 +97,7 @@ InitFamily detect_init_family(const std::string& rootfs, const std::string& init
     if (base == "s6-svscan" || base == "s6-linux-init") return InitFamily::s6;
     if (base == "procd") return InitFamily::procd;
     // A regular /sbin/init: tell by what the binary says about itself.
-    std::string head = head_of(rootfs + real, 1 << 20);
+    std::string head = head_of(root.get(), real, 1 << 20);
     if (contains(head, "systemd")) return InitFamily::systemd;
     if (contains(head, "BusyBox")) return InitFamily::busybox;
     if (contains(head, "/run/initctl") || contains(head, "/dev/initctl"))

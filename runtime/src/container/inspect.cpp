@@ -28,6 +28,7 @@
 #include "sys/mount.hpp"
 #include "sys/platform.hpp"
 #include "sys/process.hpp"
+#include "sys/rootfs_path.hpp"
 
 namespace ds::container {
 namespace {
@@ -38,6 +39,8 @@ using namespace std::chrono_literals;
 // the monitor moves init into it): scan leaves it alone.
 constexpr auto kCgroupGrace = std::chrono::seconds(10);
 constexpr auto kCpuWindow = 250ms;
+// os-release is a few hundred bytes; anything much larger is not one.
+constexpr size_t kOsReleaseLimit = 64 * 1024;
 
 std::string proc_path(pid_t pid, std::string_view rest) {
     return "/proc/" + std::to_string(pid) + "/" + std::string(rest);
@@ -45,6 +48,15 @@ std::string proc_path(pid_t pid, std::string_view rest) {
 
 std::string trimmed(const std::string& text) {
     return std::string(trim(text));
+}
+
+bool is_valid_name(const std::string& name) {
+    try {
+        check_container_name(name);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 std::vector<std::string> list_dir(const std::string& path, bool dirs_only) {
@@ -146,19 +158,38 @@ std::optional<Config> parse_config_text(const std::string& text, const std::stri
     }
 }
 
-// The live snapshot the container booted with, as text.
-std::optional<std::string> snapshot_text(pid_t init_pid) {
-    return sys::try_read_file(live_config_path(init_pid));
+// The container's config: the workspace copy, the only one the host trusts. The copy under
+// the guest's /run/droidspaces is the guest's to rewrite and is never read.
+std::optional<Config> workspace_config(const Workspace& ws, const std::string& name) {
+    auto text = sys::try_read_file(ws.config_path(name));
+    return text ? parse_config_text(*text, ws.config_path(name)) : std::nullopt;
 }
 
-// The monitor of `init`: its parent, when that is the "ds-monitor:<name>" process.
+std::optional<std::pair<dev_t, ino_t>> ns_id(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return std::pair{st.st_dev, st.st_ino};
+}
+
+// The container a monitor process serves, from its title "ds-monitor:<name>", when `pid` is a
+// monitor this host can vouch for: owned by host root in the initial user namespace and in our
+// own PID namespace (a guest, root as it is, can name a process "ds-monitor:x" but cannot put
+// it in the host's PID namespace). "" otherwise.
+std::string monitor_name(pid_t pid) {
+    constexpr std::string_view kTitle = "ds-monitor:";
+    auto cmdline = sys::try_read_file(proc_path(pid, "cmdline"));
+    if (!cmdline || cmdline->compare(0, kTitle.size(), kTitle) != 0) return "";
+    std::string name = cmdline->substr(kTitle.size(), cmdline->find('\0') - kTitle.size());
+    if (!is_valid_name(name) || !owned_by_host_root(pid)) return "";
+    auto pid_ns = ns_id(proc_path(pid, "ns/pid"));
+    if (!pid_ns || pid_ns != ns_id("/proc/self/ns/pid")) return "";
+    return name;
+}
+
+// The monitor of `init`: its parent, when that is a vouched-for "ds-monitor:<name>".
 std::optional<pid_t> monitor_of(pid_t init, const std::string& name) {
     auto ppid = parse_pid(sys::proc_status_field(init, "PPid"));
-    if (!ppid || *ppid <= 1) return std::nullopt;
-    auto cmdline = sys::try_read_file(proc_path(*ppid, "cmdline"));
-    std::string title = "ds-monitor:" + name;
-    if (!cmdline || cmdline->compare(0, title.size(), title) != 0) return std::nullopt;
-    if (cmdline->size() > title.size() && (*cmdline)[title.size()] != '\0') return std::nullopt;
+    if (!ppid || *ppid <= 1 || monitor_name(*ppid) != name) return std::nullopt;
     return ppid;
 }
 
@@ -201,6 +232,23 @@ std::string cgroup_of(pid_t init, const std::string& name) {
     return "";
 }
 
+// Whether `init` lives in the runtime's own cgroup for `name` (droidspaces/<name> under the
+// container cgroup root), which only host root can create and move processes into. A host
+// without any cgroup hierarchy for containers has nothing to check.
+bool in_runtime_cgroup(pid_t init, const std::string& name) {
+    if (!sys::cgroup2_root() && !sys::cgroup_v1_systemd_root()) return true;
+    return !cgroup_of(init, name).empty();
+}
+
+// A container init the runtime can vouch for without a record of its own: PID 1 of a PID
+// namespace directly below ours, owned by host root in the initial user namespace, and in
+// droidspaces/<name>. An `unshare --user --map-root-user --pid` of an unprivileged user fails
+// the owner check; a guest's nested PID namespace fails the level and cgroup checks.
+bool vouched_init(pid_t init, const std::string& name) {
+    return is_child_namespace_init(init) && owned_by_host_root(init) &&
+           in_runtime_cgroup(init, name);
+}
+
 // Builds and writes the record of a valid init this workspace lost track of.
 ContainerState adopt(const Workspace& ws, pid_t init, const std::string& name) {
     ContainerState s;
@@ -211,8 +259,7 @@ ContainerState adopt(const Workspace& ws, pid_t init, const std::string& name) {
         s.monitor_pid = *monitor;
         s.monitor_start = sys::process_start_time(*monitor).value_or(0);
     }
-    std::optional<Config> config;
-    if (auto text = snapshot_text(init)) config = parse_config_text(*text, live_config_path(init));
+    std::optional<Config> config = workspace_config(ws, name);
     if (config) {
         s.custom_init = !config->custom_init.empty();
         s.rootfs = config->rootfs_path;
@@ -263,8 +310,14 @@ std::optional<ContainerState> check_record(const Workspace& ws, const std::strin
         if (pruned) pruned->push_back(name);
         return std::nullopt;
     }
-    if (is_container_init(*pid) && sanitize_name(container_name_of(*pid)) == sanitize_name(name))
-        return adopt(ws, *pid, container_name_of(*pid));
+    // An upstream-style pidfile: its name comes from the init's marker, its trust from the
+    // host-side checks (a PID reused by someone's fake container must not be adopted).
+    if (is_container_init(*pid)) {
+        std::string marker = container_name_of(*pid);
+        if (!marker.empty() && sanitize_name(marker) == sanitize_name(name) &&
+            in_runtime_cgroup(*pid, marker))
+            return adopt(ws, *pid, marker);
+    }
     return std::nullopt;  // alive but not a container: not ours to judge, never listed
 }
 
@@ -396,9 +449,13 @@ std::vector<NamespaceInfo> namespaces_of(pid_t pid) {
     return out;
 }
 
+// Guest files: resolved inside the guest's root, regular files only, size-capped (a FIFO,
+// a /dev/zero link or a huge file yields nothing instead of a hang or an exhausted host).
 std::string os_of(pid_t pid) {
-    for (const char* file : {"root/etc/os-release", "root/usr/lib/os-release"})
-        if (auto text = sys::try_read_file(proc_path(pid, file)))
+    sys::unique_fd root(::open(proc_path(pid, "root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return "";
+    for (const char* file : {"/etc/os-release", "/usr/lib/os-release"})
+        if (auto text = sys::read_guest_file(root.get(), file, kOsReleaseLimit))
             return format::os_pretty_name(*text);
     return "";
 }
@@ -487,32 +544,14 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
 // --- shared facts --------------------------------------------------------------------------------
 
 bool is_container_init(pid_t pid) {
-    if (pid <= 1) return false;
-    std::string nspid = sys::proc_status_field(pid, "NSpid");
-    if (auto ns = format::parse_nspid(nspid)) {
-        // One level = our own PID namespace, whose PID 1 is the host's init.
-        if (ns->levels < 2 || ns->innermost != 1) return false;
-    } else {
-        // Kernels before 4.1 have no NSpid: PID 1 of a namespace is a process whose parent
-        // lives in another PID namespace than itself, which is not ours.
-        auto own = inode_of(proc_path(pid, "ns/pid"));
-        if (!own || own == inode_of("/proc/self/ns/pid")) return false;
-        auto ppid = parse_pid(sys::proc_status_field(pid, "PPid"));
-        if (!ppid || inode_of(proc_path(*ppid, "ns/pid")) == own) return false;
-    }
-    return sys::is_directory(proc_path(pid, "root/run/droidspaces"));
+    return is_child_namespace_init(pid) && owned_by_host_root(pid);
 }
 
 std::string container_name_of(pid_t pid) {
-    auto text = sys::try_read_file(proc_path(pid, "root/run/droidspaces/name"));
+    auto text = sys::read_guest_file(proc_path(pid, "root"), "/run/droidspaces/name", 4096);
     if (!text) return "";
     std::string name = trimmed(*text);
-    try {
-        check_container_name(name);
-    } catch (const Error&) {
-        return "";
-    }
-    return name;
+    return is_valid_name(name) ? name : "";
 }
 
 // --- show ----------------------------------------------------------------------------------------
@@ -529,9 +568,8 @@ ContainerList list_containers(const Workspace& ws) {
         row.state = *state;
         row.uptime_seconds =
             uptime_text ? format::process_uptime(*uptime_text, state->init_start, hz) : -1;
-        if (auto text = snapshot_text(state->init_pid))
-            if (auto config = parse_config_text(*text, live_config_path(state->init_pid)))
-                row.net_mode = std::string(to_string(config->net_mode));
+        if (auto config = workspace_config(ws, state->name))
+            row.net_mode = std::string(to_string(config->net_mode));
         list.running.push_back(std::move(row));
     }
     std::sort(list.running.begin(), list.running.end(),
@@ -569,13 +607,6 @@ ContainerInfo inspect_container(const Workspace& ws, const std::string& name,
         info.name = state->name;
         info.state = *state;
         pid_t pid = state->init_pid;
-        if (auto text = snapshot_text(pid)) {
-            if (auto config = parse_config_text(*text, live_config_path(pid))) {
-                info.config = *config;
-                info.has_config = true;
-                info.config_source = "snapshot";
-            }
-        }
         info.os = os_of(pid);
         info.uptime_seconds = uptime_of(*state);
         if (auto mountinfo = sys::try_read_file(proc_path(pid, "mountinfo")))
@@ -587,14 +618,10 @@ ContainerInfo inspect_container(const Workspace& ws, const std::string& name,
         if (!init_is_running(*state))
             fail_usage("container '" + name + "' stopped while inspected");
     }
-    if (!info.has_config) {
-        if (auto text = sys::try_read_file(ws.config_path(name))) {
-            if (auto config = parse_config_text(*text, ws.config_path(name))) {
-                info.config = *config;
-                info.has_config = true;
-                info.config_source = "workspace";
-            }
-        }
+    if (auto config = workspace_config(ws, info.name)) {
+        info.config = *config;
+        info.has_config = true;
+        info.config_source = "workspace";
     }
     if (!info.running && !info.has_config)
         fail_usage("container '" + name + "' is not running and has no config in " +
@@ -718,12 +745,15 @@ ScanResult scan_host(const Workspace& ws) {
     ScanResult result;
     std::set<std::string> synced, running;
 
-    // 1. Every valid container init on the host whose records this workspace lost.
+    // 1. Every container init on the host whose records this workspace lost. Only inits the
+    // host can vouch for count (see vouched_init), and their name comes from their monitor's
+    // title, not from anything inside the guest.
     for (pid_t pid : all_pids()) {
         if (!is_container_init(pid)) continue;
-        std::string name = container_name_of(pid);
-        if (name.empty()) continue;
-        if (auto monitor = monitor_of(pid, name); monitor && !monitor_in_workspace(*monitor, ws)) {
+        auto ppid = parse_pid(sys::proc_status_field(pid, "PPid"));
+        std::string name = ppid ? monitor_name(*ppid) : "";
+        if (name.empty() || !vouched_init(pid, name)) continue;
+        if (!monitor_in_workspace(*ppid, ws)) {
             result.foreign.push_back(name);
             continue;
         }
@@ -736,7 +766,7 @@ ScanResult scan_host(const Workspace& ws) {
         bool record_ok = existing && init_is_running(*existing);
         if (record_ok && existing->init_pid != pid) continue;  // the name belongs to another init
         if (!record_ok && existing && monitor_is_running(*existing) &&
-            monitor_of(pid, name) == existing->monitor_pid) {
+            *ppid == existing->monitor_pid) {
             running.insert(key);  // its monitor is rebooting it and rewrites the record itself
             continue;
         }
@@ -753,14 +783,9 @@ ScanResult scan_host(const Workspace& ws) {
             adopt(ws, pid, name);
             synced.insert(name);
         }
-        if (!sys::path_exists(ws.config_path(name))) {
-            if (auto text = snapshot_text(pid)) {
-                sys::make_dirs(ws.container_dir(name));
-                sys::write_file_atomic(ws.config_path(name), *text);
-                result.restored_configs.push_back(name);
-                synced.insert(name);
-            }
-        }
+        // A lost workspace config is reported, never restored from the guest's copy: that one
+        // is the guest's to rewrite (privileged=full, binds, env_file for the next boot).
+        if (!sys::path_exists(ws.config_path(name))) result.missing_configs.push_back(name);
     }
     result.synchronized.assign(synced.begin(), synced.end());
 
@@ -781,7 +806,7 @@ ScanResult scan_host(const Workspace& ws) {
 nlohmann::json to_json(const ScanResult& r) {
     return {
         {"synchronized", r.synchronized},
-        {"restored_configs", r.restored_configs},
+        {"missing_configs", r.missing_configs},
         {"cleaned", r.cleaned},
         {"foreign", r.foreign},
     };

@@ -2,12 +2,16 @@
 // inspect one, and scan the host for containers the workspace lost track of. They return plain
 // data; the CLI renders it as text, KEY=VALUE or JSON (to_json here, so both agree).
 //
-// Identity rules (reference §14, plus runc's start-time check):
+// Identity rules (reference §14, plus runc's start-time check), from host-side facts only:
 //  - a record (Pids/<name>.state) names a running container only while its init has the same
-//    start time and still carries the /run/droidspaces marker (container::find_running);
-//  - an upstream-style pidfile without a .state is believed only when its PID is a valid
-//    container init (PID 1 of a PID namespace below ours, with /run/droidspaces/name equal to
-//    the container's name); it is then adopted (a .state is written);
+//    start time and is still PID 1 of a PID namespace below ours (container::find_running);
+//    nothing inside the guest counts, so deleting /run/droidspaces changes nothing;
+//  - an upstream-style pidfile without a .state is believed only when its PID is a container
+//    init the host can vouch for: PID 1 of a PID namespace directly below ours, owned by host
+//    root in the initial user namespace, in the runtime's cgroup droidspaces/<name>, and with
+//    /run/droidspaces/name equal to the container's name; it is then adopted (.state written);
+//  - scan adopts only such inits whose parent is a ds-monitor:<name> owned by host root in our
+//    PID namespace (the name comes from the monitor), and never imports a guest's config;
 //  - stale records are pruned as a side effect: dead or reused PIDs, garbage pidfiles. A
 //    pidfile whose PID is alive but no container is left alone (upstream does the same: it may
 //    be a container still booting under another tool), but never listed.
@@ -32,7 +36,7 @@ namespace ds::container {
 struct ContainerSummary {
     ContainerState state;
     int64_t uptime_seconds = -1;  // since the current init started (upstream); -1 unknown
-    std::string net_mode;         // from the live config snapshot, "" when unreadable
+    std::string net_mode;         // from the workspace config, "" when unreadable
 };
 
 struct ContainerList {
@@ -84,10 +88,10 @@ struct ContainerInfo {
     CgroupUsage cgroup;
     std::optional<ProcessUsage> usage;
 
-    // The config the container booted with (live snapshot) or, stopped, the workspace copy.
+    // The workspace copy of the config (the guest's /run/droidspaces copy is never trusted).
     bool has_config = false;
     Config config;
-    std::string config_source;  // "snapshot" | "workspace" | ""
+    std::string config_source;  // "workspace" | ""
     std::string hostname;       // config hostname, defaulting to the name
     size_t env_vars = 0;        // valid KEY=VALUE lines of the config's env_file
     std::string selinux;        // Enforcing | Permissive | "" when the host has no SELinux
@@ -109,24 +113,27 @@ nlohmann::json features_json(const Config& config);
 // --- scan --------------------------------------------------------------------------------------
 
 struct ScanResult {
-    std::vector<std::string> synchronized;      // containers whose records were (re)written
-    std::vector<std::string> restored_configs;  // container.config restored from the snapshot
-    std::vector<std::string> cleaned;  // what was removed: "pidfile NAME", "cgroup PATH"...
-    std::vector<std::string> foreign;  // valid inits owned by another workspace's monitor
+    std::vector<std::string> synchronized;     // containers whose records were (re)written
+    std::vector<std::string> missing_configs;  // running, but container.config is gone
+    std::vector<std::string> cleaned;          // what was removed: "pidfile NAME", "cgroup PATH"...
+    std::vector<std::string> foreign;          // valid inits owned by another workspace's monitor
 };
 
-// Finds every valid container init on the host and restores the records this workspace lost
-// (pidfile, .init, .state, container.config from the snapshot), deletes dead records, removes
-// empty leftover droidspaces cgroups and orphaned mount points under the workspace mount base.
+// Finds every container init on the host the runtime can vouch for and restores the records
+// this workspace lost (pidfile, .init, .state; a lost container.config is reported, not
+// restored), deletes dead records, removes empty leftover droidspaces cgroups and orphaned
+// mount points under the workspace mount base.
 ScanResult scan_host(const Workspace& ws);
 
 nlohmann::json to_json(const ScanResult& result);
 
 // --- shared facts ------------------------------------------------------------------------------
 
-// PID 1 of a PID namespace below ours that carries the /run/droidspaces marker (§14).
+// PID 1 of a PID namespace directly below ours, owned by host root in the initial user
+// namespace. Callers that know the name also require the cgroup droidspaces/<name>.
 bool is_container_init(pid_t pid);
-// The container name an init's /run/droidspaces/name marker gives, "" when unreadable.
+// The container name an init's /run/droidspaces/name marker gives, "" when unreadable (read
+// inside the guest's root, regular file only, size-capped).
 std::string container_name_of(pid_t pid);
 
 }  // namespace ds::container

@@ -1413,7 +1413,7 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
                    ar::human_size(request.image_size) + "; use at least --img=" +
                    img_argument(src.unpacked + src.unpacked / 4 + 16 * ar::kMiB));
 
-    sys::make_dirs(ws.containers_dir());
+    make_private_dirs(ws);  // Containers/ 0700: no other host user reaches the new rootfs
     sys::make_dirs(ws.pids_dir());
     sys::FileLock lock(ws.sidecar(name, "lock"), kLockWait, "container '" + name + "'");
     if (lstat_path(ws.container_dir(name))) fail_exists(ws, name);

@@ -76,9 +76,11 @@ std::string init_path_of(const Config& config) {
 }
 
 void check_init(const std::string& rootfs, const std::string& init) {
+    // Looked up as the guest will see it: a rootfs symlink never leads this check to the host.
     struct stat st;
-    std::string host_path = rootfs + init;
-    if (::lstat(host_path.c_str(), &st) != 0)
+    sys::unique_fd root = sys::open_tree_root(rootfs);
+    sys::unique_fd fd = sys::open_in_root(root.get(), init, O_PATH | O_NOFOLLOW);
+    if (!fd || ::fstat(fd.get(), &st) != 0)
         fail_usage("init '" + init + "' not found in rootfs '" + rootfs + "'");
     // A symlink is judged where it points once the rootfs is /; the exec reports it otherwise.
     if (!S_ISLNK(st.st_mode) && (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)))
@@ -260,17 +262,30 @@ std::string read_report(int fd) {
     return text;
 }
 
+// sysvinit's FIFO inside the container, opened for writing; invalid when there is none. The
+// path is resolved inside the guest's root (an absolute guest symlink would otherwise name
+// the host's own /run/initctl through /proc/PID/root), and only a FIFO is opened for writing:
+// it is looked up with O_PATH first, so no device or file of the guest's choosing is opened.
+sys::unique_fd open_initctl(pid_t init_pid) {
+    std::string root_path = "/proc/" + std::to_string(init_pid) + "/root";
+    sys::unique_fd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return {};
+    for (const char* fifo : {"/run/initctl", "/dev/initctl"}) {
+        sys::unique_fd path = sys::open_in_root(root.get(), fifo, O_PATH | O_NOFOLLOW);
+        struct stat st;
+        if (!path || ::fstat(path.get(), &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+        sys::unique_fd fd(
+            ::open(sys::fd_path(path.get()).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        if (fd) return fd;
+    }
+    return {};
+}
+
 // Sends the family's halt request; false when it could not be delivered (yet).
 bool send_halt(const ContainerState& state, const HaltRequest& halt) {
     if (halt.method == HaltMethod::initctl) {
         // sysvinit's request: runlevel 0, through its FIFO inside the container.
-        std::string root = "/proc/" + std::to_string(state.init_pid) + "/root";
-        for (const char* fifo : {"/run/initctl", "/dev/initctl"}) {
-            std::string path = root + fifo;
-            struct stat st;
-            if (::stat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
-            sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-            if (!fd) continue;
+        if (sys::unique_fd fd = open_initctl(state.init_pid)) {
             unsigned char request[384] = {};
             const uint32_t magic = 0x03091969, command = 1 /* runlevel */, runlevel = '0',
                            sleeptime = 3;
@@ -286,14 +301,6 @@ bool send_halt(const ContainerState& state, const HaltRequest& halt) {
     ::kill(state.init_pid, halt.signal);
     return sys::process_handles_signal(state.init_pid, halt.signal);
 }
-
-}  // namespace
-
-std::string live_config_path(pid_t init_pid) {
-    return "/proc/" + std::to_string(init_pid) + "/root/run/droidspaces/container.config";
-}
-
-namespace {
 
 // Undo actions for a start that fails half-way, run in reverse unless the start succeeds.
 class Rollback {
@@ -342,7 +349,7 @@ std::string prepare_image(const Workspace& ws, const Config& config, Rollback& r
         warn("'" + config.rootfs_path + "' was not checked: " + report);
     else if (!report.empty())
         warn("e2fsck repaired '" + config.rootfs_path + "': " + report);
-    sys::make_dirs(ws.mount_base);
+    make_private_dir(ws.mount_base);  // the mounted rootfs is reachable through it
     mount_image(config.rootfs_path, mount_point, MountImageOptions{});
     rollback.add([mount_point] { unmount_image(mount_point); });
     return mount_point;
@@ -499,14 +506,52 @@ void validate_request(StartRequest& request, const Warn& warn) {
 void ensure_workspace(const Workspace& ws, const std::string& name) {
     for (const auto& dir : {ws.root, ws.pids_dir(), ws.logs_root(), ws.logs_dir(name)})
         sys::make_dirs(dir);
+    make_private_dirs(ws);
+}
+
+// One name, one identity: "my box" is stored as Containers/my-box (upstream's mapping), so a
+// second spelling with the same stored form ("my-box") must not take over its directory,
+// config, lock and records. The spelling saved in the workspace config owns the directory.
+void check_name_available(const Workspace& ws, const std::string& name) {
+    auto text = sys::try_read_file(ws.config_path(name));
+    if (!text) return;
+    std::string stored;
+    try {
+        stored = parse_config(*text, ws.config_path(name)).name;
+    } catch (const Error&) {
+        return;  // an unreadable config names nobody: the start replaces it
+    }
+    if (!stored.empty() && stored != name)
+        fail_usage("container name '" + name + "' is taken: " + ws.container_dir(name) +
+                   " belongs to container '" + stored +
+                   "' (spaces are stored as '-', so the two names would share it)");
+}
+
+// A directory rootfs outside the workspace's private directories: its setuid binaries and
+// device nodes are usable by every host user who can reach it. Said, not changed: the
+// directories above it are the user's.
+void warn_if_reachable(const Config& config, const Warn& warn) {
+    if (config.rootfs_is_image) return;  // mounted under the private mount base
+    std::string dir = config.rootfs_path;
+    while (dir.size() > 1) {
+        dir = dir.substr(0, std::max<size_t>(dir.rfind('/'), 1));
+        struct stat st;
+        if (::stat(dir.c_str(), &st) != 0 || !(st.st_mode & S_IXOTH)) return;
+    }
+    warn("rootfs '" + config.rootfs_path +
+         "' is reachable by other host users (its setuid files and device nodes are usable by "
+         "them): keep it below a directory of mode 0700, e.g. the workspace's Containers/");
 }
 
 }  // namespace
 
 StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn) {
     validate_request(request, warn);
+    check_name_available(ws, request.config.name);  // before anything is created
     ensure_workspace(ws, request.config.name);
     auto lock = lock_container(ws, request.config.name);
+    check_name_available(ws, request.config.name);
+    warn_if_reachable(request.config, warn);
     return start_locked(ws, request, warn);
 }
 
@@ -519,9 +564,12 @@ StopResult stop_container(const Workspace& ws, const std::string& name,
 StartResult restart_container(const Workspace& ws, StartRequest request,
                               std::chrono::seconds timeout, const Warn& warn) {
     validate_request(request, warn);
+    check_name_available(ws, request.config.name);
     ensure_workspace(ws, request.config.name);
     // One lock across both halves: no other start or stop can slip in between.
     auto lock = lock_container(ws, request.config.name);
+    check_name_available(ws, request.config.name);
+    warn_if_reachable(request.config, warn);
     if (find_running(ws, request.config.name)) {
         bool same_image = request.config.rootfs_is_image;
         stop_locked(ws, request.config.name, timeout, same_image, warn);

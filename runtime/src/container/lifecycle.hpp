@@ -51,7 +51,4 @@ StopResult stop_container(const Workspace& ws, const std::string& name,
 StartResult restart_container(const Workspace& ws, StartRequest request,
                               std::chrono::seconds timeout, const Warn& warn);
 
-// Config snapshot the running container booted with, if any.
-std::string live_config_path(pid_t init_pid);
-
 }  // namespace ds::container

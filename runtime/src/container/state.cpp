@@ -1,12 +1,14 @@
 #include "container/state.hpp"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <unistd.h>
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
 
+#include "core/format.hpp"
 #include "sys/file.hpp"
 #include "sys/process.hpp"
 
@@ -94,11 +96,58 @@ void remove_volatile_dir(const std::string& dir) {
     ::rmdir(dir.substr(0, dir.rfind('/')).c_str());  // fails while other containers use it
 }
 
+namespace {
+
+std::string proc_path(pid_t pid, std::string_view rest) {
+    return "/proc/" + std::to_string(pid) + "/" + std::string(rest);
+}
+
+std::optional<std::pair<dev_t, ino_t>> ns_id(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return std::pair{st.st_dev, st.st_ino};
+}
+
+// "Uid:\t0\t0\t0\t0": every field zero.
+bool all_zero(const std::string& field) {
+    bool any = false;
+    for (char c : field) {
+        if (c == ' ' || c == '\t') continue;
+        if (c != '0') return false;
+        any = true;
+    }
+    return any;
+}
+
+}  // namespace
+
+bool is_child_namespace_init(pid_t pid) {
+    if (pid <= 1) return false;
+    if (auto ns = format::parse_nspid(sys::proc_status_field(pid, "NSpid")))
+        return ns->levels == 2 && ns->innermost == 1;
+    // Kernels before 4.1 have no NSpid: PID 1 of a namespace is a process whose parent lives in
+    // another PID namespace than itself, which is not ours.
+    auto own = ns_id(proc_path(pid, "ns/pid"));
+    if (!own || own == ns_id("/proc/self/ns/pid")) return false;
+    auto ppid = sys::proc_status_field(pid, "PPid");
+    if (ppid.empty() || ppid.find_first_not_of("0123456789 \t") != std::string::npos) return false;
+    return ns_id(proc_path(std::stoi(ppid), "ns/pid")) != own;
+}
+
+bool owned_by_host_root(pid_t pid) {
+    if (!all_zero(sys::proc_status_field(pid, "Uid")) ||
+        !all_zero(sys::proc_status_field(pid, "Gid")))
+        return false;
+    auto user_ns = ns_id(proc_path(pid, "ns/user"));
+    return user_ns &&
+           (user_ns == ns_id("/proc/1/ns/user") || user_ns == ns_id("/proc/self/ns/user"));
+}
+
 bool init_is_running(const ContainerState& s) {
     if (s.boot_id != sys::boot_id()) return false;
     auto start = sys::process_start_time(s.init_pid);
     if (!start || *start != s.init_start) return false;
-    return sys::path_exists("/proc/" + std::to_string(s.init_pid) + "/root/run/droidspaces");
+    return is_child_namespace_init(s.init_pid);
 }
 
 bool monitor_is_running(const ContainerState& s) {

@@ -38,8 +38,17 @@ void remove_state(const Workspace& ws, const std::string& name);
 // Names that have a pidfile.
 std::vector<std::string> names_with_pidfiles(const Workspace& ws);
 
-// The init is alive, is the same process (start time), and carries our /run marker.
+// The init is alive, is the same process (boot id, start time) and is still PID 1 of a PID
+// namespace below ours. Host-side facts only: nothing the guest can write or delete (a guest
+// that removes its /run/droidspaces stays running, listed and stoppable).
 bool init_is_running(const ContainerState& state);
+// PID 1 of a PID namespace directly below ours (NSpid has two levels, the inner one 1), as
+// the kernel reports it.
+bool is_child_namespace_init(pid_t pid);
+// Owned by host root: real, effective, saved and fs UIDs and GIDs 0, seen from the initial
+// user namespace (its user namespace is PID 1's or ours). A process an unprivileged user made
+// with `unshare --user --map-root-user` shows its real (unprivileged) IDs here.
+bool owned_by_host_root(pid_t pid);
 bool monitor_is_running(const ContainerState& state);
 
 // Removes a --volatile scratch directory (empty on the host: the tmpfs lived only in the

@@ -71,7 +71,8 @@ void check_container_name(std::string_view name) {
     if (name.empty()) fail_usage("invalid container name '': a name must not be empty");
     if (name.size() > kMaxNameLength)
         fail_usage("invalid container name " + quoted(name.substr(0, 40)) + "...: longer than " +
-                   std::to_string(kMaxNameLength) + " characters");
+                   std::to_string(kMaxNameLength) +
+                   " characters (the hostname defaults to the name)");
     if (name == "." || name == "..")
         fail_usage("invalid container name " + quoted(name) + ": '.' and '..' are reserved");
     for (unsigned char c : name) {
@@ -79,6 +80,9 @@ void check_container_name(std::string_view name) {
             fail_usage("invalid container name " + quoted(name) +
                        ": use only letters, digits, '.', '_', '-' and spaces");
     }
+    if (name.front() == '.')
+        fail_usage("invalid container name " + quoted(name) +
+                   ": must not start with '.' (reserved for the runtime's own entries)");
 }
 
 std::string sanitize_name(std::string_view name) {

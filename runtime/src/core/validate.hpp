@@ -9,14 +9,20 @@
 
 namespace ds {
 
-constexpr size_t kMaxNameLength = 255;
+// A container's hostname defaults to its name, and a hostname holds at most 64 bytes
+// (HOST_NAME_MAX); 64 also leaves room in every derived file name (Pids/<name>.state.XXXXXX,
+// Containers/.install-<name>.XXXXXX, cgroup droidspaces/<name>) below NAME_MAX.
+constexpr size_t kMaxNameLength = 64;
 constexpr size_t kMaxBindMounts = 16;
 constexpr size_t kMaxPortForwards = 32;
 constexpr size_t kMaxUpstreamInterfaces = 32;
 
-// Container names: 1..255 characters of [A-Za-z0-9._- ], not "." or "..".
+// Container names: 1..64 characters of [A-Za-z0-9._- ], not starting with '.' (entries starting
+// with '.' in Containers/ belong to the runtime, e.g. install's staging directories).
 void check_container_name(std::string_view name);
-// Names as used on the filesystem (directories, pidfiles, cgroups): spaces become '-'.
+// Names as used on the filesystem (directories, pidfiles, cgroups): spaces become '-', as
+// upstream stores them. Two names with one sanitised form are one identity: the workspace never
+// holds both (see container::check_name_available).
 std::string sanitize_name(std::string_view name);
 // "a,b c" -> {"a","b","c"}; empty items dropped.
 std::vector<std::string> split_list(std::string_view text, std::string_view separators = ",");
