@@ -15,12 +15,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <vector>
 
 #include "container/remount_guard.hpp"
+#include "container/runtime_log.hpp"
 #include "container/security.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
@@ -172,8 +171,7 @@ class Boot {
           root_(plan.rootfs),
           in_cgroup_(in_cgroup),
           guard_fd_(guard_fd),
-          log_(::open((plan.workspace.logs_dir(plan.config.name) + "/log").c_str(),
-                      O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) {}
+          log_(plan.workspace.logs_dir(plan.config.name) + "/log", "boot") {}
 
     void join_cgroup() {
         if (plan_.cgroup_path.empty()) return;
@@ -438,18 +436,7 @@ class Boot {
     // Boot warnings (a skipped bind) go to the container's runtime log, Logs/<name>/log, next
     // to the monitor's lines: the child has no channel to the CLI but its error pipe, and any
     // byte there fails the boot. `start` warns on its own stderr before the boot (lifecycle).
-    void warn(const std::string& message) {
-        struct timespec ts;
-        ::clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        ::gmtime_r(&ts.tv_sec, &tm);
-        char stamp[64];
-        std::snprintf(stamp, sizeof stamp, "[%04d-%02d-%02d %02d:%02d:%02d.%03ldZ] [boot] ",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, ts.tv_nsec / 1000000);
-        std::string line = stamp + std::string("warning: ") + message + "\n";
-        if (log_) sys::write_all(log_.get(), line.data(), line.size());
-    }
+    void warn(const std::string& message) { log_.write("warning: " + message); }
 
     // Rewrites a guest /etc file (after pivot_root: "/" is the rootfs) with `update(current)`.
     // Anything but a missing or regular file (a symlink, a FIFO, a device) is left alone, never
@@ -508,7 +495,7 @@ class Boot {
     std::string root_;
     bool in_cgroup_;
     int guard_fd_;            // the socket that takes the remount guard's listener
-    sys::unique_fd log_;      // Logs/<name>/log, opened on the host side, for warnings
+    RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
     sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
 };
 

@@ -25,6 +25,7 @@
 #include "container/boot.hpp"
 #include "container/image.hpp"
 #include "container/remount_guard.hpp"
+#include "container/runtime_log.hpp"
 #include "container/state.hpp"
 #include "sys/cgroup.hpp"
 #include "sys/file.hpp"
@@ -37,29 +38,6 @@ namespace {
 
 constexpr off_t kConsoleLogLimit = 2 << 20;  // rotated to console.old beyond this
 constexpr int kQuietBeforeRelease = 500;     // ms without events before dropping start-up pages
-
-// Timestamped lines in Logs/<name>/log, as upstream writes them.
-class RuntimeLog {
-  public:
-    explicit RuntimeLog(const std::string& path)
-        : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {}
-    void write(const std::string& message) {
-        if (!fd_) return;
-        struct timespec ts;
-        ::clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        ::gmtime_r(&ts.tv_sec, &tm);  // UTC: no time zone files to load into a long-lived process
-        char stamp[64];
-        std::snprintf(stamp, sizeof stamp, "[%04d-%02d-%02d %02d:%02d:%02d.%03ldZ] [monitor] ",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                      tm.tm_sec, ts.tv_nsec / 1000000);
-        std::string line = stamp + message + "\n";
-        sys::write_all(fd_.get(), line.data(), line.size());
-    }
-
-  private:
-    sys::unique_fd fd_;
-};
 
 // Copies console output to Logs/<name>/console so a chatty init never blocks on a full pty.
 class ConsoleLog {
@@ -129,7 +107,7 @@ class Monitor {
         : plan_(std::move(plan)),
           report_fd_(report_fd),
           master_(console_master),
-          log_(plan_.workspace.logs_dir(plan_.config.name) + "/log"),
+          log_(plan_.workspace.logs_dir(plan_.config.name) + "/log", "monitor"),
           console_log_(plan_.workspace.logs_dir(plan_.config.name) + "/console"),
           guard_(plan_.image_mount, argv, "ds-remount-guard:" + plan_.config.name) {}
 

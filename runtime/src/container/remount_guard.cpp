@@ -20,6 +20,7 @@
 
 #include "core/error.hpp"
 #include "core/validate.hpp"
+#include "sys/probes.hpp"
 #include "sys/process.hpp"
 #include "sys/rootfs_path.hpp"
 #include "sys/seccomp_notify.hpp"
@@ -128,23 +129,11 @@ bool has_cap_sys_admin(int proc) {
     return admin;
 }
 
-// Reads guest memory at `address` until a NUL (a C string) or `limit` bytes. 0 or an errno.
-int read_string(int mem, uint64_t address, char* out, size_t limit) {
-    size_t got = 0;
-    while (got < limit) {
-        uint64_t at = address + got;
-        size_t chunk = std::min(limit - got, kChunk - static_cast<size_t>(at % kChunk));
-        ssize_t n = ::pread(mem, out + got, chunk, static_cast<off_t>(at));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return EFAULT;
-        if (std::memchr(out + got, 0, static_cast<size_t>(n))) return 0;
-        got += static_cast<size_t>(n);
-    }
-    return ENAMETOOLONG;
-}
-
-// Mount data as the kernel copies it: up to one page, stopping quietly at an unmapped page.
-int read_data(int mem, uint64_t address, char* out, size_t limit) {
+// Reads guest memory at `address`, never across a page boundary in one read. A C string (the
+// target) must end in a NUL within `limit`; mount data is copied as the kernel copies it, up to
+// one page, stopping quietly at an unmapped page. 0 or an errno.
+enum class Copy { string, data };
+int read_guest_memory(int mem, uint64_t address, char* out, size_t limit, Copy copy) {
     size_t got = 0;
     while (got < limit) {
         uint64_t at = address + got;
@@ -152,9 +141,11 @@ int read_data(int mem, uint64_t address, char* out, size_t limit) {
         ssize_t n = ::pread(mem, out + got, chunk, static_cast<off_t>(at));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
+        if (copy == Copy::string && std::memchr(out + got, 0, static_cast<size_t>(n))) return 0;
         got += static_cast<size_t>(n);
     }
-    return got > 0 ? 0 : EFAULT;
+    if (copy == Copy::data) return got > 0 ? 0 : EFAULT;
+    return got < limit ? EFAULT : ENAMETOOLONG;
 }
 
 // The mount(2) call as the caller made it, copied out of its memory.
@@ -168,11 +159,14 @@ struct RemountCall {
 int read_call(int proc, const seccomp_notif& req, RemountCall& call) {
     sys::unique_fd mem(::openat(proc, "mem", O_RDONLY | O_CLOEXEC));
     if (!mem) return EPERM;
-    if (int err = read_string(mem.get(), req.data.args[1], call.target, sizeof call.target))
+    if (int err = read_guest_memory(mem.get(), req.data.args[1], call.target, sizeof call.target,
+                                    Copy::string))
         return err;
     call.flags = static_cast<unsigned long>(req.data.args[3]);
     if (req.data.args[4]) {
-        if (int err = read_data(mem.get(), req.data.args[4], call.data, kDataLimit)) return err;
+        if (int err =
+                read_guest_memory(mem.get(), req.data.args[4], call.data, kDataLimit, Copy::data))
+            return err;
         call.has_data = true;
     }
     return 0;
@@ -326,22 +320,6 @@ unsigned long per_mount_remount_flags(uint64_t flags) {
 
 namespace {
 
-std::string unescape_mountinfo(std::string_view field) {
-    std::string out;
-    for (size_t i = 0; i < field.size(); ++i) {
-        if (field[i] == '\\' && i + 3 < field.size() && field[i + 1] >= '0' &&
-            field[i + 1] <= '3' && field[i + 2] >= '0' && field[i + 2] <= '7' &&
-            field[i + 3] >= '0' && field[i + 3] <= '7') {
-            out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                                     (field[i + 3] - '0'));
-            i += 3;
-        } else {
-            out += field[i];
-        }
-    }
-    return out;
-}
-
 // The next space-separated field of `line` from `pos`.
 std::string_view next_field(std::string_view line, size_t& pos) {
     while (pos < line.size() && line[pos] == ' ')
@@ -382,7 +360,7 @@ std::optional<MountInfoEntry> parse_mountinfo_line(std::string_view line) {
         return std::nullopt;
     entry.major = static_cast<unsigned>(major);
     entry.minor = static_cast<unsigned>(minor);
-    entry.mount_point = unescape_mountinfo(mount_point);
+    entry.mount_point = sys::unescape_mountinfo(mount_point);
     return entry;
 }
 
