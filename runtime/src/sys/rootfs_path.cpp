@@ -231,6 +231,26 @@ std::string fd_path(int fd) {
     return "/proc/self/fd/" + std::to_string(fd);
 }
 
+namespace {
+
+// Opens for reading the regular file that `handle` (O_PATH, checked as `st`) names. Through the
+// fd's magic link it is the very inode checked; where /proc/self is not ours (a process that
+// joined a container's mount namespace sees the container's procfs, in which it has no PID),
+// the path is resolved again and must lead to the same inode.
+unique_fd reopen_checked(int root_fd, std::string_view path, int handle, const struct stat& st) {
+    constexpr int kFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    unique_fd fd(::open(fd_path(handle).c_str(), kFlags));
+    if (fd) return fd;
+    fd = open_in_root(root_fd, path, kFlags);
+    struct stat again;
+    if (!fd || ::fstat(fd.get(), &again) != 0 || again.st_dev != st.st_dev ||
+        again.st_ino != st.st_ino)
+        return unique_fd();
+    return fd;
+}
+
+}  // namespace
+
 std::optional<std::string> read_guest_file(int root_fd, std::string_view path, size_t max_bytes) {
     // O_PATH first: opening a FIFO or a device for reading can block or act (a watchdog starts
     // on open); only a regular file is opened for real.
@@ -239,9 +259,7 @@ std::optional<std::string> read_guest_file(int root_fd, std::string_view path, s
     struct stat st;
     if (::fstat(handle.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
     if (static_cast<uint64_t>(st.st_size) > max_bytes) return std::nullopt;
-    // Reopening through the fd's magic link opens the very inode checked above.
-    unique_fd fd(
-        ::open(fd_path(handle.get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    unique_fd fd = reopen_checked(root_fd, path, handle.get(), st);
     if (!fd) return std::nullopt;
     std::string out;
     char buf[8192];
