@@ -147,6 +147,8 @@ bool init_is_running(const ContainerState& s) {
     if (s.boot_id != sys::boot_id()) return false;
     auto start = sys::process_start_time(s.init_pid);
     if (!start || *start != s.init_start) return false;
+    // An init that has exited stays a zombie until the monitor reaps it: it runs no more.
+    if (sys::process_is_zombie(s.init_pid)) return false;
     return is_child_namespace_init(s.init_pid);
 }
 

@@ -50,6 +50,15 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
     return std::strtoull(stat->c_str() + pos, nullptr, 10);
 }
 
+bool process_is_zombie(pid_t pid) {
+    auto stat = try_read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return false;
+    auto close = stat->rfind(')');  // field 3, the state, follows comm's last ')'
+    if (close == std::string::npos || close + 2 >= stat->size()) return false;
+    char state = (*stat)[close + 2];
+    return state == 'Z' || state == 'X';
+}
+
 bool process_alive(pid_t pid) {
     return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }

@@ -24,6 +24,8 @@ unique_fd pidfd_open(pid_t pid);
 // PID it identifies a process for good, as runc does.
 std::optional<uint64_t> process_start_time(pid_t pid);
 bool process_alive(pid_t pid);
+// True when `pid` has exited and waits to be reaped (a zombie), or is being torn down.
+bool process_is_zombie(pid_t pid);
 // A field of /proc/PID/status ("SigCgt", "NSpid"...), or "" when unreadable.
 std::string proc_status_field(pid_t pid, const std::string& field);
 // True when `signal` is caught or blocked by the process (so sending it will not be dropped).
