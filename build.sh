@@ -16,7 +16,6 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 DS_CACHE=${DS_CACHE:-/var/cache/droidspaces-build}
 HTTPLIB_DIR=$DS_CACHE/cpp-httplib
 FUZZ_DIR=${FUZZ_DIR:-$ROOT/build-fuzz}
-FUZZ_TARGETS=(config env_file validate format options archive) # runtime/fuzz/CMakeLists.txt
 
 APT_PACKAGES=(
     g++ cmake make pkg-config
@@ -108,6 +107,14 @@ fuzz_figures() {
     printf 'execs=%s exec/s=%s %s' "${execs:-?}" "${rate:-?}" "${cov:-cov: ?}"
 }
 
+# The targets built (runtime/fuzz/CMakeLists.txt decides: `tar` once core/archive.hpp has it).
+fuzz_targets() {
+    local bin
+    for bin in "$FUZZ_DIR"/runtime/fuzz/fuzz_*; do
+        [ -x "$bin" ] && printf '%s\n' "${bin##*/fuzz_}"
+    done
+}
+
 # Each target runs SECONDS over its seed corpus. New interesting inputs go to a scratch corpus
 # (build-fuzz/scratch/TARGET, the first corpus dir libFuzzer writes to), never into the
 # repository; crashes go to build-fuzz/artifacts/TARGET/.
@@ -118,16 +125,17 @@ fuzz() {
         echo "[build] invalid fuzz time '$seconds': expected a whole number of seconds > 0" >&2
         return 1
     fi
-    local -a targets=("$@")
-    [ ${#targets[@]} -eq 0 ] && targets=("${FUZZ_TARGETS[@]}")
+    build_fuzz
+    local -a known targets=("$@")
+    mapfile -t known < <(fuzz_targets)
+    [ ${#targets[@]} -eq 0 ] && targets=("${known[@]}")
     local t
     for t in "${targets[@]}"; do
-        if ! printf '%s\n' "${FUZZ_TARGETS[@]}" | grep -qxF -- "$t"; then
-            echo "[build] unknown fuzz target '$t': expected one of ${FUZZ_TARGETS[*]}" >&2
+        if ! printf '%s\n' "${known[@]}" | grep -qxF -- "$t"; then
+            echo "[build] unknown fuzz target '$t': expected one of ${known[*]}" >&2
             return 1
         fi
     done
-    build_fuzz
     local failed=0 bin scratch artifacts log
     for t in "${targets[@]}"; do
         bin=$FUZZ_DIR/runtime/fuzz/fuzz_$t

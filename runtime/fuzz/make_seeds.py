@@ -5,8 +5,10 @@ The seeds are the examples of the unit and bats tests, in each target's input fo
 target's header comment). Inputs found by fuzzing and minimized with -merge=1 sit next to them
 under their SHA-1 names; this script leaves those alone. Run it after changing a seed below.
 """
+import io
 import os
 import sys
+import tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -232,6 +234,56 @@ OPTIONS = {
 }
 
 
+def tar_seed(members, fmt=tarfile.USTAR_FORMAT, pax=None):
+    """A tar stream of (name, type, extra) members, cut after its end marker; with the byte
+    that seeds how tar_fuzz cuts it in front."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, pax_headers=pax or {}) as tar:
+        for name, kind, extra in members:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1700000000
+            data = b""
+            if kind == "dir":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            elif kind == "file":
+                data = extra.encode()
+                info.size, info.mode = len(data), 0o644
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, extra
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, extra
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+            elif kind == "chr":
+                info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+            elif kind == "pax-path":  # a member whose pax path differs from its header name
+                info.pax_headers = {"path": extra}
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    raw = buf.getvalue()
+    end = len(raw.rstrip(b"\0"))
+    end = (end + 511) // 512 * 512 + 1024
+    return b"\x07" + raw[:end]
+
+
+LONG = "usr/share/" + "very-long-directory-name/" * 5 + "file.txt"
+
+TAR = {
+    "rootfs": [("etc/", "dir", None), ("etc/hostname", "file", "box\n"), ("bin/", "dir", None),
+               ("bin/busybox", "file", "\x7fELF"), ("bin/sh", "symlink", "busybox"),
+               ("bin/ls", "hardlink", "bin/busybox"),
+               ("etc/localtime", "symlink", "/usr/share/zoneinfo/UTC"),
+               ("dev/", "dir", None), ("dev/null", "chr", None), ("run/", "dir", None),
+               ("run/initctl", "fifo", None), ("./", "dir", None), ("etc//x/", "dir", None)],
+    "attack-dotdot": [("etc/", "dir", None), ("../evil", "file", "x")],
+    "attack-absolute": [("/etc/evil", "file", "x")],
+    "attack-symlink-dir": [("evil", "symlink", "/etc"), ("evil/passwd", "file", "x")],
+    "attack-hardlink-host": [("x", "hardlink", "/etc/passwd")],
+    "attack-hardlink-dotdot": [("a", "file", "a"), ("x", "hardlink", "../a")],
+    "attack-hardlink-symlink": [("s", "symlink", "/etc/passwd"), ("h", "hardlink", "s")],
+    "attack-replace": [("a", "file", "x"), ("a", "symlink", "/etc/passwd")],
+}
+
+
 def write(target, name, data):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -253,6 +305,16 @@ def main():
     for name, text in ARCHIVE.items():
         write("archive", name, text)
     write("archive", "tar-header", b"m" + tar_header())
+    for name, members in TAR.items():
+        write("tar", name, tar_seed(members))
+    write("tar", "pax-long", tar_seed([(LONG, "file", "x"), (LONG + ".lnk", "symlink", "/" + LONG)],
+                                      tarfile.PAX_FORMAT))
+    write("tar", "gnu-long", tar_seed([(LONG, "file", "x"), ("l", "hardlink", LONG)],
+                                      tarfile.GNU_FORMAT))
+    write("tar", "attack-pax-path", tar_seed([("x", "pax-path", "../x")], tarfile.PAX_FORMAT))
+    write("tar", "attack-pax-global", tar_seed([("x", "file", "x")], tarfile.PAX_FORMAT,
+                                               {"path": "../x"}))
+    write("tar", "member-path", "\x00../a/./b//c")
     for name, argv in OPTIONS.items():
         write("options", name, "\0".join(argv))
     return 0
