@@ -5,6 +5,9 @@
 #   ./build.sh deps       install build and test dependencies (idempotent, quiet when present)
 #   ./build.sh test       deps + build + unit tests + integration tests; ends with "N passed, N failed"
 #   ./build.sh bench      run the side-by-side benchmarks in bench/
+#   ./build.sh fuzz [SECONDS [TARGET...]]
+#                         build the libFuzzer targets with clang into build-fuzz/ and run each
+#                         for SECONDS (default 60); see docs/fuzzing.md
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -12,6 +15,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 # Third-party sources fetched at build time live outside the repository.
 DS_CACHE=${DS_CACHE:-/var/cache/droidspaces-build}
 HTTPLIB_DIR=$DS_CACHE/cpp-httplib
+FUZZ_DIR=${FUZZ_DIR:-$ROOT/build-fuzz}
 
 APT_PACKAGES=(
     g++ cmake make pkg-config
@@ -90,6 +94,71 @@ build() {
     log "built $BUILD_DIR/droidspaces ($(stat -c %s "$BUILD_DIR/droidspaces") bytes)"
 }
 
+# The clang build of the fuzz targets; the normal build (gcc) only replays their corpora.
+build_fuzz() {
+    cmake -S "$ROOT" -B "$FUZZ_DIR" -DDS_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+    cmake --build "$FUZZ_DIR" -j"$(nproc)" -- --no-print-directory
+}
+
+# "execs exec/s cov" of a libFuzzer log (-print_final_stats=1 and its last status line).
+fuzz_figures() {
+    local log=$1 execs rate cov
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+    printf 'execs=%s exec/s=%s %s' "${execs:-?}" "${rate:-?}" "${cov:-cov: ?}"
+}
+
+# The targets built (runtime/fuzz/CMakeLists.txt decides: `tar` once core/archive.hpp has it).
+fuzz_targets() {
+    local bin
+    for bin in "$FUZZ_DIR"/runtime/fuzz/fuzz_*; do
+        [ -x "$bin" ] && printf '%s\n' "${bin##*/fuzz_}"
+    done
+}
+
+# Each target runs SECONDS over its seed corpus. New interesting inputs go to a scratch corpus
+# (build-fuzz/scratch/TARGET, the first corpus dir libFuzzer writes to), never into the
+# repository; crashes go to build-fuzz/artifacts/TARGET/.
+fuzz() {
+    local seconds=${1:-60}
+    [ $# -gt 0 ] && shift
+    if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
+        echo "[build] invalid fuzz time '$seconds': expected a whole number of seconds > 0" >&2
+        return 1
+    fi
+    build_fuzz
+    local -a known targets=("$@")
+    mapfile -t known < <(fuzz_targets)
+    [ ${#targets[@]} -eq 0 ] && targets=("${known[@]}")
+    local t
+    for t in "${targets[@]}"; do
+        if ! printf '%s\n' "${known[@]}" | grep -qxF -- "$t"; then
+            echo "[build] unknown fuzz target '$t': expected one of ${known[*]}" >&2
+            return 1
+        fi
+    done
+    local failed=0 bin scratch artifacts log
+    for t in "${targets[@]}"; do
+        bin=$FUZZ_DIR/runtime/fuzz/fuzz_$t
+        scratch=$FUZZ_DIR/scratch/$t
+        artifacts=$FUZZ_DIR/artifacts/$t
+        log=$FUZZ_DIR/fuzz-$t.log
+        mkdir -p "$scratch" "$artifacts"
+        log "fuzzing $t for ${seconds}s (log: $log)"
+        if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$artifacts/" "$scratch" "$ROOT/runtime/fuzz/corpus/$t" >"$log" 2>&1; then
+            log "$t: clean, $(fuzz_figures "$log")"
+        else
+            failed=$((failed + 1))
+            grep -E '^==[0-9]+==ERROR|runtime error|invariant failed|Test unit written' "$log" |
+                head -5 >&2 || true
+            log "$t: FAILED, $(fuzz_figures "$log"); reproduce: $bin $artifacts/<file>"
+        fi
+    done
+    [ "$failed" -eq 0 ]
+}
+
 # Runs every suite, prints each one's own output, and ends with one summary line.
 run_tests() {
     local passed=0 failed=0 skipped=0 out rc
@@ -131,13 +200,18 @@ test)
     build
     run_tests
     ;;
+fuzz)
+    install_packages
+    shift
+    fuzz "$@"
+    ;;
 bench)
     deps
     build
     exec "$ROOT/bench/run.sh"
     ;;
 *)
-    echo "usage: $0 [build|deps|test|bench]" >&2
+    echo "usage: $0 [build|deps|test|bench|fuzz [SECONDS [TARGET...]]]" >&2
     exit 1
     ;;
 esac

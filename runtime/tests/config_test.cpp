@@ -593,5 +593,28 @@ TEST(ConfigReset, KeepsIdentityAndUnknownLines) {
         EXPECT_EQ(out.find(gone), std::string::npos) << gone << "\n" << out;
 }
 
+// Found by fuzzing (fuzz_options): the file trims what follows '=', so a value with a leading or
+// trailing space set from the command line ("-r '/srv/box '") was saved and then loaded back as
+// another value ("/srv/box"). Such values are rejected instead.
+TEST(ConfigKeys, ValuesThatTheFileCannotKeepAreRejected) {
+    Config c;
+    EXPECT_USAGE_ERROR(set_config_key(c, "rootfs_path", "/srv/box "), "'/srv/box '", "rootfs_path",
+                       "space");
+    EXPECT_USAGE_ERROR(set_config_key(c, "env_file", " /srv/env"), "' /srv/env'", "space");
+    EXPECT_USAGE_ERROR(set_config_key(c, "hostname", "my box "), "'my box '", "space");
+    EXPECT_EQ(c.rootfs_path, "");
+    EXPECT_TRUE(set_config_key(c, "rootfs_path", "/srv/my box"));  // inner spaces are kept
+    EXPECT_EQ(parse_config(serialize_config(c), "saved").rootfs_path, "/srv/my box");
+}
+
+// Found by fuzzing (fuzz_validate): error lines quoted raw values, so a newline in a value split
+// the one-line error in two (and an escape sequence reached the terminal).
+TEST(ConfigKeys, ErrorsShowControlCharactersEscaped) {
+    EXPECT_USAGE_ERROR(parse_net_mode("nat\nnone"), "'nat\\x0anone'", "network mode");
+    EXPECT_USAGE_ERROR(parse_config("net\x1b[2J\n", "f"), "'net\\x1b[2J'", "f:1", "key=value");
+    Config c;
+    EXPECT_USAGE_ERROR(set_config_key(c, "rootfs_path", "x\x1b"), "'x\\x1b'", "control");
+}
+
 }  // namespace
 }  // namespace ds

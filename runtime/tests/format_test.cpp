@@ -185,4 +185,16 @@ TEST(FormatArch, UpstreamNames) {
     EXPECT_EQ(arch_name("riscv64"), "riscv64");
 }
 
+// Found by fuzzing (fuzz_format): strtod accepts "nan", "inf" and "1e300", and casting those
+// (or a start time far above the uptime) to int64_t was undefined behaviour.
+TEST(FormatProcessUptime, NonFiniteOrHugeUptimeIsUnknown) {
+    EXPECT_EQ(process_uptime("nan 1.0", 1, 100), -1);
+    EXPECT_EQ(process_uptime("inf 1.0", 1, 100), -1);
+    EXPECT_EQ(process_uptime("-inf", 1, 100), -1);
+    EXPECT_EQ(process_uptime("1e300 1.0", 1, 100), -1);
+    EXPECT_EQ(process_uptime("-5.0 1.0", 1, 100), -1);
+    EXPECT_EQ(process_uptime("100.0 1.0", UINT64_MAX, 1), 0);  // started "after" now
+    EXPECT_EQ(process_uptime("1e14", 0, 100), 100000000000000);
+}
+
 }  // namespace

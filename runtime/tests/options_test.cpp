@@ -410,5 +410,23 @@ TEST(OptionTable, NamesAreUniqueAndConfigKeysExist) {
     EXPECT_EQ(find_long_option("bogus"), nullptr);
 }
 
+// Found by fuzzing (fuzz_options): "-r '/srv/box '" was accepted, saved as "rootfs_path=/srv/box "
+// and loaded back as "/srv/box", another directory. Values the config file cannot keep are
+// rejected where they are given.
+TEST(Overrides, ValuesWithOuterSpacesAreRejected) {
+    EXPECT_USAGE_ERROR(apply({"-r", "/ds-x/box ", "start"}), "'/ds-x/box '", "rootfs_path",
+                       "space");
+    EXPECT_USAGE_ERROR(apply({"--hostname= box", "start"}), "' box'", "--hostname", "space");
+    EXPECT_USAGE_ERROR(apply({"-B", "/ds-x:/mnt/x ", "start"}), "'/mnt/x '", "space");
+}
+
+// Found by fuzzing (fuzz_options): unknown options were quoted raw, so "--a<newline>b" gave a
+// two-line error.
+TEST(Parse, UnknownOptionsAreShownEscaped) {
+    EXPECT_USAGE_ERROR(parse({"--bo\ngus", "start"}), "'--bo\\x0agus'", "unknown option");
+    EXPECT_USAGE_ERROR(parse({"-f\x1b", "start"}), "'-\\x1b'", "unknown option");
+    EXPECT_USAGE_ERROR(apply({"--cpus=1\n", "start"}), "'1\\x0a'", "--cpus");
+}
+
 }  // namespace
 }  // namespace ds::cli

@@ -481,5 +481,14 @@ TEST(Privileged, Has) {
     EXPECT_FALSE(privileged_has("", "nomask"));
 }
 
+// Found by fuzzing (fuzz_validate): bind_mounts is saved with the binds sorted by destination,
+// and the file trims its values, so a last bind "/a:/mnt/x " came back as "/a:/mnt/x".
+TEST(Bind, DestinationMustNotEndWithASpace) {
+    EXPECT_USAGE_ERROR(parse_bind("/src:/mnt/x "), "'/mnt/x '", "space");
+    EXPECT_USAGE_ERROR(parse_bind("/src:/mnt/x /:ro"), "'/mnt/x /'", "space");
+    EXPECT_EQ(parse_bind("/src:/mnt/my dir").dest, "/mnt/my dir");
+    EXPECT_EQ(parse_bind("/src :/mnt/x").src, "/src ");  // inside the list: kept
+}
+
 }  // namespace
 }  // namespace ds

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "sys/platform.hpp"
 
 namespace ds::cli {
@@ -162,8 +163,8 @@ double parse_cpus(std::string_view value) {
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
         !std::isfinite(n) || n < 0.01 || n > 4096)
-        fail_usage("invalid value '" + std::string(value) +
-                   "' for --cpus: expected a number of cores from 0.01 to 4096");
+        fail_usage("invalid value " + quote_value(value) +
+                   " for --cpus: expected a number of cores from 0.01 to 4096");
     return n;
 }
 
@@ -217,8 +218,8 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
             std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
             const OptionSpec* opt = find_long_option(name);
             if (!opt)
-                fail_usage("unknown option '" + arg.substr(0, eq) +
-                           "': see 'droidspaces help' for the list of options");
+                fail_usage("unknown option " + quote_value(arg.substr(0, eq)) +
+                           ": see 'droidspaces help' for the list of options");
             std::string shown = "--" + name;
             if (opt->metavar.empty()) {
                 if (eq != std::string::npos)
@@ -236,8 +237,8 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
             const OptionSpec* opt = find_short_option(arg[j]);
             std::string shown = std::string("-") + arg[j];
             if (!opt)
-                fail_usage("unknown option '" + shown +
-                           "': see 'droidspaces help' for the list of options");
+                fail_usage("unknown option " + quote_value(shown) +
+                           ": see 'droidspaces help' for the list of options");
             if (opt->metavar.empty()) {
                 apply_option(inv, *opt, "1");
                 continue;

@@ -1,6 +1,7 @@
 #include "core/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 
@@ -105,8 +106,8 @@ const std::vector<Field>& fields() {
         Field{"rootfs_path",
               [](Config& c, std::string_view v) {
                   if (!v.empty() && v[0] != '/')
-                      fail_usage("invalid rootfs_path '" + std::string(v) +
-                                 "': must be an absolute path");
+                      fail_usage("invalid rootfs_path " + quote_value(v) +
+                                 ": must be an absolute path");
                   c.rootfs_path = std::string(v);
               },
               [](const Config& c) { return if_set(c.rootfs_path); }},
@@ -273,8 +274,8 @@ NetMode parse_net_mode(std::string_view value) {
     if (value == "nat") return NetMode::nat;
     if (value == "none") return NetMode::none;
     if (value == "gateway" || value == "delegated-gateway") return NetMode::gateway;
-    fail_usage("invalid network mode '" + std::string(value) +
-               "': expected host, nat, none or gateway");
+    fail_usage("invalid network mode " + quote_value(value) +
+               ": expected host, nat, none or gateway");
 }
 
 bool is_known_config_key(std::string_view key) {
@@ -286,19 +287,15 @@ bool set_config_key(Config& config, std::string_view key, std::string_view value
     if (!field) return false;
     // A newline in a value would come back as a line of its own on the next load.
     if (std::any_of(value.begin(), value.end(),
-                    [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
-        std::string shown;
-        for (unsigned char ch : value) {
-            if (ch < 0x20 || ch == 0x7f) {
-                const char* hex = "0123456789abcdef";
-                shown += std::string("\\x") + hex[ch >> 4] + hex[ch & 15];
-            } else {
-                shown += static_cast<char>(ch);
-            }
-        }
-        fail_usage("invalid value '" + shown + "' for " + std::string(key) +
+                    [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+        fail_usage("invalid value " + quote_value(value) + " for " + std::string(key) +
                    ": must not contain control characters");
-    }
+    // The file trims what follows '=': such a value would load back as another one (a path
+    // "/srv/box " as "/srv/box").
+    if (!value.empty() && (std::isspace(static_cast<unsigned char>(value.front())) ||
+                           std::isspace(static_cast<unsigned char>(value.back()))))
+        fail_usage("invalid value " + quote_value(value) + " for " + std::string(key) +
+                   ": must not start or end with a space");
     field->parse(config, value);
     return true;
 }
@@ -313,7 +310,7 @@ Config parse_config(std::string_view text, std::string_view origin) {
         if (t.empty() || t[0] == '#') continue;
         auto eq = t.find('=');
         if (eq == std::string_view::npos || trim(t.substr(0, eq)).empty())
-            fail_usage(where + "malformed line '" + std::string(t) + "': expected key=value");
+            fail_usage(where + "malformed line " + quote_value(t) + ": expected key=value");
         auto key = trim(t.substr(0, eq));
         auto value = trim(t.substr(eq + 1));
         try {

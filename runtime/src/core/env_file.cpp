@@ -30,8 +30,8 @@ EnvVars parse_env_file(std::string_view text, std::string_view origin) {
         auto eq = line.find('=');
         std::string_view key = eq == std::string_view::npos ? line : trim(line.substr(0, eq));
         if (eq == std::string_view::npos || !valid_key(key))
-            fail_usage(std::string(origin) + ":" + std::to_string(number) + ": invalid line '" +
-                       std::string(line) + "': expected KEY=VALUE with KEY of [A-Za-z0-9_]");
+            fail_usage(std::string(origin) + ":" + std::to_string(number) + ": invalid line " +
+                       quote_value(line) + ": expected KEY=VALUE with KEY of [A-Za-z0-9_]");
         std::string_view value = trim(line.substr(eq + 1));
         if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
             value.back() == value.front())

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace ds::format {
@@ -203,10 +204,12 @@ int64_t process_uptime(std::string_view proc_uptime, uint64_t start_ticks, long 
     if (text.empty() || ticks_per_second <= 0) return -1;
     char* end = nullptr;
     double host = std::strtod(text.c_str(), &end);
-    if (end == text.c_str()) return -1;
+    // strtod also takes "nan", "inf" and "1e999", and turning those into an integer is undefined
+    // behaviour: only an uptime a machine can have (under 10^15 s) means anything.
+    if (end == text.c_str() || !std::isfinite(host) || host < 0 || host > 1e15) return -1;
     double started = static_cast<double>(start_ticks) / static_cast<double>(ticks_per_second);
-    auto seconds = static_cast<int64_t>(host - started);
-    return seconds < 0 ? 0 : seconds;
+    if (started >= host) return 0;  // also keeps a huge start time from overflowing the cast
+    return static_cast<int64_t>(host - started);
 }
 
 size_t count_lines(std::string_view text) {

@@ -111,6 +111,10 @@ void check_bind_dest(std::string_view dest) {
     if (dest.find_first_not_of('/') == std::string_view::npos) bad("must not be '/'");
     if (dest.size() >= 4096) bad("longer than 4095 characters");
     if (has_control_chars(dest)) bad("must not contain control characters");
+    // The config file trims its values, so a last bind's "/mnt/x " would load back as "/mnt/x"
+    // (trailing slashes are dropped first: "/mnt/x /" is "/mnt/x ").
+    if (std::isspace(static_cast<unsigned char>(dest[dest.find_last_not_of('/')])))
+        bad("must not end with a space");
     for (const auto& part : split_list(dest, "/"))
         if (part == "." || part == "..") bad("must not contain '.' or '..' components");
 }
