@@ -281,6 +281,33 @@ TEST(TarScanner, HardLinksOnlyToEarlierFilesOfTheArchive) {
               "follow out of the rootfs");
 }
 
+// GNU and pax tar cut a hard link's long target to 100 bytes in the header: the full target is
+// the one checked against earlier members; the cut one must only stay inside and off symlinks.
+TEST(TarScanner, LongHardLinkTargetsAreAccepted) {
+    std::string target = "usr/share/" + std::string(150, 't');
+    std::string top = entry({"./", '5'}) + entry({"usr/", '5'}) + entry({"usr/share/", '5'}) +
+                      gnu_long('L', target) + entry({target.substr(0, 100), '0', "x"});
+    EXPECT_EQ(problem_of(top + gnu_long('K', target) + entry({"gnu", '1', "", target}) + kEnd), "");
+    EXPECT_EQ(
+        problem_of(top + pax({{"linkpath", target}}) + entry({"pax", '1', "", target}) + kEnd), "");
+    // The cut target a pax-blind tar would use must not lead through a symlink member.
+    std::string via_link = entry({"./", '5'}) + entry({"s", '2', "", "/tmp"}) +
+                           entry({"f", '0', "x"}) + pax({{"linkpath", "f"}}) +
+                           entry({"owned", '1', "", "s/x"}) + kEnd;
+    EXPECT_EQ(problem_of(via_link),
+              "member 'owned' is under the symlink member 's': extracting it would follow that "
+              "symlink");
+}
+
+// A record length of 20 digits wraps a 64-bit counter: such a header is malformed, as for tar.
+TEST(TarScanner, PaxRecordLengthsThatWouldWrapAreMalformed) {
+    std::string data = "18446744073709551646 p=abcdef\n";
+    std::string archive =
+        entry({"./", '5'}) + entry({"././@PaxHeader", 'x', data}) + entry({"f", '0', "x"}) + kEnd;
+    EXPECT_NE(problem_of(archive).find("malformed pax header"), std::string::npos)
+        << problem_of(archive);
+}
+
 TEST(TarScanner, NothingBelowASymlinkOrOtherNonDirectory) {
     std::string top = entry({"./", '5'});
     EXPECT_EQ(problem_of(top + entry({"evil", '2', "", "/tmp/x"}) +

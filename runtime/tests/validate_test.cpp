@@ -492,3 +492,10 @@ TEST(Bind, DestinationMustNotEndWithASpace) {
 
 }  // namespace
 }  // namespace ds
+
+// A config line drops the spaces around a value: a name that has them could not be stored.
+TEST(ContainerName, NoSpaceAtEitherEnd) {
+    EXPECT_USAGE_ERROR(ds::check_container_name("box "), "'box '", "start or end with a space");
+    EXPECT_USAGE_ERROR(ds::check_container_name(" box"), "' box'", "start or end with a space");
+    EXPECT_NO_THROW(ds::check_container_name("my box"));
+}

@@ -207,7 +207,7 @@ bool pax_records(std::string_view data,
                  const std::function<void(std::string_view, std::string_view)>& record) {
     while (!data.empty()) {
         size_t space = data.find(' ');
-        if (space == 0 || space == std::string_view::npos || space > 20) return false;
+        if (space == 0 || space == std::string_view::npos || space > 19) return false;  // no wrap
         uint64_t len = 0;
         for (size_t i = 0; i < space; ++i) {
             if (data[i] < '0' || data[i] > '9') return false;
@@ -414,12 +414,19 @@ bool TarScanner::check_paths(char type, const std::string& name, std::string_vie
         refuse("hard link " + shown + " has no target");
         return false;
     }
-    for (auto target : links) {
+    // The first target is the one a tar that reads every header uses: it must be an earlier
+    // file. The others (a 100-byte header field that a long target was cut to) are what a tar
+    // that ignores pax or GNU headers would use: inside the rootfs, and never a symlink.
+    for (size_t i = 0; i < links.size(); ++i) {
+        std::string_view target = links[i];
         if (auto why = member_path_problem(target)) {
             refuse("hard link " + shown + " -> " + quoted_member(target) + ": the target " + *why);
             return false;
         }
-        auto it = seen_.find(normalize_member_path(target));
+        std::string key = normalize_member_path(target);
+        if (i > 0 && !check_below(key, shown)) return false;
+        auto it = seen_.find(key);
+        if (i > 0 && it == seen_.end()) continue;
         if (it == seen_.end() || it->second == Kind::directory) {
             refuse("hard link " + shown + " -> " + quoted_member(target) +
                    ": the target is not an earlier file of the archive");

@@ -80,6 +80,9 @@ void check_container_name(std::string_view name) {
             fail_usage("invalid container name " + quoted(name) +
                        ": use only letters, digits, '.', '_', '-' and spaces");
     }
+    if (name.front() == ' ' || name.back() == ' ')
+        fail_usage("invalid container name " + quoted(name) +
+                   ": must not start or end with a space (a config file would not keep it)");
     if (name.front() == '.')
         fail_usage("invalid container name " + quoted(name) +
                    ": must not start with '.' (reserved for the runtime's own entries)");
