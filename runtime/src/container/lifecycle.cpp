@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "container/boot_plan.hpp"
+#include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/monitor.hpp"
 #include "core/error.hpp"
@@ -403,6 +404,7 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         rollback.add([path = plan.cgroup_path] { sys::remove_cgroup_tree(path, 1s); });
         apply_limits(plan, warn);
     }
+    apply_device_policy(plan, warn);  // before the monitor spawns the guest into the cgroup
 
     sys::Pty console = sys::open_pty();
     plan.console_slave = console.slave_path;

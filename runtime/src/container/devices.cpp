@@ -1,0 +1,46 @@
+#include "container/devices.hpp"
+
+#include "core/validate.hpp"
+
+namespace ds::container {
+
+namespace {
+
+using sys::DeviceType;
+using sys::kAnyMinor;
+
+constexpr sys::DeviceRule kAllowed[] = {
+    {DeviceType::character, 1, 3},            // /dev/null
+    {DeviceType::character, 1, 5},            // /dev/zero
+    {DeviceType::character, 1, 7},            // /dev/full
+    {DeviceType::character, 1, 8},            // /dev/random
+    {DeviceType::character, 1, 9},            // /dev/urandom
+    {DeviceType::character, 5, 0},            // /dev/tty
+    {DeviceType::character, 5, 1},            // /dev/console (when a guest makes the node)
+    {DeviceType::character, 5, 2},            // /dev/ptmx (devpts' own ptmx is 5:2 too)
+    {DeviceType::character, 136, kAnyMinor},  // pts, the console among them
+    {DeviceType::character, 10, 200},         // /dev/net/tun
+    {DeviceType::character, 10, 229},         // /dev/fuse
+};
+
+}  // namespace
+
+std::span<const sys::DeviceRule> device_allowlist() {
+    return kAllowed;
+}
+
+void apply_device_policy(const BootPlan& plan,
+                         const std::function<void(const std::string&)>& warn) {
+    if (privileged_has(plan.config.privileged, "unfiltered-dev")) return;
+    if (plan.cgroup_layout != CgroupLayout::unified) {
+        warn(
+            "the device allowlist needs the cgroup v2 layout: the guest can open every device "
+            "node it can create");
+        return;
+    }
+    if (auto why = sys::attach_device_program(plan.cgroup_path, device_allowlist()))
+        warn("this kernel cannot filter devices with cgroup BPF (" + *why +
+             "): the guest can open every device node it can create");
+}
+
+}  // namespace ds::container
