@@ -59,6 +59,23 @@ start_ok() {
     ds --name="$name" stop
 }
 
+@test "a reboot inside does not shed the policy (the monitor makes a new cgroup)" {
+    local name="$NAME-r" before
+    start_ok "$name"
+    before=$(ds --name="$name" pid)
+    in_container "$name" reboot
+    wait_until 20 bash -c "p=\$($DROIDSPACES_BIN --name=$name pid) && [ \"\$p\" != $before ]"
+    wait_until 20 booted "$name"
+    grep -q 'reboot requested' "$DROIDSPACES_HOME/Logs/$name/log"
+    run ds --name="$name" run sh -c 'head -c0 </root/blk'
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ $output == *"Operation not permitted"* ]]
+    run ds --name="$name" run mknod /tmp/b b 7 "$MINOR"
+    [ "$status" -ne 0 ]
+    ds --name="$name" stop
+}
+
 @test "the nodes a container needs still open and can be made" {
     local name="$NAME-c"
     start_ok "$name"

@@ -1,5 +1,8 @@
 #include "container/devices.hpp"
 
+#include <optional>
+
+#include "core/error.hpp"
 #include "core/validate.hpp"
 
 namespace ds::container {
@@ -38,7 +41,15 @@ void apply_device_policy(const BootPlan& plan,
             "node it can create");
         return;
     }
-    if (auto why = sys::attach_device_program(plan.cgroup_path, device_allowlist()))
+    std::optional<std::string> why;
+    try {
+        why = sys::attach_device_program(plan.cgroup_path, device_allowlist());
+    } catch (const Error& e) {
+        // E.g. an SELinux policy refusing bpf(2): say how to start without the allowlist.
+        fail_runtime(std::string(e.what()) +
+                     "; --privileged=unfiltered-dev starts without the device allowlist");
+    }
+    if (why)
         warn("this kernel cannot filter devices with cgroup BPF (" + *why +
              "): the guest can open every device node it can create");
 }

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "container/boot.hpp"
+#include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
@@ -136,7 +137,7 @@ class Monitor {
             }
             log_.write("reboot requested inside the container");
             reload_config();
-            reset_cgroup();
+            if (!reset_cgroup()) break;
             ++boots_;
             pages_released_ = false;  // the reboot faulted start-up code in again
         }
@@ -307,14 +308,22 @@ class Monitor {
         cgroup_dir_.reset(::open(plan_.cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     }
 
-    // A rebooting systemd finds its cgroup tree as a fresh boot would.
-    void reset_cgroup() {
-        if (plan_.cgroup_path.empty()) return;
+    // A rebooting systemd finds its cgroup tree as a fresh boot would. The new cgroup gets the
+    // device allowlist again, or the guest is not booted: a reboot must not shed the policy.
+    bool reset_cgroup() {
+        if (plan_.cgroup_path.empty()) return true;
         cgroup_dir_.reset();
         sys::kill_cgroup(plan_.cgroup_path);
         sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(2));
         sys::create_cgroup(plan_.cgroup_path);
+        try {
+            apply_device_policy(plan_, [this](const std::string& m) { log_.write(m); });
+        } catch (const std::exception& e) {
+            log_.write(std::string("reboot refused: ") + e.what() + ": cleaning up");
+            return false;
+        }
         open_cgroup_dir();
+        return true;
     }
 
     void cleanup() {
