@@ -35,6 +35,7 @@ teardown_file() {
     stop_suite_containers
     # Read-write again if a guard failed, so the teardown itself cannot fail on it.
     if mountpoint -q "$HOSTFS"; then
+        fsfreeze -u "$HOSTFS" 2>/dev/null || true
         mount -o remount,rw "$HOSTFS" 2>/dev/null || true
         umount "$HOSTFS" || umount -l "$HOSTFS"
     fi
@@ -127,6 +128,33 @@ assert_host_writable() {
     [ "$status" -eq 0 ]
     [ -e "$ROOTFS/remount-probe" ]
     rm -f "$ROOTFS/remount-probe"
+}
+
+@test "the guest cannot freeze or shut down the host's filesystem through its rootfs" {
+    # Without the guard FIFREEZE would block every writer of $HOSTFS (teardown thaws it).
+    run guest_sh 'fsfreeze --freeze / || fsfreeze -f /'
+    echo "freeze: $output"
+    [ "$status" -ne 0 ]
+    [[ $output == *"Operation not permitted"* ]]
+    run timeout 10 touch "$HOSTFS/after-freeze"
+    [ "$status" -eq 0 ]
+    rm -f "$HOSTFS/after-freeze"
+    # EXT4_IOC_SHUTDOWN on a file of the rootfs: without the guard the host's fs stops.
+    printf '%s\n' '#include <errno.h>' '#include <fcntl.h>' '#include <stdint.h>' \
+        '#include <stdio.h>' '#include <string.h>' '#include <sys/ioctl.h>' \
+        'int main(void) {' \
+        '    int fd = open("/", O_RDONLY | O_DIRECTORY);' \
+        '    uint32_t flags = 2; /* EXT4_GOING_FLAGS_NOLOGFLUSH */' \
+        '    int rc = ioctl(fd, _IOR(0x58, 125, uint32_t), &flags);' \
+        '    printf("shutdown: %s\n", rc ? strerror(errno) : "done");' \
+        '    return rc ? 1 : 0;' '}' >"$SUITE_TMP/fs_shutdown.c"
+    gcc -static -O1 -o "$ROOTFS/fs-shutdown" "$SUITE_TMP/fs_shutdown.c"
+    run guest_sh '/fs-shutdown'
+    rm -f "$ROOTFS/fs-shutdown"
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ $output == *"Operation not permitted"* ]]
+    assert_host_writable
 }
 
 @test "an unprivileged guest user cannot have the monitor remount anything" {

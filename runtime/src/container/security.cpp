@@ -4,6 +4,7 @@
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -106,6 +107,8 @@ using Arg = ArgTest::Kind;
 constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
                                      CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 constexpr uint64_t kKernelSuMagic1 = 0xDEADBEEF, kKernelSuMagic2 = 0xCAFEBABE;
+// EXT4_IOC_SHUTDOWN, the same number as XFS_IOC_GOINGDOWN (no uapi header has the ext4 one).
+constexpr uint64_t kFsShutdown = _IOR('X', 125, uint32_t);
 
 constexpr SeccompRule kRules[] = {
     // Kernel code: the container's root is the host's root.
@@ -172,6 +175,11 @@ constexpr SeccompRule kRules[] = {
     // pastes the console selection.
     {.syscall = "ioctl", .error = EPERM, .args = {{Arg::equals32, 1, TIOCSTI}}},
     {.syscall = "ioctl", .error = EPERM, .args = {{Arg::equals32, 1, TIOCLINUX}}},
+    // Whole-filesystem switches, reachable through any file of a directory rootfs or a bind:
+    // FIFREEZE blocks every writer of the host's filesystem, the ext4/xfs shutdown ioctl stops
+    // it for good (the remount guard's siblings: they act on the superblock, not the mount).
+    {.syscall = "ioctl", .error = EPERM, .args = {{Arg::equals32, 1, FIFREEZE}}},
+    {.syscall = "ioctl", .error = EPERM, .args = {{Arg::equals32, 1, kFsShutdown}}},
 };
 
 bool row_applies(const SeccompRule& rule, const Config& config, std::string_view release) {

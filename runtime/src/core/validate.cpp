@@ -9,24 +9,13 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace ds {
 namespace {
 
 std::string quoted(std::string_view value) {
-    // Control characters are shown escaped so the error line stays one line.
-    std::string out = "'";
-    for (unsigned char c : value) {
-        if (c < 0x20 || c == 0x7f) {
-            static const char* hex = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "'";
+    return quote_value(value);
 }
 
 bool has_control_chars(std::string_view s) {
