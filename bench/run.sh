@@ -687,7 +687,7 @@ finish_report() {
         echo "| # | metric | ours | peer | ratio | target | verdict | n |"
         echo "|---|---|---|---|---|---|---|---|"
         echo "| 1 | \`start\` busybox (invoke → returns) | $(na "$START_MED" " ms") [$START_MIN–$START_MAX] | unshare+chroot /bin/true: $(na "$UNSHARE_MED" " ms") (context only) | $(ratio "$START_MED" "$UNSHARE_MED") | < $TARGET_START_MS ms (upstream ~$UPSTREAM_START_MS ms: ratio $(ratio "$START_MED" "$UPSTREAM_START_MS")) | $(verdict "$START_MED" lt "$TARGET_START_MS") | $N_START / 50 |"
-        echo "| 1b | host: cold write to a new cgroup2 \`cgroup.procs\` (warm: $(na "$CG_WARM_MED" " ms")) | $(na "$CG_COLD_MED" " ms") [$CG_COLD_MIN–$CG_COLD_MAX] | | | context: what `clone3(CLONE_INTO_CGROUP)` saves row 1 | | $N_CG |"
+        echo "| 1b | host: cold write to a new cgroup2 \`cgroup.procs\` (warm: $(na "$CG_WARM_MED" " ms")) | $(na "$CG_COLD_MED" " ms") [$CG_COLD_MIN–$CG_COLD_MAX] | | | context: what \`clone3(CLONE_INTO_CGROUP)\` saves row 1 | | $N_CG |"
         echo "| 2 | systemd boot → \`running\` | $(na "$BOOT_MED" " ms") [$BOOT_MIN–$BOOT_MAX] | systemd-nspawn -b: $(na "$NBOOT_MED" " ms") [$NBOOT_MIN–$NBOOT_MAX] | **$(ratio "$BOOT_MED" "$NBOOT_MED")** | ≤ $TARGET_BOOT_RATIO | $(verdict "$(ratio "$BOOT_MED" "$NBOOT_MED")" le "$TARGET_BOOT_RATIO") | $N_BOOT / $N_NBOOT |"
         echo "| 2a | … of which \`start\` returned (systemd) | $(na "$STARTSD_MED" " ms") [$STARTSD_MIN–$STARTSD_MAX] | | | | | $N_STARTSD |"
         echo "| 2b | … systemd's own \"Startup finished (userspace)\" | $(na "$US_OURS" " ms") | $(na "$US_NSPAWN" " ms") | $(ratio "$US_OURS" "$US_NSPAWN") | context | | $N_BOOT / $N_NBOOT |"
