@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <string_view>
 
 #include "sys/fd.hpp"
@@ -47,24 +46,10 @@ std::string resolve_in_rootfs(int root, std::string path) {
     return path;
 }
 
-// Reads the first part of a binary: init binaries name themselves early enough. Only a regular
-// file is read (looked up with O_PATH first: a guest FIFO or device is never opened).
+// The first part of a binary: init binaries name themselves early enough. Read as a guest file
+// (a FIFO or device the guest put there is never opened).
 std::string head_of(int root, const std::string& path, size_t limit) {
-    sys::unique_fd found = sys::open_in_root(root, path, O_PATH | O_NOFOLLOW);
-    struct stat st;
-    if (!found || ::fstat(found.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
-    sys::unique_fd fd(::open(sys::fd_path(found.get()).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return "";
-    std::string data(limit, '\0');
-    size_t got = 0;
-    while (got < limit) {
-        ssize_t n = ::read(fd.get(), data.data() + got, limit - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-    }
-    data.resize(got);
-    return data;
+    return sys::read_guest_file(root, path, limit, sys::Oversize::first_bytes).value_or("");
 }
 
 bool contains(std::string_view haystack, std::string_view needle) {

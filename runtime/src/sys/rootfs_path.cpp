@@ -251,20 +251,23 @@ unique_fd reopen_checked(int root_fd, std::string_view path, int handle, const s
 
 }  // namespace
 
-std::optional<std::string> read_guest_file(int root_fd, std::string_view path, size_t max_bytes) {
+std::optional<std::string> read_guest_file(int root_fd, std::string_view path, size_t max_bytes,
+                                           Oversize oversize) {
+    const bool refuse = oversize == Oversize::refuse;
     // O_PATH first: opening a FIFO or a device for reading can block or act (a watchdog starts
     // on open); only a regular file is opened for real.
     unique_fd handle = open_in_root(root_fd, path, O_PATH);
     if (!handle) return std::nullopt;
     struct stat st;
     if (::fstat(handle.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    if (static_cast<uint64_t>(st.st_size) > max_bytes) return std::nullopt;
+    if (refuse && static_cast<uint64_t>(st.st_size) > max_bytes) return std::nullopt;
     unique_fd fd = reopen_checked(root_fd, path, handle.get(), st);
     if (!fd) return std::nullopt;
     std::string out;
     char buf[8192];
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        size_t want = refuse ? sizeof buf : std::min(sizeof buf, max_bytes - out.size());
+        ssize_t n = want ? ::read(fd.get(), buf, want) : 0;
         if (n == 0) return out;
         if (n < 0) {
             if (errno == EINTR) continue;

@@ -46,9 +46,13 @@ std::string fd_path(int fd);
 // device is never opened for reading (no blocking, no side effect of opening a device such as a
 // watchdog). nullopt when any of that fails (missing, FIFO, device, too big, a read would block).
 // The reopen goes through /proc/self/fd: /proc must be mounted where the caller runs.
+// `Oversize::first_bytes` reads a larger file's first `max_bytes` instead of refusing it (e.g.
+// the head of an init binary).
 constexpr size_t kGuestFileLimit = 1 << 20;
+enum class Oversize { refuse, first_bytes };
 std::optional<std::string> read_guest_file(int root_fd, std::string_view path,
-                                           size_t max_bytes = kGuestFileLimit);
+                                           size_t max_bytes = kGuestFileLimit,
+                                           Oversize oversize = Oversize::refuse);
 // The same for a tree named by path (e.g. "/proc/123/root"): opens the root, then reads.
 std::optional<std::string> read_guest_file(const std::string& root, std::string_view path,
                                            size_t max_bytes = kGuestFileLimit);
