@@ -192,7 +192,8 @@ EOF
 	grep -qE '^RAM_USED_KB=[0-9]+$' <<<"$output"
 	grep -qE '^CPU_PERMILL=[0-9]+$' <<<"$output"
 	# Every line is KEY=VALUE.
-	! grep -vqE '^[A-Z0-9_]+=' <<<"$output"
+	run grep -vqE '^[A-Z0-9_]+=' <<<"$output"
+	[ "$status" -eq 1 ]
 }
 
 @test "info on an unknown container fails naming it; a stopped one is described from its config" {
@@ -266,7 +267,8 @@ EOF
 	[ ! -e "$DROIDSPACES_HOME/Pids/si-dead.init" ]
 	[ ! -e "$DROIDSPACES_HOME/Pids/si-junk.pid" ]
 	# The running containers' records are untouched.
-	[ -e "$DROIDSPACES_HOME/Pids/$CA.pid" ] && [ -e "$DROIDSPACES_HOME/Pids/$CB.pid" ]
+	[ -e "$DROIDSPACES_HOME/Pids/$CA.pid" ]
+	[ -e "$DROIDSPACES_HOME/Pids/$CB.pid" ]
 }
 
 @test "scan restores the records of a running container deleted from Pids/" {
@@ -333,7 +335,8 @@ assert sys.argv[2] not in r["foreign"] and sys.argv[3] not in r["foreign"], r
 	[ -d "$fresh" ]  # may be a start in progress
 	rmdir "$fresh"
 	# The running containers' cgroups are untouched.
-	[ -d "$cgroup" ] && [ -d "$(state_field "$CB" cgroup_path)" ]
+	[ -d "$cgroup" ]
+	[ -d "$(state_field "$CB" cgroup_path)" ]
 }
 
 @test "stopping both leaves no container listed and the host clean" {

@@ -213,7 +213,8 @@ harness() {
     run ds --name="$NAME" run cat /proc/1/cmdline
     [ "$output" = "init" ]
     run ds --name="$NAME" run sh -c 'echo $$'
-    [ "$output" -gt 1 ] && [ "$output" -lt 1000 ]
+    [ "$output" -gt 1 ]
+    [ "$output" -lt 1000 ]
 }
 
 @test "a run process is in init's cgroup and signals sent to run reach it" {
@@ -371,7 +372,8 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
         -- bash -c "$script" "$dir" "$DROIDSPACES_BIN" "$NAME"
     echo "$output"
     [ "$status" -eq 0 ]
-    [ -s "$dir/before1" ] && [ -s "$dir/before2" ]
+    [ -s "$dir/before1" ]
+    [ -s "$dir/before2" ]
     diff "$dir/before1" "$dir/after1"
     diff "$dir/before2" "$dir/after2"
     # The hung-up shell's status: 128 + SIGHUP.

@@ -124,7 +124,8 @@ start_busybox() {
     [ "$output" = "NONE" ]
     [ ! -e "$DROIDSPACES_HOME/Pids/$NAME.pid" ]
     [ ! -e "$DROIDSPACES_HOME/Pids/$NAME.state" ]
-    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$NAME" ] && [ ! -d "/sys/fs/cgroup/droidspaces/$NAME" ]
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$NAME" ]
+    [ ! -d "/sys/fs/cgroup/droidspaces/$NAME" ]
 }
 
 @test "stop right after start is not lost" {

@@ -60,7 +60,8 @@ init_env() {
     [ ! -e "$SUITE_TMP/ro/new" ]
     ds --name="$NAME" stop
     # Nothing of the container's mounts shows on the host.
-    ! grep -q "$ROOTFS/mnt" /proc/self/mountinfo
+    run grep -q "$ROOTFS/mnt" /proc/self/mountinfo
+    [ "$status" -eq 1 ]
 }
 
 @test "a missing bind source is refused before anything starts" {

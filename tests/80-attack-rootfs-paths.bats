@@ -60,7 +60,8 @@ start_ok() {
     [ "$output" = "$HOSTDIR" ]
     ds --name="$name" stop
     [ ! -e "$HOSTDIR/x" ]
-    ! grep -q "$ATK" /proc/self/mountinfo
+    run grep -q "$ATK" /proc/self/mountinfo
+    [ "$status" -eq 1 ]
 }
 
 @test "a relative symlink climbing out of the rootfs is resolved inside it" {
@@ -106,7 +107,8 @@ start_ok() {
     mkdir -p "$ROOTFS$HOSTDIR"  # the same path inside the rootfs: what the guest's /tmp names
     start_ok "$name"
     # The host directory got no mount, from the host's view or the container's.
-    ! grep -q "$ATK" /proc/self/mountinfo
+    run grep -q "$ATK" /proc/self/mountinfo
+    [ "$status" -eq 1 ]
     [ -z "$(ls -A "$HOSTDIR")" ]
     # Inside, /tmp leads to a fresh tmpfs: the runtime's mount is where the guest looks.
     run ds --name="$name" run stat -f -c %T /tmp/
@@ -115,7 +117,8 @@ start_ok() {
     [ ! -e "$HOSTDIR/probe" ]
     [ ! -e "$ROOTFS$HOSTDIR/probe" ] # in the tmpfs above it
     ds --name="$name" stop
-    ! grep -q "$ATK" /proc/self/mountinfo
+    run grep -q "$ATK" /proc/self/mountinfo
+    [ "$status" -eq 1 ]
 }
 
 @test "a rootfs whose /run leads nowhere inside is refused with one clear line" {
@@ -127,7 +130,8 @@ start_ok() {
     [[ $stderr == *"/run inside the rootfs"* ]]
     [ "$(ds --name="$name" pid)" = "NONE" ]
     [ -z "$(ls -A "$HOSTDIR")" ]
-    ! grep -q "$ATK" /proc/self/mountinfo
+    run grep -q "$ATK" /proc/self/mountinfo
+    [ "$status" -eq 1 ]
 }
 
 @test "a FIFO at /etc/hosts and /dev/zero at /etc/hostname neither hang nor exhaust the boot" {
