@@ -1,8 +1,13 @@
 # Shared helpers for the bats suites. Load with: load helpers
 #
 # Each suite gets a private DROIDSPACES_HOME and a leak snapshot in setup_file; teardown_file
-# stops what the suite started and fails if the host's mounts, loop devices, droidspaces cgroups
-# or monitor processes differ from before the suite.
+# stops what the suite started and fails if anything that is the SUITE'S OWN leaked: mounts under
+# its roots (DROIDSPACES_HOME, which holds the mount base, SUITE_TMP and any dir registered with
+# suite_track_dir), loop devices backed by files there, droidspaces/<name> cgroups of the container
+# names it used (recorded by ds(), every hierarchy), an empty droidspaces/ parent, its monitors
+# and runtime helpers (processes whose environment carries its DROIDSPACES_HOME) and fds into its
+# roots held by any process. Other suites and unrelated containers on the host are not looked at,
+# so concurrent runs do not fail each other.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DROIDSPACES_BIN=${DROIDSPACES_BIN:-$REPO_ROOT/build/droidspaces}
@@ -10,7 +15,39 @@ export DROIDSPACES_BIN
 
 # Every runtime invocation gets a hard timeout, so a hang fails the test instead of the run.
 ds() {
+    suite_record_names "$@"
     timeout --foreground -k 5 "${DS_TIMEOUT:-90}" "$DROIDSPACES_BIN" "$@"
+}
+
+# Records the container names of a runtime command line in $SUITE_TMP/names (the leak check
+# looks at these names' cgroups). --name=A,B / --name A / -n A / -nA.
+suite_record_names() {
+    [ -n "${SUITE_TMP:-}" ] && [ -d "$SUITE_TMP" ] || return 0
+    local arg value="" next=0
+    for arg in "$@"; do
+        if ((next)); then
+            value+=",$arg"
+            next=0
+            continue
+        fi
+        case $arg in
+        --name=*) value+=",${arg#--name=}" ;;
+        --name | -n) next=1 ;;
+        -n?*) value+=",${arg#-n}" ;;
+        esac
+    done
+    [ -n "$value" ] || return 0
+    tr ',' '\n' <<<"${value#,}" | grep -v '^$' >>"$SUITE_TMP/names" || true
+}
+
+# Names a container the suite starts without ds() (e.g. "$DROIDSPACES_BIN" directly).
+suite_track_name() {
+    suite_record_names --name="$1"
+}
+
+# Adds a directory the suite's containers or attacks use to the leak check's roots.
+suite_track_dir() {
+    realpath -m "$1" >>"$SUITE_TMP/roots"
 }
 
 # Polls `"$@"` until it succeeds or `seconds` pass. Usage: wait_until SECONDS CMD...
@@ -37,16 +74,122 @@ fixture_copy() {
     echo "$dest/rootfs"
 }
 
-# What the host looks like, for the leak check.
+# The suite's leak-check roots, one per line (real paths: mountinfo and losetup print those).
+suite_roots() {
+    realpath -m "$DROIDSPACES_HOME" "$SUITE_TMP"
+    [ -f "$SUITE_TMP/roots" ] && cat "$SUITE_TMP/roots"
+    return 0
+}
+
+# Every container name this suite used: recorded by ds() and whatever its workspace knows.
+suite_names() {
+    {
+        [ -f "$SUITE_TMP/names" ] && cat "$SUITE_TMP/names"
+        local f
+        for f in "$DROIDSPACES_HOME"/Containers/* "$DROIDSPACES_HOME"/Pids/*.pid; do
+            [ -e "$f" ] && basename "$f" .pid
+        done
+    } | grep -v '^\.' | sort -u
+}
+
+# Reads stdin lines and keeps those equal to or below one of the roots given as arguments.
+under_roots() {
+    awk -v roots="$*" 'BEGIN { n = split(roots, r, " ") }
+        { for (i = 1; i <= n; i++) if (index($0, r[i]) == 1 &&
+              (length($0) == length(r[i]) || substr($0, length(r[i]) + 1, 1) == "/")) { print; next } }'
+}
+
+# PIDs of processes that are this suite's runtime (monitors, helpers): their environment holds
+# our DROIDSPACES_HOME and their title or executable is the runtime's. The bats processes carry
+# the same environment but run bash, so they are not counted.
+suite_runtime_pids() {
+    local envfile dir exe args bin
+    bin=$(realpath -m "$DROIDSPACES_BIN")
+    # One grep over every environment (NUL-separated entries): no process per PID.
+    while IFS= read -r envfile; do
+        dir=${envfile%/environ}
+        exe=$(readlink "$dir/exe" 2>/dev/null) || continue
+        args=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
+        if [[ $args == ds-monitor:* || ${exe% (deleted)} == "$bin" ]]; then
+            echo "${dir#/proc/} $args"
+        fi
+    done < <(grep -lzxF "DROIDSPACES_HOME=$DROIDSPACES_HOME" /proc/[0-9]*/environ 2>/dev/null)
+}
+
+# The cgroup directories of `name` in every hierarchy that are ours: present, and not another
+# run's live container of the same name (populated while no monitor of ours serves the name).
+suite_cgroups_of() {
+    local name=$1 dir
+    while IFS= read -r dir; do
+        if [ -s "$dir/cgroup.procs" ] || find "$dir" -mindepth 2 -name cgroup.procs -size +0 \
+            -print -quit 2>/dev/null | grep -q .; then
+            # Populated: ours only if one of our monitors serves this name (it leaks too).
+            suite_runtime_pids | grep -q " ds-monitor:$name " || continue
+        fi
+        echo "$dir"
+    done < <(find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -type d -path "*/droidspaces/$name" \
+        2>/dev/null | sort)
+}
+
+# The droidspaces/ parents with no child cgroup at all: no run's container lives there, so an
+# empty parent that was not there before the suite is a leak of the last cleanup.
+empty_droidspaces_parents() {
+    local dir
+    while IFS= read -r dir; do
+        find "$dir" -mindepth 1 -maxdepth 1 -type d -print -quit | grep -q . || echo "$dir"
+    done < <(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name droidspaces 2>/dev/null |
+        sort)
+}
+
+# Processes (other than this shell and its ancestors) holding fds into the suite's roots.
+# The snapshot files themselves are excluded: the snapshot's own commands write to them.
+fds_into_roots() {
+    local skip=" " p=$BASHPID
+    while [ "$p" -gt 1 ] 2>/dev/null; do
+        skip+="$p "
+        p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
+    done
+    # "<pid> <target>" for every fd on the host, in one find.
+    find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -type l -printf '%h %l\n' 2>/dev/null |
+        awk -v skip="$skip" -v roots="$*" -v own="$SUITE_TMP" '
+            BEGIN { n = split(roots, r, " ") }
+            {
+                split($1, parts, "/"); pid = parts[3]
+                if (index(skip, " " pid " ")) next
+                target = substr($0, length($1) + 2)
+                if (index(target, own "/host.") == 1 || index(target, own "/leaks") == 1) next
+                for (i = 1; i <= n; i++)
+                    if (index(target, r[i]) == 1 && (length(target) == length(r[i]) ||
+                        substr(target, length(r[i]) + 1, 1) == "/")) {
+                        print "fd of PID " pid ": " target; next
+                    }
+            }'
+}
+
+# What of the suite's own is on the host now, one line per item, for the leak check.
 host_snapshot() {
+    local -a roots
+    mapfile -t roots < <(suite_roots)
+    local name
     echo "# mounts"
-    awk '{print $5}' /proc/self/mountinfo | sort
+    awk '{print $5}' /proc/self/mountinfo | under_roots "${roots[@]}" | sort
     echo "# loop devices"
-    losetup -a 2>/dev/null | sort
+    losetup -n -l -O BACK-FILE 2>/dev/null | sed 's/ *$//; s/ (deleted)$//' |
+        under_roots "${roots[@]}" | sort
     echo "# droidspaces cgroups"
-    find /sys/fs/cgroup -path '*droidspaces*' -type d 2>/dev/null | sort
-    echo "# monitors"
-    ps -eo args= | grep '^ds-monitor' | sort || true
+    for name in $(suite_names); do
+        suite_cgroups_of "$name"
+    done
+    empty_droidspaces_parents | sed 's/$/ (empty parent)/'
+    echo "# runtime processes"
+    suite_runtime_pids | sort -k2
+    echo "# fds"
+    fds_into_roots "${roots[@]}" | sort
+}
+
+# Lines of snapshot $2 that snapshot $1 does not have (what appeared: removals are no leak).
+snapshot_added() {
+    comm -13 <(sort "$1") <(sort "$2")
 }
 
 suite_setup() {
@@ -54,6 +197,7 @@ suite_setup() {
     export DROIDSPACES_HOME
     SUITE_TMP=$(mktemp -d /tmp/ds-suite.XXXXXX)
     export SUITE_TMP
+    : >"$SUITE_TMP/names"
     host_snapshot >"$SUITE_TMP/host.before"
 }
 
@@ -75,23 +219,33 @@ stop_suite_containers() {
     done
 }
 
+# Succeeds when nothing of the suite's own appeared since suite_setup; otherwise prints what
+# did. Cleanup that is still finishing (a monitor removing its cgroup) is waited for, briefly.
+suite_host_clean() {
+    local deadline=$((SECONDS + 5))
+    while :; do
+        host_snapshot >"$SUITE_TMP/host.now"
+        snapshot_added "$SUITE_TMP/host.before" "$SUITE_TMP/host.now" >"$SUITE_TMP/leaks"
+        [ -s "$SUITE_TMP/leaks" ] || return 0
+        ((SECONDS < deadline)) || break
+        sleep 0.2
+    done
+    echo "the suite left this on the host:"
+    cat "$SUITE_TMP/leaks"
+    return 1
+}
+
 suite_teardown() {
     stop_suite_containers
-    host_snapshot >"$SUITE_TMP/host.after"
     local leaks=0
-    if ! diff -u "$SUITE_TMP/host.before" "$SUITE_TMP/host.after" >"$SUITE_TMP/leaks"; then
-        echo "host state changed during the suite:" >&2
-        cat "$SUITE_TMP/leaks" >&2
-        leaks=1
-    fi
+    suite_host_clean >&2 || leaks=1
     rm -rf "$DROIDSPACES_HOME" "$SUITE_TMP"
     return "$leaks"
 }
 
 # The leak check as a test of its own (a teardown_file failure is easy to miss).
 assert_host_clean() {
-    host_snapshot >"$SUITE_TMP/host.now"
-    diff -u "$SUITE_TMP/host.before" "$SUITE_TMP/host.now"
+    suite_host_clean
 }
 
 # Runs a command inside a running container and prints its output.
