@@ -21,6 +21,12 @@ setup() {
     load helpers
 }
 
+# The container most tests look at, started as the first test starts it when it is not running.
+busybox_running() {
+    ensure_running "$NAME" --rootfs="$ROOTFS" --net=none --hostname=bbhost --dns=9.9.9.9,2620:fe::fe
+    wait_until 10 booted "$NAME"
+}
+
 start_busybox() {
     local name=$1
     shift
@@ -28,6 +34,7 @@ start_busybox() {
 }
 
 @test "start boots busybox init as PID 1 and returns its host PID" {
+    ensure_stopped "$NAME"
     run start_busybox "$NAME" --hostname=bbhost --dns=9.9.9.9,2620:fe::fe
     [ "$status" -eq 0 ]
     local pid
@@ -41,12 +48,14 @@ start_busybox() {
 }
 
 @test "a second start of a running name is refused" {
+    busybox_running
     run --separate-stderr start_busybox "$NAME"
     [ "$status" -eq 1 ]
     [[ $stderr == *"'$NAME' is already running"* ]]
 }
 
 @test "hostname, /etc/hosts and resolv.conf are as configured" {
+    busybox_running
     run in_container "$NAME" hostname
     [ "$output" = "bbhost" ]
     run in_container "$NAME" cat /etc/hostname
@@ -60,12 +69,14 @@ start_busybox() {
 }
 
 @test "namespaces differ from the host's, and only lo is up in --net=none" {
+    busybox_running
     assert_private_namespaces "$NAME"
     run in_container "$NAME" ls /sys/class/net
     [ "$output" = "lo" ]
 }
 
 @test "the container sees its own cgroup as / and the host sees droidspaces/<name>" {
+    busybox_running
     local pid
     pid=$(ds --name="$NAME" pid)
     run in_container "$NAME" cat /proc/self/cgroup
@@ -77,6 +88,7 @@ start_busybox() {
 }
 
 @test "/proc/sys and /sys are read-only, /dev is a private tmpfs with a pty console" {
+    busybox_running
     run in_container "$NAME" sh -c 'echo 1 > /proc/sys/kernel/printk'
     [ "$status" -ne 0 ]
     run in_container "$NAME" sh -c 'touch /sys/x'
@@ -90,15 +102,18 @@ start_busybox() {
 }
 
 @test "the console is captured in Logs/<name>/console" {
+    busybox_running
     wait_until 10 grep -q 'busybox-rcS: boot complete' "$DROIDSPACES_HOME/Logs/$NAME/console"
 }
 
 @test "run propagates exit codes" {
+    busybox_running
     run in_container "$NAME" sh -c 'exit 7'
     [ "$status" -eq 7 ]
 }
 
 @test "reboot inside brings the container back with a new PID 1 and the edited config" {
+    busybox_running
     local before after
     before=$(ds --name="$NAME" pid)
     sed -i 's/^hostname=.*/hostname=rebooted/' "$DROIDSPACES_HOME/Containers/$NAME/container.config"
@@ -115,6 +130,7 @@ start_busybox() {
 }
 
 @test "poweroff inside stops the container and cleans up" {
+    busybox_running
     local pid monitor
     pid=$(ds --name="$NAME" pid)
     monitor=$(monitor_pid "$NAME")
@@ -138,6 +154,7 @@ start_busybox() {
 }
 
 @test "restart boots again with the saved config" {
+    ensure_stopped "$NAME"
     start_busybox "$NAME" --hostname=again
     local before
     before=$(ds --name="$NAME" pid)

@@ -16,11 +16,18 @@ teardown_file() {
     suite_teardown
 }
 
+# The container most tests look at, started as the first test starts it when it is not running.
+systemd_running() {
+    ensure_running "$NAME" --rootfs="$ROOTFS" --net=none --hostname=sdhost --dns=192.0.2.53
+    wait_for_systemd "$NAME" >/dev/null
+}
+
 setup() {
     load helpers
 }
 
 @test "systemd boots to running (failed units are listed)" {
+    ensure_stopped "$NAME"
     run ds --name="$NAME" --rootfs="$ROOTFS" --net=none --hostname=sdhost --dns=192.0.2.53 start
     [ "$status" -eq 0 ]
     [[ $output == *"(systemd)"* ]]
@@ -31,6 +38,7 @@ setup() {
 }
 
 @test "PID 1 is systemd and knows it runs in a container" {
+    systemd_running
     run ds --name="$NAME" run cat /proc/1/comm
     [ "$output" = "systemd" ]
     run ds --name="$NAME" run systemd-detect-virt --container
@@ -40,6 +48,7 @@ setup() {
 }
 
 @test "systemd built its cgroup tree inside the container's cgroup namespace" {
+    systemd_running
     run ds --name="$NAME" run grep '^0::' /proc/1/cgroup
     [ "$output" = "0::/init.scope" ]
     local v2
@@ -50,6 +59,7 @@ setup() {
 }
 
 @test "hostname and DNS are as configured" {
+    systemd_running
     run ds --name="$NAME" run hostname
     [ "$output" = "sdhost" ]
     run ds --name="$NAME" run cat /etc/resolv.conf
@@ -57,10 +67,12 @@ setup() {
 }
 
 @test "namespaces differ from the host's" {
+    systemd_running
     assert_private_namespaces "$NAME"
 }
 
 @test "systemctl reboot brings it back with a new PID 1" {
+    systemd_running
     local before
     before=$(ds --name="$NAME" pid)
     ds --name="$NAME" run systemctl reboot
@@ -70,6 +82,7 @@ setup() {
 }
 
 @test "stop halts systemd gracefully" {
+    systemd_running
     run ds --name="$NAME" stop
     [ "$status" -eq 0 ]
     [[ $output != *"killed"* ]]
@@ -78,6 +91,7 @@ setup() {
 }
 
 @test "poweroff inside cleans up" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
     wait_for_systemd "$NAME"
     local monitor
@@ -89,6 +103,7 @@ setup() {
 }
 
 @test "stop right after start is not lost" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
     run ds --name="$NAME" stop --timeout=20
     [ "$status" -eq 0 ]

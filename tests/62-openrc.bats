@@ -16,6 +16,12 @@ teardown_file() {
     suite_teardown
 }
 
+# The container most tests look at, started as the first test starts it when it is not running.
+openrc_running() {
+    ensure_running "$NAME" --rootfs="$ROOTFS" --net=none --hostname=orhost
+    wait_until 60 in_runlevel_2
+}
+
 setup() {
     load helpers
 }
@@ -30,6 +36,7 @@ in_runlevel_2() {
 }
 
 @test "sysvinit boots OpenRC to the default runlevel" {
+    ensure_stopped "$NAME"
     run ds --name="$NAME" --rootfs="$ROOTFS" --net=none --hostname=orhost start
     [ "$status" -eq 0 ]
     [[ $output == *"(sysvinit)"* ]]
@@ -42,6 +49,7 @@ in_runlevel_2() {
 }
 
 @test "PID 1 is sysvinit's init and the hostname is set" {
+    openrc_running
     run ds --name="$NAME" run cat /proc/1/comm
     [ "$output" = "init" ]
     run ds --name="$NAME" run readlink /proc/1/exe
@@ -51,10 +59,12 @@ in_runlevel_2() {
 }
 
 @test "namespaces differ from the host's" {
+    openrc_running
     assert_private_namespaces "$NAME"
 }
 
 @test "reboot inside brings it back with a new PID 1" {
+    openrc_running
     local before
     before=$(ds --name="$NAME" pid)
     ds --name="$NAME" run reboot
@@ -63,6 +73,7 @@ in_runlevel_2() {
 }
 
 @test "stop asks sysvinit for runlevel 0 through /run/initctl" {
+    openrc_running
     run ds --name="$NAME" stop
     [ "$status" -eq 0 ]
     [[ $output != *"killed"* ]]
@@ -71,6 +82,7 @@ in_runlevel_2() {
 }
 
 @test "poweroff inside cleans up" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
     wait_until 60 in_runlevel_2
     local monitor
@@ -81,6 +93,7 @@ in_runlevel_2() {
 }
 
 @test "stop right after start is not lost" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none start
     run ds --name="$NAME" stop --timeout=30
     [ "$status" -eq 0 ]

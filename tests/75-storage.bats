@@ -28,6 +28,12 @@ loops_of() {
     losetup -j "$1" 2>/dev/null
 }
 
+# The image container the first tests look at, started as the first test starts it.
+image_running() {
+    ensure_running "$NAME" --rootfs-img="$IMAGE" --net=none
+    wait_until 10 booted "$NAME"
+}
+
 mount_point() {
     echo "$DROIDSPACES_HOME/mnt/$1"
 }
@@ -39,6 +45,7 @@ tree_hash() {
 }
 
 @test "an ext4 image boots on a loop device mounted at the workspace mount point" {
+    ensure_stopped "$NAME"
     run ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     [ "$status" -eq 0 ]
     wait_until 10 booted "$NAME"
@@ -50,6 +57,7 @@ tree_hash() {
 }
 
 @test "restart keeps the image mounted and re-clones init" {
+    image_running
     local mount_id before
     mount_id=$(awk -v m="$(mount_point "$NAME")" '$5 == m {print $1}' /proc/self/mountinfo)
     before=$(ds --name="$NAME" pid)
@@ -63,6 +71,7 @@ tree_hash() {
 }
 
 @test "stop unmounts the image, frees the loop device and removes the mount point" {
+    image_running
     ds --name="$NAME" stop
     [ -z "$(loops_of "$IMAGE")" ]
     [ ! -e "$(mount_point "$NAME")" ]
@@ -71,6 +80,7 @@ tree_hash() {
 }
 
 @test "poweroff inside also releases the image" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     wait_until 10 booted "$NAME"
     ds --name="$NAME" run poweroff
@@ -79,6 +89,7 @@ tree_hash() {
 }
 
 @test "after kill -9 of the monitor, stop still cleans everything" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     local monitor
     monitor=$(monitor_pid "$NAME")
@@ -93,6 +104,7 @@ tree_hash() {
 }
 
 @test "after kill -9 of the monitor and init, scan cleans the orphaned mount" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     local monitor init
     monitor=$(monitor_pid "$NAME")
@@ -109,6 +121,7 @@ tree_hash() {
 }
 
 @test "e2fsck preens an unclean image before mounting and says so" {
+    ensure_stopped "$NAME"
     debugfs -w -R 'ssv state 0' "$IMAGE" >/dev/null 2>&1
     run --separate-stderr ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     [ "$status" -eq 0 ]
@@ -181,6 +194,7 @@ tree_hash() {
 }
 
 @test "a start waits for a restart in progress instead of racing it" {
+    ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs="$ROOTFS" --net=none --reset start
     wait_until 10 booted "$NAME"
     ds --name="$NAME" restart &
@@ -217,6 +231,7 @@ tree_hash() {
 }
 
 @test "a leftover lock file without a holder blocks nothing" {
+    ensure_stopped "$NAME"
     mkdir -p "$DROIDSPACES_HOME/Pids"
     echo "12345 old-boot-id" >"$DROIDSPACES_HOME/Pids/$NAME.lock"
     run ds --name="$NAME" --rootfs="$ROOTFS" --net=none start

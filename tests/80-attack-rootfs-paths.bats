@@ -21,6 +21,7 @@ teardown_file() {
 setup() {
     load helpers
     ATK=$(mktemp -d /var/tmp/ds-atk.XXXXXX)
+    suite_track_dir "$ATK"
     HOSTDIR="$ATK/target"
     mkdir -p "$HOSTDIR" "$ATK/src"
     echo from-host-src >"$ATK/src/file"

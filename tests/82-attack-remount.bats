@@ -87,6 +87,13 @@ guest_sh() {
     return "$(cat "$run/agent.rc")"
 }
 
+# The busybox guest the attacks use, started as the first test starts it when it is not running
+# (each test also passes alone, or after a test that stopped the guest).
+guest_running() {
+    ensure_running "$NAME" --rootfs="$ROOTFS" --net=none -B "$HOSTFS/data:/data"
+    wait_until 10 booted "$NAME"
+}
+
 host_options() {
     findmnt -n -o OPTIONS --mountpoint "$HOSTFS"
 }
@@ -102,6 +109,7 @@ assert_host_writable() {
 }
 
 @test "the busybox guest boots from a directory on the loop-mounted ext4" {
+    ensure_stopped "$NAME"
     run ds --name="$NAME" --rootfs="$ROOTFS" --net=none -B "$HOSTFS/data:/data" start
     [ "$status" -eq 0 ]
     wait_until 10 booted "$NAME"
@@ -112,6 +120,7 @@ assert_host_writable() {
 }
 
 @test "the guest's mount -o remount,ro / makes its / read-only, not the host's filesystem" {
+    guest_running
     run guest_sh 'mount -o remount,ro /'
     echo "remount: $output"
     [ "$status" -eq 0 ]
@@ -131,6 +140,7 @@ assert_host_writable() {
 }
 
 @test "the guest cannot freeze or shut down the host's filesystem through its rootfs" {
+    guest_running
     # Without the guard FIFREEZE would block every writer of $HOSTFS (teardown thaws it).
     run guest_sh 'fsfreeze --freeze / || fsfreeze -f /'
     echo "freeze: $output"
@@ -158,6 +168,7 @@ assert_host_writable() {
 }
 
 @test "an unprivileged guest user cannot have the monitor remount anything" {
+    guest_running
     # The filter runs before the kernel's own permission check: the guard makes that check.
     run guest_sh 'su tester -s /bin/sh -c "mount -o remount,ro /"'
     echo "$output"
@@ -168,12 +179,14 @@ assert_host_writable() {
 }
 
 @test "no remount helper outlives its call" {
+    guest_running
     run guest_sh 'mount -o remount,ro /data && mount -o remount,rw /data'
     [ "$status" -eq 0 ]
     wait_until 10 bash -c "! pgrep -f '[d]s-remount-guard:$NAME'"
 }
 
 @test "a remount of a -B source's filesystem does not change the host" {
+    guest_running
     run guest_sh 'mount -o remount,ro,noexec /data'
     echo "remount: $output"
     [ "$status" -eq 0 ]
@@ -187,6 +200,7 @@ assert_host_writable() {
 }
 
 @test "the guest still remounts its own tmpfs, with its options taking effect" {
+    guest_running
     run guest_sh 'mkdir -p /tmp/own && mount -t tmpfs own /tmp/own -o size=1m &&
         mount -o remount,size=2m /tmp/own && df -k /tmp/own | awk "NR == 2 { print \$2 }"'
     echo "$output"
@@ -201,6 +215,7 @@ assert_host_writable() {
 }
 
 @test "run and enter processes are refused superblock remounts; the host stays read-write" {
+    guest_running
     run ds --name="$NAME" run mount -o remount,ro /
     echo "$output"
     [ "$status" -ne 0 ]
@@ -213,6 +228,7 @@ assert_host_writable() {
 }
 
 @test "after an in-container reboot the new init's remounts are guarded too" {
+    guest_running
     local before
     before=$(ds --name="$NAME" pid)
     # The reboot runs the shutdown actions first: remount,ro / among them.
@@ -230,6 +246,7 @@ assert_host_writable() {
 }
 
 @test "stop: the shutdown's remount,ro / succeeds for the guest and leaves the host read-write" {
+    guest_running
     run ds --name="$NAME" stop
     [ "$status" -eq 0 ]
     grep -q 'shutdown-remount-ro-ok' "$DROIDSPACES_HOME/Logs/$NAME/console"

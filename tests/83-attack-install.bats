@@ -14,6 +14,7 @@ setup_file() {
     suite_setup
     ATK=$(mktemp -d /tmp/ds-atk.XXXXXX)
     export ATK
+    suite_track_dir "$ATK"
     # One PATH directory per tar flavour, each with a `tar` in it.
     local gnu_tar busybox
     gnu_tar=$(command -v tar)

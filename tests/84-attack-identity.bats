@@ -30,6 +30,7 @@ setup_file() {
 	# A host directory the attacks point at; removed in teardown_file.
 	ATK=$(mktemp -d /tmp/ds-atk-XXXXXX)
 	export ATK
+	suite_track_dir "$ATK"
 	# Other host users must be able to walk up to the workspace, as they can to
 	# /var/lib/Droidspaces or /data/local/Droidspaces (mktemp made it 0700).
 	chmod 0755 "$DROIDSPACES_HOME"

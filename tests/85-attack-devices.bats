@@ -21,6 +21,7 @@ setup() {
     load helpers
     HARNESS="$BATS_TEST_DIRNAME/helpers/pty_harness.py"
     ATK=$(mktemp -d /var/tmp/ds-atk-dev.XXXXXX)
+    suite_track_dir "$ATK"
     ROOTFS=$(fixture_copy busybox "$ATK/bb")
     # A free loop device's minor (any loop node is a block device of major 7).
     local loop

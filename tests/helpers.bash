@@ -248,6 +248,22 @@ assert_host_clean() {
     suite_host_clean
 }
 
+# Starts container $1 with the start options that follow unless it runs already. A test that
+# only looks at a running container calls it first, so that it passes alone (bats -f) and after
+# a test that stopped or broke the container, instead of depending on an earlier test.
+ensure_running() {
+    local name=$1
+    shift
+    ds --name="$name" pid >/dev/null 2>&1 && return 0
+    ds --name="$name" "$@" start >/dev/null
+}
+
+# Stops container $1 if it runs: a test that starts that name itself calls it first.
+ensure_stopped() {
+    ds --name="$1" pid >/dev/null 2>&1 || return 0
+    ds --name="$1" stop >/dev/null
+}
+
 # Runs a command inside a running container and prints its output.
 in_container() {
     local name=$1
