@@ -649,31 +649,33 @@ TEST_F(ImageIntegration, MountsABlockDeviceDirectly) {
     EXPECT_TRUE(sys::wait_loop_released(loop.number, image, std::chrono::seconds(2)));
 }
 
-// The pre-5.8 path (most Android kernels): LOOP_SET_FD + LOOP_SET_STATUS64. Read-only comes
-// from the backing fd's mode there; autoclear and the file name from the status call.
+// The pre-5.8 path (most Android kernels): LOOP_SET_FD + LOOP_SET_STATUS64, asked for through
+// LoopOptions. Read-only comes from the backing fd's mode there; autoclear and the file name
+// from the status call. The device is mounted as a block device and freed by its last close.
 TEST_F(ImageIntegration, AttachesTheOldWayWithoutLoopConfigure) {
-    struct Restore {
-        ~Restore() { sys::use_loop_configure(true); }
-    } restore;
-    sys::use_loop_configure(false);
     std::string image = make_ext4("old.img");
-    ImageMount m = mount_image(image, path("mnt"), {});
-    auto n = sys::parse_loop_name(m.loop_device);
-    ASSERT_TRUE(n);
-    EXPECT_TRUE(sys::loop_autoclear(*n));
-    EXPECT_EQ(sys::loop_backing_file(*n), image);
-    EXPECT_EQ(read_text("/sys/block/loop" + std::to_string(*n) + "/ro"), "0\n");
-    sys::write_file_atomic(path("mnt/file"), "x");
-    unmount_image(path("mnt"));
-    EXPECT_FALSE(loop_backs(image));
-
-    m = mount_image(image, path("mnt"), {.read_only = true});
-    n = sys::parse_loop_name(m.loop_device);
-    ASSERT_TRUE(n);
-    EXPECT_EQ(read_text("/sys/block/loop" + std::to_string(*n) + "/ro"), "1\n");
-    EXPECT_EQ(read_text(path("mnt/file")), "x");
-    unmount_image(path("mnt"));
-    EXPECT_FALSE(loop_backs(image));
+    for (bool read_only : {false, true}) {
+        SCOPED_TRACE(read_only ? "read-only" : "read-write");
+        unique_fd file(::open(image.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+        ASSERT_TRUE(file);
+        sys::LoopDevice loop =
+            sys::attach_loop(file.get(), image,
+                             {.read_only = read_only, .autoclear = true, .loop_configure = false});
+        file.reset();
+        EXPECT_TRUE(sys::loop_autoclear(loop.number));
+        EXPECT_EQ(sys::loop_backing_file(loop.number), image);
+        EXPECT_EQ(read_text("/sys/block/loop" + std::to_string(loop.number) + "/ro"),
+                  read_only ? "1\n" : "0\n");
+        ImageMount m = mount_image(loop.path, path("mnt"), {.read_only = read_only});
+        EXPECT_EQ(m.loop_device, "");  // a block device is not ours to detach
+        loop.fd.reset();               // the mount holds the device now
+        if (read_only)
+            EXPECT_EQ(read_text(path("mnt/file")), "x");
+        else
+            sys::write_file_atomic(path("mnt/file"), "x");
+        unmount_image(path("mnt"));
+        EXPECT_TRUE(sys::wait_loop_released(loop.number, image, std::chrono::seconds(2)));
+    }
 }
 
 TEST_F(ImageIntegration, Timings) {

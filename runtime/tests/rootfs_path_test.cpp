@@ -191,13 +191,11 @@ INSTANTIATE_TEST_SUITE_P(
 // The higher-level calls, run with openat2 and again with the walk old kernels get.
 class TreeTest : public Tree, public ::testing::TestWithParam<bool> {
   protected:
-    void SetUp() override {
-        force_walk_for_tests(GetParam());
-        make_tree();
-    }
-    void TearDown() override {
-        force_walk_for_tests(false);
-        remove_tree();
+    void SetUp() override { make_tree(); }
+    void TearDown() override { remove_tree(); }
+    // The tree's root with this run's resolver: the walk, or openat2 where the kernel has it.
+    TreeRoot root() const {
+        return {root_.get(), GetParam() ? Resolution::walk : Resolution::best};
     }
 };
 
@@ -212,16 +210,28 @@ TEST(OpenInRoot, MagicLinksAreRefusedByOpenat2) {
     EXPECT_EQ(errno, ELOOP);
 }
 
+// The resolver is the caller's explicit choice: asked for the walk, a call walks even where
+// openat2 exists (the walk reads the magic link's text, "/", inside the tree; openat2 refuses it).
+TEST(OpenInRoot, ResolverWalkIsUsedWhenAsked) {
+    if (!have_openat2()) GTEST_SKIP() << "no openat2 on this kernel";
+    unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root);
+    EXPECT_TRUE(
+        open_in_root(TreeRoot{root.get(), Resolution::walk}, "/proc/self/root/etc", O_PATH));
+    EXPECT_FALSE(
+        open_in_root(TreeRoot{root.get(), Resolution::best}, "/proc/self/root/etc", O_PATH));
+}
+
 TEST_P(TreeTest, MakeDirsCreatesInsideThroughSymlinks) {
     ::symlink("/etc", (tree_ / "mnt").c_str());
-    unique_fd fd = make_dirs_in_root(root_.get(), "/mnt/x/y");
+    unique_fd fd = make_dirs_in_root(root(), "/mnt/x/y");
     ASSERT_TRUE(fd);
     EXPECT_TRUE(fs::is_directory(tree_ / "etc/x/y"));
     struct stat a, b;
     ASSERT_EQ(::fstat(fd.get(), &a), 0);
     ASSERT_EQ(::stat((tree_ / "etc/x/y").c_str(), &b), 0);
     EXPECT_EQ(a.st_ino, b.st_ino);
-    EXPECT_TRUE(make_dirs_in_root(root_.get(), "new/dirs/here"));
+    EXPECT_TRUE(make_dirs_in_root(root(), "new/dirs/here"));
     EXPECT_TRUE(fs::is_directory(tree_ / "new/dirs/here"));
 }
 
@@ -229,7 +239,7 @@ TEST_P(TreeTest, MakeDirsNeverFollowsASymlinkOut) {
     // The attack of issue 7 hole 1: the rootfs's mnt points at a host directory.
     link(host_.string(), "mnt");
     try {
-        make_dirs_in_root(root_.get(), "/mnt/x");
+        make_dirs_in_root(root(), "/mnt/x");
         ADD_FAILURE() << "created /mnt/x through a symlink that leads nowhere inside";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("/mnt"), std::string::npos) << e.what();
@@ -238,13 +248,13 @@ TEST_P(TreeTest, MakeDirsNeverFollowsASymlinkOut) {
     EXPECT_FALSE(fs::exists(host_ / "x"));
     // Relative links up and out, too.
     link("../host", "up");
-    EXPECT_THROW(make_dirs_in_root(root_.get(), "/up/x"), Error);
+    EXPECT_THROW(make_dirs_in_root(root(), "/up/x"), Error);
     EXPECT_FALSE(fs::exists(host_ / "x"));
 }
 
 TEST_P(TreeTest, MakeDirsRefusesAFileInThePath) {
     try {
-        make_dirs_in_root(root_.get(), "/etc/passwd/x");
+        make_dirs_in_root(root(), "/etc/passwd/x");
         ADD_FAILURE() << "made a directory below a file";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("/etc/passwd"), std::string::npos) << e.what();
@@ -254,7 +264,7 @@ TEST_P(TreeTest, MakeDirsRefusesAFileInThePath) {
 TEST_P(TreeTest, MakeDirsNamesADanglingSymlink) {
     link("/nowhere", "dangling");
     try {
-        make_dirs_in_root(root_.get(), "/dangling/x");
+        make_dirs_in_root(root(), "/dangling/x");
         ADD_FAILURE() << "no error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("symlink"), std::string::npos) << e.what();
@@ -263,37 +273,37 @@ TEST_P(TreeTest, MakeDirsNamesADanglingSymlink) {
 }
 
 TEST_P(TreeTest, MakeNodeCreatesAFileOrADirectory) {
-    unique_fd f = make_node_in_root(root_.get(), "/mnt/sub/file", NodeKind::file);
+    unique_fd f = make_node_in_root(root(), "/mnt/sub/file", NodeKind::file);
     ASSERT_TRUE(f);
     EXPECT_TRUE(fs::is_regular_file(tree_ / "mnt/sub/file"));
-    unique_fd d = make_node_in_root(root_.get(), "/mnt/dir", NodeKind::directory);
+    unique_fd d = make_node_in_root(root(), "/mnt/dir", NodeKind::directory);
     EXPECT_TRUE(fs::is_directory(tree_ / "mnt/dir"));
     // Existing ones are fine when their kind matches, refused otherwise.
-    EXPECT_TRUE(make_node_in_root(root_.get(), "/etc/passwd", NodeKind::file));
-    EXPECT_THROW(make_node_in_root(root_.get(), "/etc", NodeKind::file), Error);
-    EXPECT_THROW(make_node_in_root(root_.get(), "/etc/passwd", NodeKind::directory), Error);
+    EXPECT_TRUE(make_node_in_root(root(), "/etc/passwd", NodeKind::file));
+    EXPECT_THROW(make_node_in_root(root(), "/etc", NodeKind::file), Error);
+    EXPECT_THROW(make_node_in_root(root(), "/etc/passwd", NodeKind::directory), Error);
 }
 
 TEST_P(TreeTest, MakeNodeNeverCreatesAFileThroughASymlink) {
     link(host_.string() + "/planted", "bait");  // a last component aimed at the host
-    EXPECT_THROW(make_node_in_root(root_.get(), "/bait", NodeKind::file), Error);
+    EXPECT_THROW(make_node_in_root(root(), "/bait", NodeKind::file), Error);
     EXPECT_FALSE(fs::exists(host_ / "planted"));
     EXPECT_FALSE(fs::exists(tree_ / host_.relative_path() / "planted"));
     link(host_.string(), "mnt");
-    EXPECT_THROW(make_node_in_root(root_.get(), "/mnt/x", NodeKind::file), Error);
+    EXPECT_THROW(make_node_in_root(root(), "/mnt/x", NodeKind::file), Error);
     EXPECT_TRUE(host_is_empty());
 }
 
 TEST_P(TreeTest, NodeProblemPredictsWithoutChangingAnything) {
     link(host_.string(), "mnt");
     link("/etc", "inside");
-    EXPECT_TRUE(node_problem_in_root(root_.get(), "/mnt/x", NodeKind::directory));
-    EXPECT_TRUE(node_problem_in_root(root_.get(), "/etc/passwd/x", NodeKind::file));
-    EXPECT_TRUE(node_problem_in_root(root_.get(), "/etc", NodeKind::file));
-    EXPECT_TRUE(node_problem_in_root(root_.get(), "/etc/passwd", NodeKind::directory));
-    EXPECT_FALSE(node_problem_in_root(root_.get(), "/inside/x", NodeKind::directory));
-    EXPECT_FALSE(node_problem_in_root(root_.get(), "/new/a/b", NodeKind::file));
-    EXPECT_FALSE(node_problem_in_root(root_.get(), "/etc/passwd", NodeKind::file));
+    EXPECT_TRUE(node_problem_in_root(root(), "/mnt/x", NodeKind::directory));
+    EXPECT_TRUE(node_problem_in_root(root(), "/etc/passwd/x", NodeKind::file));
+    EXPECT_TRUE(node_problem_in_root(root(), "/etc", NodeKind::file));
+    EXPECT_TRUE(node_problem_in_root(root(), "/etc/passwd", NodeKind::directory));
+    EXPECT_FALSE(node_problem_in_root(root(), "/inside/x", NodeKind::directory));
+    EXPECT_FALSE(node_problem_in_root(root(), "/new/a/b", NodeKind::file));
+    EXPECT_FALSE(node_problem_in_root(root(), "/etc/passwd", NodeKind::file));
     EXPECT_FALSE(fs::exists(tree_ / "new"));
     EXPECT_FALSE(fs::exists(tree_ / "etc/x"));
     EXPECT_TRUE(host_is_empty());
@@ -302,14 +312,14 @@ TEST_P(TreeTest, NodeProblemPredictsWithoutChangingAnything) {
 TEST_P(TreeTest, ReadGuestFileReadsRegularFilesThroughInsideLinks) {
     link("../etc/passwd", "rel");
     link("/etc/passwd", "abs");
-    EXPECT_EQ(read_guest_file(root_.get(), "/etc/passwd"), "guest\n");
-    EXPECT_EQ(read_guest_file(root_.get(), "/rel"), "guest\n");
-    EXPECT_EQ(read_guest_file(root_.get(), "/abs"), "guest\n");
+    EXPECT_EQ(read_guest_file(root(), "/etc/passwd"), "guest\n");
+    EXPECT_EQ(read_guest_file(root(), "/rel"), "guest\n");
+    EXPECT_EQ(read_guest_file(root(), "/abs"), "guest\n");
     EXPECT_EQ(read_guest_file(tree_.string(), "/abs"), "guest\n");
-    EXPECT_EQ(read_guest_file(root_.get(), "/missing"), std::nullopt);
-    EXPECT_EQ(read_guest_file(root_.get(), "/etc"), std::nullopt);  // a directory
+    EXPECT_EQ(read_guest_file(root(), "/missing"), std::nullopt);
+    EXPECT_EQ(read_guest_file(root(), "/etc"), std::nullopt);  // a directory
     link(host_.string() + "/passwd", "tohost");
-    EXPECT_EQ(read_guest_file(root_.get(), "/tohost"), std::nullopt);
+    EXPECT_EQ(read_guest_file(root(), "/tohost"), std::nullopt);
 }
 
 // Each read runs in a child under alarm(): a read that blocks kills it and fails the test.
@@ -319,8 +329,7 @@ TEST_P(TreeTest, ReadGuestFileOnAFifoReturnsAtOnce) {
     EXPECT_EXIT(
         {
             ::alarm(5);
-            bool refused =
-                !read_guest_file(root_.get(), "/fifo") && !read_guest_file(root_.get(), "/tofifo");
+            bool refused = !read_guest_file(root(), "/fifo") && !read_guest_file(root(), "/tofifo");
             std::_Exit(refused ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
@@ -330,7 +339,7 @@ TEST_P(TreeTest, ReadGuestFileRefusesDevices) {
     // In the tree, a /dev/zero symlink finds no device; with the host's "/" as the tree it
     // finds the real one, which is refused (not read until memory runs out).
     link("/dev/zero", "zero");
-    EXPECT_EQ(read_guest_file(root_.get(), "/zero"), std::nullopt);
+    EXPECT_EQ(read_guest_file(root(), "/zero"), std::nullopt);
     EXPECT_EXIT(
         {
             ::alarm(5);
@@ -344,16 +353,15 @@ TEST_P(TreeTest, ReadGuestFileRefusesDevices) {
 TEST_P(TreeTest, ReadGuestFileRefusesATooBigFile) {
     write_text(tree_ / "big", std::string(17, 'x'));
     write_text(tree_ / "fits", std::string(16, 'x'));
-    EXPECT_EQ(read_guest_file(root_.get(), "/big", 16), std::nullopt);
-    EXPECT_EQ(read_guest_file(root_.get(), "/fits", 16), std::string(16, 'x'));
+    EXPECT_EQ(read_guest_file(root(), "/big", 16), std::nullopt);
+    EXPECT_EQ(read_guest_file(root(), "/fits", 16), std::string(16, 'x'));
 }
 
 // An init binary is larger than any cap: only its head is read, and still never from a FIFO.
 TEST_P(TreeTest, ReadGuestFileCanReadTheFirstBytesOfALargeFile) {
     write_text(tree_ / "big", std::string(16, 'x') + std::string(8, 'y'));
-    EXPECT_EQ(read_guest_file(root_.get(), "/big", 16, Oversize::first_bytes),
-              std::string(16, 'x'));
-    EXPECT_EQ(read_guest_file(root_.get(), "/etc", 16, Oversize::first_bytes), std::nullopt);
+    EXPECT_EQ(read_guest_file(root(), "/big", 16, Oversize::first_bytes), std::string(16, 'x'));
+    EXPECT_EQ(read_guest_file(root(), "/etc", 16, Oversize::first_bytes), std::nullopt);
 }
 
 INSTANTIATE_TEST_SUITE_P(Resolution, TreeTest, ::testing::Values(false, true),

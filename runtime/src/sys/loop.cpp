@@ -138,7 +138,11 @@ loop_info64 loop_info_for(const std::string& backing_path, const LoopOptions& op
 }
 
 // Cleared the first time LOOP_CONFIGURE turns out to be unknown (before Linux 5.8: EINVAL or
-// ENOTTY) or filtered (an SELinux ioctl allowlist: EACCES).
+// ENOTTY) or filtered (an SELinux ioctl allowlist: EACCES). A process-wide memo, and safe as
+// one: the answer is a fact of the kernel and its security policy, the same for every thread
+// and caller of the process; it only ever goes from true to false, once (nothing sets it back);
+// and a race costs nothing but a second refused LOOP_CONFIGURE before the fallback. It spares
+// every later attach that refused ioctl (on Android, an SELinux denial in the log each time).
 std::atomic<bool> configure_supported{true};
 
 bool configure_unsupported_errno(int err) {
@@ -183,7 +187,7 @@ Bind bind_by_set_fd(const LoopDevice& loop, int backing_fd, const std::string& b
 Bind bind(const LoopDevice& loop, int backing_fd, const std::string& backing_path,
           const LoopOptions& options) {
     loop_info64 info = loop_info_for(backing_path, options);
-    if (configure_supported.load()) {
+    if (options.loop_configure && configure_supported.load()) {
         Bind result = bind_by_configure(loop, backing_fd, backing_path, info);
         if (result != Bind::unsupported) return result;
         configure_supported.store(false);
@@ -307,10 +311,6 @@ std::optional<int> loop_number_of_device(unsigned major, unsigned minor) {
         return std::nullopt;
     }
     return parse_loop_name(std::string_view(target, static_cast<size_t>(n)));
-}
-
-void use_loop_configure(bool enabled) {
-    configure_supported.store(enabled);
 }
 
 std::optional<int> parse_loop_name(std::string_view name) {

@@ -17,6 +17,9 @@ struct LoopOptions {
     bool read_only = false;
     // LO_FLAGS_AUTOCLEAR: the device frees itself when its last opener (the mount) goes.
     bool autoclear = true;
+    // false: bind with the pre-5.8 pair (LOOP_SET_FD + LOOP_SET_STATUS64) even where
+    // LOOP_CONFIGURE exists (tests run the path most Android kernels take).
+    bool loop_configure = true;
 };
 
 // An attached loop device, held open by `fd`. With autoclear, closing the last open of the
@@ -61,9 +64,6 @@ std::string loop_device_path(int number);
 // Loop number of the block device MAJOR:MINOR (/sys/dev/block/M:m names it), nullopt when it
 // is not a loop device.
 std::optional<int> loop_number_of_device(unsigned major, unsigned minor);
-// Tests: false makes attach_loop take the pre-5.8 path (LOOP_SET_FD + LOOP_SET_STATUS64) even
-// where LOOP_CONFIGURE exists; true goes back to trying LOOP_CONFIGURE first.
-void use_loop_configure(bool enabled);
 
 // "loop12", "/dev/loop12", "/dev/block/loop12" -> 12; nullopt for anything else.
 std::optional<int> parse_loop_name(std::string_view name);

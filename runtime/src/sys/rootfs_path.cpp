@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -120,9 +119,9 @@ std::string component_prefix(const std::vector<std::string>& parts, size_t count
 }
 
 // Why `prefix` could not be opened (errno `err`), in words: a dangling symlink is named as one.
-std::string open_failure(int root_fd, const std::string& prefix, int err) {
+std::string open_failure(TreeRoot root, const std::string& prefix, int err) {
     if (err == ENOENT) {
-        unique_fd self = open_in_root(root_fd, prefix, O_PATH | O_NOFOLLOW);
+        unique_fd self = open_in_root(root, prefix, O_PATH | O_NOFOLLOW);
         struct stat st;
         if (self && ::fstat(self.get(), &st) == 0 && S_ISLNK(st.st_mode))
             return prefix + " inside the rootfs is a symlink whose target does not exist there";
@@ -138,17 +137,11 @@ bool is_dir(int fd) {
 
 }  // namespace
 
-namespace {
-std::atomic<bool> force_walk{false};
-}  // namespace
-
 bool have_openat2() {
+    // Probed once: a fact of the kernel (and of a seccomp filter that refuses openat2, fixed
+    // for the life of the process), read-only after the thread-safe static initialisation.
     static const bool available = probe_openat2();
-    return available && !force_walk.load(std::memory_order_relaxed);
-}
-
-void force_walk_for_tests(bool on) {
-    force_walk.store(on, std::memory_order_relaxed);
+    return available;
 }
 
 unique_fd open_tree_root(const std::string& path) {
@@ -157,63 +150,65 @@ unique_fd open_tree_root(const std::string& path) {
     return fd;
 }
 
-unique_fd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode) {
-    if (have_openat2()) return openat2_in_root(root_fd, std::string(path), flags, mode);
-    return walk_in_root(root_fd, path, flags, mode);
+unique_fd open_in_root(TreeRoot root, std::string_view path, int flags, mode_t mode) {
+    if (root.resolution == Resolution::best && have_openat2())
+        return openat2_in_root(root.fd, std::string(path), flags, mode);
+    return walk_in_root(root.fd, path, flags, mode);
 }
 
-unique_fd make_dirs_in_root(int root_fd, std::string_view path, mode_t mode) {
+unique_fd make_dirs_in_root(TreeRoot root, std::string_view path, mode_t mode) {
     auto parts = split_path(path);
-    unique_fd dir = open_in_root(root_fd, "/", O_PATH | O_DIRECTORY);
+    unique_fd dir = open_in_root(root, "/", O_PATH | O_DIRECTORY);
     if (!dir) fail_errno("open the rootfs");
     for (size_t i = 0; i < parts.size(); ++i) {
         std::string prefix = component_prefix(parts, i + 1);
         // Resolved from the root each time, so a symlink among the parts ("..", absolute or
         // relative) leads where it would for the guest; `dir` is only where a missing name is
         // created: the resolved parent, inside the tree.
-        unique_fd next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+        unique_fd next = open_in_root(root, prefix, O_PATH | O_DIRECTORY);
         if (!next && errno == ENOENT) {
             if (::mkdirat(dir.get(), parts[i].c_str(), mode) != 0 && errno != EEXIST)
                 fail_errno("mkdir " + prefix + " inside the rootfs");
-            next = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+            next = open_in_root(root, prefix, O_PATH | O_DIRECTORY);
         }
-        if (!next) fail_runtime("open " + open_failure(root_fd, prefix, errno));
+        if (!next) fail_runtime("open " + open_failure(root, prefix, errno));
         dir = std::move(next);
     }
     return dir;
 }
 
-unique_fd make_node_in_root(int root_fd, std::string_view path, NodeKind kind) {
-    if (kind == NodeKind::directory) return make_dirs_in_root(root_fd, path);
+unique_fd make_node_in_root(TreeRoot root, std::string_view path, NodeKind kind) {
+    if (kind == NodeKind::directory) return make_dirs_in_root(root, path);
     auto parts = split_path(path);
     if (parts.empty()) fail_runtime("the root of the rootfs is a directory, not a file");
     std::string shown = component_prefix(parts, parts.size());
-    unique_fd dir = make_dirs_in_root(root_fd, component_prefix(parts, parts.size() - 1));
-    unique_fd fd = open_in_root(root_fd, shown, O_PATH);
+    unique_fd dir = make_dirs_in_root(root, component_prefix(parts, parts.size() - 1));
+    unique_fd fd = open_in_root(root, shown, O_PATH);
     if (!fd && errno == ENOENT) {
         // O_EXCL|O_NOFOLLOW: exactly this name in the resolved parent, not a symlink's target.
         unique_fd created(::openat(dir.get(), parts.back().c_str(),
                                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
         if (!created && errno != EEXIST) fail_errno("create " + shown + " inside the rootfs");
-        fd = open_in_root(root_fd, shown, O_PATH);
+        fd = open_in_root(root, shown, O_PATH);
     }
-    if (!fd) fail_runtime("open " + open_failure(root_fd, shown, errno));
+    if (!fd) fail_runtime("open " + open_failure(root, shown, errno));
     if (is_dir(fd.get())) fail_runtime(shown + " inside the rootfs is a directory, not a file");
     return fd;
 }
 
-std::optional<std::string> node_problem_in_root(int root_fd, std::string_view path, NodeKind kind) {
+std::optional<std::string> node_problem_in_root(TreeRoot root, std::string_view path,
+                                                NodeKind kind) {
     auto parts = split_path(path);
     if (parts.empty() && kind == NodeKind::file)
         return "the root of the rootfs is a directory, not a file";
     for (size_t i = 0; i < parts.size(); ++i) {
         std::string prefix = component_prefix(parts, i + 1);
         bool last = i + 1 == parts.size();
-        unique_fd fd = open_in_root(root_fd, prefix, O_PATH);
+        unique_fd fd = open_in_root(root, prefix, O_PATH);
         if (!fd) {
             int err = errno;
-            if (err != ENOENT) return open_failure(root_fd, prefix, err);
-            std::string why = open_failure(root_fd, prefix, err);
+            if (err != ENOENT) return open_failure(root, prefix, err);
+            std::string why = open_failure(root, prefix, err);
             // Missing: created at boot, with everything below it; a dangling symlink is not.
             if (why.find(" is a symlink ") != std::string::npos) return why;
             return std::nullopt;
@@ -237,11 +232,11 @@ namespace {
 // fd's magic link it is the very inode checked; where /proc/self is not ours (a process that
 // joined a container's mount namespace sees the container's procfs, in which it has no PID),
 // the path is resolved again and must lead to the same inode.
-unique_fd reopen_checked(int root_fd, std::string_view path, int handle, const struct stat& st) {
+unique_fd reopen_checked(TreeRoot root, std::string_view path, int handle, const struct stat& st) {
     constexpr int kFlags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
     unique_fd fd(::open(fd_path(handle).c_str(), kFlags));
     if (fd) return fd;
-    fd = open_in_root(root_fd, path, kFlags);
+    fd = open_in_root(root, path, kFlags);
     struct stat again;
     if (!fd || ::fstat(fd.get(), &again) != 0 || again.st_dev != st.st_dev ||
         again.st_ino != st.st_ino)
@@ -251,17 +246,17 @@ unique_fd reopen_checked(int root_fd, std::string_view path, int handle, const s
 
 }  // namespace
 
-std::optional<std::string> read_guest_file(int root_fd, std::string_view path, size_t max_bytes,
+std::optional<std::string> read_guest_file(TreeRoot root, std::string_view path, size_t max_bytes,
                                            Oversize oversize) {
     const bool refuse = oversize == Oversize::refuse;
     // O_PATH first: opening a FIFO or a device for reading can block or act (a watchdog starts
     // on open); only a regular file is opened for real.
-    unique_fd handle = open_in_root(root_fd, path, O_PATH);
+    unique_fd handle = open_in_root(root, path, O_PATH);
     if (!handle) return std::nullopt;
     struct stat st;
     if (::fstat(handle.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
     if (refuse && static_cast<uint64_t>(st.st_size) > max_bytes) return std::nullopt;
-    unique_fd fd = reopen_checked(root_fd, path, handle.get(), st);
+    unique_fd fd = reopen_checked(root, path, handle.get(), st);
     if (!fd) return std::nullopt;
     std::string out;
     char buf[8192];

@@ -19,6 +19,21 @@
 
 namespace ds::sys {
 
+// How lookups in a tree resolve: `best` with openat2 where the kernel has it and the walk
+// elsewhere; `walk` always with the walk (what kernels before 5.6 get: the unit tests run every
+// call both ways on one kernel). An explicit choice per call, not a process-wide switch, so that
+// one caller's choice never changes another thread's lookups.
+enum class Resolution { best, walk };
+
+// A tree's root fd and how to resolve in it. It converts from a bare fd (Resolution::best),
+// which is what the runtime passes.
+struct TreeRoot {
+    TreeRoot(int root_fd, Resolution how = Resolution::best)  // NOLINT(google-explicit-constructor)
+        : fd(root_fd), resolution(how) {}
+    int fd;
+    Resolution resolution;
+};
+
 // An O_PATH|O_DIRECTORY fd of `path` (a host path the runtime chose, e.g. the rootfs).
 unique_fd open_tree_root(const std::string& path);
 
@@ -27,13 +42,13 @@ unique_fd open_tree_root(const std::string& path);
 // Symlinks are followed inside the tree, the last one too unless `flags` has O_NOFOLLOW; O_CREAT
 // through a dangling symlink creates its target inside the tree, as it would for the guest (add
 // O_NOFOLLOW|O_EXCL to create exactly the named entry).
-unique_fd open_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0);
+unique_fd open_in_root(TreeRoot root, std::string_view path, int flags, mode_t mode = 0);
 
 // mkdir -p inside the tree; returns an O_PATH|O_DIRECTORY fd of the final directory. Symlinks
 // resolve inside the tree; a missing component is created with mkdirat() in its resolved parent.
 // Throws a runtime error naming the path (as seen from the tree's root) and the reason, e.g. a
 // component that is a file, or a symlink whose target does not exist inside the tree.
-unique_fd make_dirs_in_root(int root_fd, std::string_view path, mode_t mode = 0755);
+unique_fd make_dirs_in_root(TreeRoot root, std::string_view path, mode_t mode = 0755);
 
 // "/proc/self/fd/N": a name for an fd that mount(2) and friends accept as a target, which
 // names exactly the object the fd holds. Note: it names the fd's own mount, not one mounted on
@@ -50,7 +65,7 @@ std::string fd_path(int fd);
 // the head of an init binary).
 constexpr size_t kGuestFileLimit = 1 << 20;
 enum class Oversize { refuse, first_bytes };
-std::optional<std::string> read_guest_file(int root_fd, std::string_view path,
+std::optional<std::string> read_guest_file(TreeRoot root, std::string_view path,
                                            size_t max_bytes = kGuestFileLimit,
                                            Oversize oversize = Oversize::refuse);
 // The same for a tree named by path (e.g. "/proc/123/root"): opens the root, then reads.
@@ -70,16 +85,15 @@ enum class NodeKind { directory, file };
 // missing, the last component as `kind` (exactly that name: never through a symlink). An
 // existing non-directory is accepted for `file` (a bind can go over a device node). Returns an
 // O_PATH fd of it; throws naming the path and the reason.
-unique_fd make_node_in_root(int root_fd, std::string_view path, NodeKind kind);
+unique_fd make_node_in_root(TreeRoot root, std::string_view path, NodeKind kind);
 
 // Why make_node_in_root(root_fd, path, kind) would fail, or nullopt when it would not (as far as
 // existing entries tell: creating a missing one can still fail). Changes nothing: a check made
 // before a boot, to warn the user; the boot itself re-checks as it creates.
-std::optional<std::string> node_problem_in_root(int root_fd, std::string_view path, NodeKind kind);
+std::optional<std::string> node_problem_in_root(TreeRoot root, std::string_view path,
+                                                NodeKind kind);
 
-// True when the kernel resolves with openat2 (else the O_NOFOLLOW walk is used).
+// True when the kernel resolves with openat2 (else Resolution::best uses the O_NOFOLLOW walk).
 bool have_openat2();
-// Tests only: resolve with the walk even where openat2 exists, as on kernels before 5.6.
-void force_walk_for_tests(bool on);
 
 }  // namespace ds::sys
