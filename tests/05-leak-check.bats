@@ -119,6 +119,43 @@ cgroup2_root() {
     [ "$status" -eq 0 ]
 }
 
+@test "a container of another workspace with a name the suite also used does not fail the check" {
+    local other rootfs name="$NAME-shared"
+    suite_track_name "$name"
+    other=$(mktemp -d /tmp/ds-leak-other.XXXXXX)
+    rootfs=$(fixture_copy busybox "$other/bb")
+    run env DROIDSPACES_HOME="$other/home" timeout -k 5 90 "$DROIDSPACES_BIN" --name="$name" \
+        --rootfs="$rootfs" --net=none start
+    echo "$output"
+    local started=$status
+    if [ "$started" -eq 0 ]; then
+        run suite_host_clean
+        echo "$output"
+    fi
+    DROIDSPACES_HOME="$other/home" timeout -k 5 90 "$DROIDSPACES_BIN" --name="$name" stop ||
+        true
+    rm -rf "$other"
+    [ "$started" -eq 0 ]
+    [ "$status" -eq 0 ]
+}
+
+@test "an empty droidspaces/ parent left behind fails the check" {
+    local root
+    root=$(cgroup2_root)
+    [ -n "$root" ] || skip "no cgroup v2 hierarchy"
+    [ ! -d "$root/droidspaces" ] || skip "the parent exists already (other runs' containers)"
+    ! other_runs_active || skip "other runs use the runtime now (the parent is not judged then)"
+    mkdir "$root/droidspaces"
+    run suite_host_clean
+    local raced=0
+    if other_runs_active; then raced=1; fi
+    rmdir "$root/droidspaces" 2>/dev/null || true
+    echo "$output"
+    ((raced == 0)) || skip "another run started meanwhile (the parent is not judged then)"
+    [ "$status" -eq 1 ]
+    [[ $output == *"$root/droidspaces (empty parent)"* ]]
+}
+
 @test "the host is as it was before the suite" {
     stop_suite_containers
     assert_host_clean

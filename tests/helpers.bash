@@ -116,13 +116,18 @@ suite_runtime_pids() {
     done < <(grep -lzxF "DROIDSPACES_HOME=$DROIDSPACES_HOME" /proc/[0-9]*/environ 2>/dev/null)
 }
 
+# Whether a process lives in cgroup $1 or below it (cgroupfs files have size 0: read them).
+cgroup_populated() {
+    grep -qx 'populated 1' "$1/cgroup.events" 2>/dev/null && return 0
+    find "$1" -name cgroup.procs -exec grep -q . {} \; -print -quit 2>/dev/null | grep -q .
+}
+
 # The cgroup directories of `name` in every hierarchy that are ours: present, and not another
 # run's live container of the same name (populated while no monitor of ours serves the name).
 suite_cgroups_of() {
     local name=$1 dir
     while IFS= read -r dir; do
-        if [ -s "$dir/cgroup.procs" ] || find "$dir" -mindepth 2 -name cgroup.procs -size +0 \
-            -print -quit 2>/dev/null | grep -q .; then
+        if cgroup_populated "$dir"; then
             # Populated: ours only if one of our monitors serves this name (it leaks too).
             suite_runtime_pids | grep -q " ds-monitor:$name " || continue
         fi
@@ -131,14 +136,32 @@ suite_cgroups_of() {
         2>/dev/null | sort)
 }
 
-# The droidspaces/ parents with no child cgroup at all: no run's container lives there, so an
-# empty parent that was not there before the suite is a leak of the last cleanup.
+# Every droidspaces/ parent cgroup on the host (any hierarchy).
+droidspaces_parents() {
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name droidspaces 2>/dev/null | sort
+}
+
+# True while another run uses the runtime: a monitor of any workspace (ours are stopped when
+# this is asked, and reported on their own if not), or a container cgroup under any parent.
+other_runs_active() {
+    local dir
+    grep -qlz '^ds-monitor:' /proc/[0-9]*/cmdline 2>/dev/null && return 0
+    while IFS= read -r dir; do
+        find "$dir" -mindepth 1 -maxdepth 1 -type d -print -quit | grep -q . && return 0
+    done < <(droidspaces_parents)
+    return 1
+}
+
+# The droidspaces/ parents with no child cgroup, that were not there before the suite: the last
+# cleanup should have removed them. Only judged when no other run's containers exist: another
+# run may be between making a parent and its child (or the reverse on its way out).
 empty_droidspaces_parents() {
+    other_runs_active && return 0
     local dir
     while IFS= read -r dir; do
+        grep -qxF "$dir" "$SUITE_TMP/parents.before" 2>/dev/null && continue
         find "$dir" -mindepth 1 -maxdepth 1 -type d -print -quit | grep -q . || echo "$dir"
-    done < <(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name droidspaces 2>/dev/null |
-        sort)
+    done < <(droidspaces_parents)
 }
 
 # Processes (other than this shell and its ancestors) holding fds into the suite's roots.
@@ -198,6 +221,7 @@ suite_setup() {
     SUITE_TMP=$(mktemp -d /tmp/ds-suite.XXXXXX)
     export SUITE_TMP
     : >"$SUITE_TMP/names"
+    droidspaces_parents >"$SUITE_TMP/parents.before"
     host_snapshot >"$SUITE_TMP/host.before"
 }
 
