@@ -40,6 +40,9 @@ mount_point() {
 
 # The tree's names, sizes, modes, owners and contents.
 tree_hash() {
+    # pipefail: a tree that cannot be read must fail, not hash as empty on both sides.
+    local -
+    set -o pipefail
     (cd "$1" && find . -printf '%p %s %m %U %G %y\n' | sort && find . -type f -exec sha256sum {} + | sort) |
         sha256sum
 }
