@@ -80,7 +80,7 @@ cpu_usage_above() {
 }
 
 @test "--memory: an allocation past the limit is OOM-killed inside; init and the container live on" {
-    local name="$NAME-mem" dir pid
+    local name="$NAME-mem" dir pid peak
     ds --name="$name" --rootfs="$ROOTFS" --net=none --memory=32M start
     dir=$(limit_dir memory "$name")
     pid=$(ds --name="$name" pid)
@@ -96,9 +96,13 @@ cpu_usage_above() {
     # dd reads 64 MiB of /dev/zero into one anonymous buffer: every page is touched.
     run ds --name="$name" run sh -c 'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "rc=$?"'
     [[ $output == *"rc=137"* ]]
-    if [ -f "$dir/memory.failcnt" ]; then
-        [ "$(cat "$dir/memory.failcnt")" -gt 0 ]
+    if [ -f "$dir/memory.oom_control" ]; then
+        # v1: the kernel's OOM killer acted in this cgroup, which peaked at the limit and no
+        # higher (this 6.18 kernel leaves memory.failcnt at 0 even so).
         grep -qE '^oom_kill [1-9]' "$dir/memory.oom_control"
+        peak=$(cat "$dir/memory.max_usage_in_bytes")
+        [ "$peak" -le $((32 * 1024 * 1024)) ]
+        [ "$peak" -gt $((16 * 1024 * 1024)) ]
     else
         grep -qE '^oom_kill [1-9]' "$dir/memory.events"
     fi
@@ -199,8 +203,9 @@ cpu_usage_above() {
 @test "after the monitor is killed, stop removes the limit cgroups in every hierarchy" {
     local name="$NAME-kill" monitor
     ds --name="$name" --rootfs="$ROOTFS" --net=none --memory=48M --pids-limit=24 --cpus=0.5 start
-    run cgroups_of "$name"
-    [ -n "$output" ]
+    for controller in memory pids cpu; do
+        [ -d "$(limit_dir "$controller" "$name")" ]
+    done
     monitor=$(monitor_pid "$name")
     [ -n "$monitor" ]
     kill -9 "$monitor"

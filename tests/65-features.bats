@@ -123,17 +123,22 @@ SH
     [ "$(ds --name="$NAME-s" pid)" = "NONE" ]
 }
 
-@test "resource limits are applied in cgroup v2, or reported when the controller is missing" {
+@test "resource limits are applied in cgroup v2 or v1, or reported when the controller is missing" {
     run --separate-stderr ds --name="$NAME" --rootfs="$ROOTFS" --net=none --reset --pids-limit=64 start
     [ "$status" -eq 0 ]
-    local v2
+    local v2 v1
     v2=$(findmnt -n -o TARGET -t cgroup2 | grep -E '^/sys/fs/cgroup(/unified)?$' | head -1)
-    if grep -qw pids "$v2/cgroup.controllers"; then
+    v1=$(findmnt -rn -t cgroup -o TARGET,FS-OPTIONS | awk '$2 ~ /(^|,)pids(,|$)/ { print $1; exit }')
+    if [ -n "$v2" ] && grep -qw pids "$v2/cgroup.controllers"; then
         [ "$(cat "$v2/droidspaces/$NAME/pids.max")" = "64" ]
+    elif [ -n "$v1" ]; then
+        [ "$(cat "$v1/droidspaces/$NAME/pids.max")" = "64" ]
+        [[ $stderr != *"not available"* ]]
     else
         [[ $stderr == *"pids controller is not available"* ]]
     fi
     ds --name="$NAME" stop
+    [ ! -e "$v1/droidspaces/$NAME" ]
 }
 
 @test "options this build does not carry are refused, Android-only ones skipped" {
