@@ -216,6 +216,22 @@ cpu_usage_above() {
     [ "$(ds --name="$name" pid)" = "NONE" ]
 }
 
+@test "scan removes an empty leftover limit cgroup of no container" {
+    local name="$NAME-left" dir
+    dir=$(limit_dir pids "$name")
+    [[ $dir == */droidspaces/"$name" ]]
+    mkdir -p "$dir"
+    # Older than scan's grace for a start in progress.
+    touch -d '1 minute ago' "$dir"
+    run ds scan
+    [ "$status" -eq 0 ]
+    [[ $output == *"$dir"* ]]
+    if [ -d "$dir" ]; then
+        rmdir "$dir"
+        false
+    fi
+}
+
 @test "the host is left as it was" {
     assert_host_clean
 }

@@ -539,6 +539,7 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
             if (cgroup_populated(path)) continue;
             if (sys::remove_cgroup_tree(path, 500ms)) result.cleaned.push_back("cgroup " + path);
         }
+        ::rmdir(base.c_str());  // the shared parent, when no container is left in it
     }
 }
 
