@@ -181,7 +181,9 @@ cpu_usage_above() {
     ds --name="$name" --rootfs="$ROOTFS" --net=none --memory=48M --pids-limit=24 --cpus=0.5 start
     wait_until 10 booted "$name"
     before=$(ds --name="$name" pid)
-    in_container "$name" reboot
+    # busybox reboot may be ended by init's SIGTERM to everyone before it exits itself (143).
+    run in_container "$name" reboot
+    [ "$status" -eq 0 ] || [ "$status" -eq 143 ]
     wait_until 20 bash -c "p=\$($DROIDSPACES_BIN --name=$name pid) && [ \"\$p\" != NONE ] && [ \"\$p\" != $before ]"
     after=$(ds --name="$name" pid)
     [ "$after" != "$before" ]

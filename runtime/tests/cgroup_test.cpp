@@ -13,6 +13,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "container/boot_plan.hpp"
 #include "container/cgroups.hpp"
 #include "sys/file.hpp"
 
@@ -148,3 +151,24 @@ TEST(CgroupLive, V1InUseSeesProcessesDeepInTheSubtree) {
 
 }  // namespace
 }  // namespace ds::sys
+
+namespace ds::container {
+namespace {
+
+// The monitor gets the plan as JSON: the v1 limit cgroups init joins must survive the trip, and
+// a plan written before they existed still parses.
+TEST(BootPlanLimits, LimitCgroupsRoundTrip) {
+    BootPlan plan;
+    plan.config.name = "box";
+    plan.limit_cgroups = {"/sys/fs/cgroup/memory/droidspaces/box",
+                          "/sys/fs/cgroup/pids/droidspaces/box"};
+    BootPlan back = parse_plan(serialize_plan(plan));
+    EXPECT_EQ(back.limit_cgroups, plan.limit_cgroups);
+
+    auto j = nlohmann::json::parse(serialize_plan(plan));
+    j.erase("limit_cgroups");
+    EXPECT_TRUE(parse_plan(j.dump()).limit_cgroups.empty());
+}
+
+}  // namespace
+}  // namespace ds::container
