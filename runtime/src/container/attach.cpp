@@ -152,8 +152,6 @@ struct ChildPlan {
     int error_fd = -1;
     int cgroup_ns = -1;         // setns(CLONE_NEWCGROUP) target (pidfd or ns file), -1 = none
     int cgroup_procs_dir = -1;  // join by writing "0" to its cgroup.procs (no CLONE_INTO_CGROUP)
-    const int* limit_dirs = nullptr;  // cgroup v1 limit cgroups (container/cgroups.hpp), joined
-    size_t limit_dir_count = 0;       // the same way
     int tty = -1;               // `enter`: controlling terminal and stdio
     // `run`: a session of its own, so the caller's terminal (its stdio) is not the command's
     // controlling terminal: a guest that is not root cannot push input into it with TIOCSTI
@@ -170,6 +168,9 @@ struct ChildPlan {
     const char* path_env = kDefaultPath;
     char* const* argv = nullptr;
     char* const* envp = nullptr;
+    // cgroup v1 limit cgroups (container/cgroups.hpp): joined like cgroup_procs_dir.
+    const int* limit_dirs = nullptr;
+    size_t limit_dir_count = 0;
 };
 
 // Appends a C string to a fixed buffer; never overflows.

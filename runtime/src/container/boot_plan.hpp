@@ -22,7 +22,7 @@ struct BootPlan {
     std::string init_path;  // inside the rootfs
     InitFamily family = InitFamily::unknown;
     CgroupLayout cgroup_layout = CgroupLayout::none;
-    std::string cgroup_path;    // host path of the container's v2 (or v1 systemd) cgroup
+    std::string cgroup_path;  // host path of the container's v2 (or v1 systemd) cgroup
     // cgroup v1 hosts: <hierarchy>/droidspaces/<name> of each controller a limit needs (memory,
     // cpu, pids), joined by init before it execs (container/cgroups.hpp).
     std::vector<std::string> limit_cgroups;

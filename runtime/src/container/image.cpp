@@ -512,8 +512,8 @@ std::string image_mount_data(ImageFs fs, const std::string& selinux_context) {
 std::vector<MountEntry> parse_mountinfo(std::string_view mountinfo) {
     std::vector<MountEntry> mounts;
     for (auto& m : ds::parse_mountinfo(mountinfo))
-        mounts.push_back({m.major, m.minor, std::move(m.mount_point), std::move(m.fstype),
-                          std::move(m.source)});
+        mounts.push_back(
+            {m.major, m.minor, std::move(m.mount_point), std::move(m.fstype), std::move(m.source)});
     return mounts;
 }
 
