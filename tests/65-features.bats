@@ -141,6 +141,18 @@ SH
     [ ! -e "$v1/droidspaces/$NAME" ]
 }
 
+@test "--disable-ipv6 turns IPv6 off inside the container's own network namespace only" {
+    [ -e /proc/sys/net/ipv6/conf/all/disable_ipv6 ] || skip "this kernel has no IPv6"
+    local host_before
+    host_before=$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)
+    ds --name="$NAME-v6" --rootfs="$ROOTFS" --net=none --disable-ipv6 start
+    run ds --name="$NAME-v6" run cat /proc/sys/net/ipv6/conf/all/disable_ipv6 \
+        /proc/sys/net/ipv6/conf/default/disable_ipv6
+    [ "$output" = $'1\n1' ]
+    [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)" = "$host_before" ]
+    ds --name="$NAME-v6" stop
+}
+
 @test "options this build does not carry are refused, Android-only ones skipped" {
     run --separate-stderr ds --name="$NAME-n" --rootfs="$ROOTFS" --net=nat start
     [ "$status" -eq 1 ]

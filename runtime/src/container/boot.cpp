@@ -425,7 +425,11 @@ class Boot {
   private:
     void reopen_writable(const char* path) {
         sys::unique_fd fd = sys::open_in_root(root_fd_.get(), path, O_PATH | O_DIRECTORY);
-        if (fd) bind_self(fd.get(), path);
+        if (!fd) return;
+        bind_self(fd.get(), path);
+        // A bind inherits the read-only flag of the mount it is taken from: without this
+        // remount the hole stayed read-only (and --disable-ipv6's write failed unseen).
+        sys::remount_at(resolve_again(path).get(), path, kNoSuidDevExec, true);
     }
 
     void bind_self(int fd, const char* shown) {
