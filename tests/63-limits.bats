@@ -244,6 +244,29 @@ cpu_usage_above() {
     [ "$(ds --name="$name" pid)" = "NONE" ]
 }
 
+@test "a limit cgroup of the same name with processes (another workspace's) is never joined or killed" {
+    local name="$NAME-busy" dir
+    dir=$(limit_dir pids "$name")
+    [[ $dir == */droidspaces/"$name" ]]
+    mkdir -p "$dir"
+    # A test-made stand-in for the other container: a sleep of ours, in that cgroup.
+    sleep 1000 &
+    CONTROL_PID=$!
+    echo "$CONTROL_PID" >"$dir/cgroup.procs"
+    run --separate-stderr ds --name="$name" --rootfs="$ROOTFS" --net=none --pids-limit=8 start
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"is in use"* ]]
+    [[ $stderr == *"$dir"* ]]
+    kill -0 "$CONTROL_PID"
+    [ "$(cat "$dir/pids.max")" = "max" ]
+    [ "$(ds --name="$name" pid)" = "NONE" ]
+    kill "$CONTROL_PID"
+    wait "$CONTROL_PID" || true
+    CONTROL_PID=
+    wait_until 5 bash -c "[ -z \"\$(cat '$dir/cgroup.procs')\" ]"
+    rmdir "$dir"
+}
+
 @test "scan removes an empty leftover limit cgroup of no container" {
     local name="$NAME-left" dir
     dir=$(limit_dir pids "$name")

@@ -167,6 +167,14 @@ std::vector<std::string> limit_cgroup_bases(const sys::CgroupHost& host) {
     return out;
 }
 
+std::optional<std::string> busy_limit_cgroup(const std::string& name, const sys::CgroupHost& host) {
+    for (const auto& base : limit_cgroup_bases(host)) {
+        std::string dir = base + "/" + sanitize_name(name);
+        if (sys::is_directory(dir) && sys::cgroup_populated(dir)) return dir;
+    }
+    return std::nullopt;
+}
+
 bool remove_limit_cgroups(const std::string& name, const sys::CgroupHost& host) {
     bool ok = true;
     for (const auto& base : limit_cgroup_bases(host)) {

@@ -32,6 +32,10 @@ void apply_limits(BootPlan& plan, const sys::CgroupHost& host, const Warn& warn)
 // base directories `scan` looks in for leftovers next to the v2 and systemd ones.
 std::vector<std::string> limit_cgroup_bases(const sys::CgroupHost& host);
 
+// The first <hierarchy>/droidspaces/<name> of a v1 limit hierarchy that has processes anywhere
+// below it: another workspace's container of the same name (cgroups are named by container).
+std::optional<std::string> busy_limit_cgroup(const std::string& name, const sys::CgroupHost& host);
+
 // Kills what is left in and removes <hierarchy>/droidspaces/<name> in every v1 limit
 // hierarchy, and droidspaces/ itself when it was the last. Returns false when one stays.
 bool remove_limit_cgroups(const std::string& name, const sys::CgroupHost& host);

@@ -346,6 +346,9 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         sys::create_cgroup(plan.cgroup_path);
         rollback.add([path = plan.cgroup_path] { sys::remove_cgroup_tree(path, 1s); });
     }
+    if (auto busy = busy_limit_cgroup(config.name, cgroup_host))
+        fail_usage("container name '" + config.name + "' is in use: cgroup " + *busy +
+                   " has processes (another workspace's container?)");
     rollback.add([name = config.name, host = cgroup_host] { remove_limit_cgroups(name, host); });
     apply_limits(plan, cgroup_host, warn);
     apply_device_policy(plan, warn);  // before the monitor spawns the guest into the cgroup
