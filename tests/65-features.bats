@@ -124,17 +124,34 @@ SH
     [ "$(ds --name="$NAME-s" pid)" = "NONE" ]
 }
 
-@test "resource limits are applied in cgroup v2, or reported when the controller is missing" {
+@test "resource limits are applied in cgroup v2 or v1, or reported when the controller is missing" {
     run --separate-stderr ds --name="$NAME" --rootfs="$ROOTFS" --net=none --reset --pids-limit=64 start
     [ "$status" -eq 0 ]
-    local v2
+    local v2 v1
     v2=$(findmnt -n -o TARGET -t cgroup2 | grep -E '^/sys/fs/cgroup(/unified)?$' | head -1)
-    if grep -qw pids "$v2/cgroup.controllers"; then
+    v1=$(findmnt -rn -t cgroup -o TARGET,FS-OPTIONS | awk '$2 ~ /(^|,)pids(,|$)/ { print $1; exit }')
+    if [ -n "$v2" ] && grep -qw pids "$v2/cgroup.controllers"; then
         [ "$(cat "$v2/droidspaces/$NAME/pids.max")" = "64" ]
+    elif [ -n "$v1" ]; then
+        [ "$(cat "$v1/droidspaces/$NAME/pids.max")" = "64" ]
+        [[ $stderr != *"not available"* ]]
     else
         [[ $stderr == *"pids controller is not available"* ]]
     fi
     ds --name="$NAME" stop
+    [ ! -e "$v1/droidspaces/$NAME" ]
+}
+
+@test "--disable-ipv6 turns IPv6 off inside the container's own network namespace only" {
+    [ -e /proc/sys/net/ipv6/conf/all/disable_ipv6 ] || skip "this kernel has no IPv6"
+    local host_before
+    host_before=$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)
+    ds --name="$NAME-v6" --rootfs="$ROOTFS" --net=none --disable-ipv6 start
+    run ds --name="$NAME-v6" run cat /proc/sys/net/ipv6/conf/all/disable_ipv6 \
+        /proc/sys/net/ipv6/conf/default/disable_ipv6
+    [ "$output" = $'1\n1' ]
+    [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6)" = "$host_before" ]
+    ds --name="$NAME-v6" stop
 }
 
 @test "options this build does not carry are refused, Android-only ones skipped" {

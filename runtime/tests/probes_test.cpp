@@ -90,14 +90,6 @@ TEST(ProcMisc, MatchesDriverNames) {
 
 // --- mountinfo / cgroups ----------------------------------------------------------------------
 
-TEST(Mountinfo, UnescapesOctalSequences) {
-    EXPECT_EQ(unescape_mountinfo("/mnt/a\\040b"), "/mnt/a b");
-    EXPECT_EQ(unescape_mountinfo("/x\\011y\\134z"), "/x\ty\\z");
-    EXPECT_EQ(unescape_mountinfo("/plain"), "/plain");
-    EXPECT_EQ(unescape_mountinfo("/cut\\04"), "/cut\\04");
-    EXPECT_EQ(unescape_mountinfo("/bad\\089"), "/bad\\089");
-}
-
 // This development host: systemd's hybrid layout.
 constexpr std::string_view kHybrid =
     "22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
@@ -107,8 +99,8 @@ constexpr std::string_view kHybrid =
     "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
     "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
-TEST(CgroupMounts, HybridReportsTheUnifiedMount) {
-    CgroupMounts cg = parse_cgroup_mounts(kHybrid);
+TEST(CgroupHost, HybridReportsTheUnifiedMount) {
+    CgroupHost cg = parse_cgroup_host(kHybrid);
     ASSERT_TRUE(cg.v2_root);
     EXPECT_EQ(*cg.v2_root, "/sys/fs/cgroup/unified");
     EXPECT_EQ(cg.layout, CgroupLayout::hybrid);
@@ -116,8 +108,8 @@ TEST(CgroupMounts, HybridReportsTheUnifiedMount) {
     EXPECT_EQ(layout_name(cg.layout), "hybrid");
 }
 
-TEST(CgroupMounts, PureV2IsUnifiedAtSysFsCgroup) {
-    CgroupMounts cg = parse_cgroup_mounts(
+TEST(CgroupHost, PureV2IsUnifiedAtSysFsCgroup) {
+    CgroupHost cg = parse_cgroup_host(
         "22 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n"
         "30 24 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n");
     ASSERT_TRUE(cg.v2_root);
@@ -126,8 +118,8 @@ TEST(CgroupMounts, PureV2IsUnifiedAtSysFsCgroup) {
     EXPECT_TRUE(cg.v1_mounts.empty());
 }
 
-TEST(CgroupMounts, V1OnlyIsLegacyWithoutV2Root) {
-    CgroupMounts cg = parse_cgroup_mounts(
+TEST(CgroupHost, V1OnlyIsLegacyWithoutV2Root) {
+    CgroupHost cg = parse_cgroup_host(
         "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
         "32 31 0:29 / /sys/fs/cgroup/cpu rw master:3 - cgroup cgroup rw,cpu\n");
     EXPECT_FALSE(cg.v2_root);
@@ -135,31 +127,31 @@ TEST(CgroupMounts, V1OnlyIsLegacyWithoutV2Root) {
     EXPECT_EQ(layout_name(cg.layout), "legacy");
 }
 
-TEST(CgroupMounts, NothingMountedIsNone) {
-    CgroupMounts cg = parse_cgroup_mounts("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n");
+TEST(CgroupHost, NothingMountedIsNone) {
+    CgroupHost cg = parse_cgroup_host("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n");
     EXPECT_FALSE(cg.v2_root);
     EXPECT_EQ(cg.layout, CgroupLayout::none);
-    EXPECT_EQ(parse_cgroup_mounts("").layout, CgroupLayout::none);
+    EXPECT_EQ(parse_cgroup_host("").layout, CgroupLayout::none);
 }
 
-TEST(CgroupMounts, PrefersTheHierarchyRootOverBindMountsOfSubtrees) {
+TEST(CgroupHost, PrefersTheHierarchyRootOverBindMountsOfSubtrees) {
     // A container's bind of a sub-cgroup is listed first; the real root mount wins.
-    CgroupMounts cg = parse_cgroup_mounts(
+    CgroupHost cg = parse_cgroup_host(
         "90 80 0:38 /ds/box /mnt/Droidspaces/box/sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
         "91 80 0:38 / /srv/my\\040cg rw shared:9 master:2 - cgroup2 cgroup2 rw\n"
         "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n");
     ASSERT_TRUE(cg.v2_root);
     EXPECT_EQ(*cg.v2_root, "/sys/fs/cgroup/unified");
 
-    cg = parse_cgroup_mounts(
+    cg = parse_cgroup_host(
         "90 80 0:38 /ds/box /mnt/box/sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
         "91 80 0:38 / /srv/my\\040cg rw shared:9 master:2 - cgroup2 cgroup2 rw\n");
     ASSERT_TRUE(cg.v2_root);
     EXPECT_EQ(*cg.v2_root, "/srv/my cg");
 }
 
-TEST(CgroupMounts, IgnoresMalformedLines) {
-    CgroupMounts cg = parse_cgroup_mounts(
+TEST(CgroupHost, IgnoresMalformedLines) {
+    CgroupHost cg = parse_cgroup_host(
         "garbage\n"
         "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime cgroup2 cgroup2 rw\n"  // no " - "
         "\n");
@@ -199,7 +191,7 @@ HostFacts facts_as(bool root) {
     HostFacts facts;
     facts.root = root;
     facts.kernel_release = "6.18.44-fc-v595";
-    facts.cgroup = parse_cgroup_mounts(kHybrid);
+    facts.cgroup = parse_cgroup_host(kHybrid);
     return facts;
 }
 
@@ -293,7 +285,7 @@ TEST(CheckJson, HasTheDocumentedShape) {
 
 TEST(CheckJson, MissingV2RootIsNullAndEmptySectionsAreArrays) {
     CheckReport report;
-    report.cgroup = parse_cgroup_mounts("32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw\n");
+    report.cgroup = parse_cgroup_host("32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw\n");
     nlohmann::json doc = check_report_json(report, "0.1.0");
     EXPECT_TRUE(doc["cgroup"]["v2_root"].is_null());
     EXPECT_EQ(doc["cgroup"]["layout"], "legacy");

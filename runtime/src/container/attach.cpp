@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "container/cgroups.hpp"
 #include "container/remount_guard.hpp"
 #include "container/security.hpp"
 #include "core/config.hpp"
@@ -167,6 +168,9 @@ struct ChildPlan {
     const char* path_env = kDefaultPath;
     char* const* argv = nullptr;
     char* const* envp = nullptr;
+    // cgroup v1 limit cgroups (container/cgroups.hpp): joined like cgroup_procs_dir.
+    const int* limit_dirs = nullptr;
+    size_t limit_dir_count = 0;
 };
 
 // Appends a C string to a fixed buffer; never overflows.
@@ -256,6 +260,12 @@ void exec_file(const char* path, const ChildPlan& p) {
 }
 
 [[noreturn]] void child_main(const ChildPlan& p) {
+    for (size_t i = 0; i < p.limit_dir_count; ++i) {
+        int fd = ::openat(p.limit_dirs[i], "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ::write(fd, "0", 1) != 1)
+            child_fail(p, 127, "join the container's limit cgroup", "", errno);
+        ::close(fd);
+    }
     if (p.cgroup_procs_dir >= 0) {
         int fd = ::openat(p.cgroup_procs_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || ::write(fd, "0", 1) != 1)
@@ -309,6 +319,8 @@ struct Joined {
     sys::unique_fd cgroup_ns;   // /proc/<init>/ns/cgroup on the old-kernel path
     sys::unique_fd cgroup_dir;  // host directory of init's cgroup
     bool cgroup_v2 = false;
+    std::vector<sys::unique_fd> limit_dirs;  // cgroup v1 limit cgroups
+    std::vector<int> limit_dir_fds;
     int cgroup_ns_target() const { return pidfd ? pidfd.get() : cgroup_ns.get(); }
 };
 
@@ -380,6 +392,9 @@ Joined join_container(const ContainerState& state) {
             if (!joined.cgroup_dir) sys::fail_errno("open the container's cgroup " + *dir);
         }
     }
+    joined.limit_dirs = open_limit_cgroups(state.name, sys::host_cgroups());
+    for (const auto& fd : joined.limit_dirs)
+        joined.limit_dir_fds.push_back(fd.get());
     joined.pidfd = sys::pidfd_open(state.init_pid);
     if (joined.pidfd) {
         if (::setns(joined.pidfd.get(), kCallerNamespaces) == 0) return joined;
@@ -396,6 +411,8 @@ Joined join_container(const ContainerState& state) {
 // child write itself into cgroup.procs (opened relative to the host-side directory fd).
 pid_t spawn(ChildPlan plan, const Joined& joined) {
     plan.cgroup_ns = joined.cgroup_ns_target();
+    plan.limit_dirs = joined.limit_dir_fds.data();
+    plan.limit_dir_count = joined.limit_dir_fds.size();
     int cgroup = joined.cgroup_dir.get();
     if (cgroup >= 0 && joined.cgroup_v2) {
         pid_t pid = sys::clone_into_cgroup(0, cgroup);

@@ -174,6 +174,9 @@ class Boot {
           log_(plan.workspace.logs_dir(plan.config.name) + "/log", "boot") {}
 
     void join_cgroup() {
+        // v1 limit cgroups first: everything init forks from here on is counted and limited.
+        for (const auto& path : plan_.limit_cgroups)
+            sys::join_cgroup(path);
         if (plan_.cgroup_path.empty()) return;
         if (!in_cgroup_) sys::join_cgroup(plan_.cgroup_path);
         // The cgroup namespace is created after joining so that its root is the container's
@@ -360,10 +363,13 @@ class Boot {
 
     void configure_own_network() {
         if (!plan_.own_netns()) return;
+        // A knob that is missing means a kernel without IPv6: nothing to disable. Any other
+        // failure stops the boot: the user asked for a guest without IPv6, and booting it with
+        // IPv6 up would break that promise silently.
         if (plan_.config.disable_ipv6) {
             for (const char* knob : {"/proc/sys/net/ipv6/conf/all/disable_ipv6",
                                      "/proc/sys/net/ipv6/conf/default/disable_ipv6"})
-                write_existing(knob, "1");
+                sys::write_control_file_if_present(knob, "1");
         }
         sys::unique_fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
         struct ifreq ifr = {};
@@ -419,7 +425,11 @@ class Boot {
   private:
     void reopen_writable(const char* path) {
         sys::unique_fd fd = sys::open_in_root(root_fd_.get(), path, O_PATH | O_DIRECTORY);
-        if (fd) bind_self(fd.get(), path);
+        if (!fd) return;
+        bind_self(fd.get(), path);
+        // A bind inherits the read-only flag of the mount it is taken from: without this
+        // remount the hole stayed read-only (and --disable-ipv6's write failed unseen).
+        sys::remount_at(resolve_again(path).get(), path, kNoSuidDevExec, true);
     }
 
     void bind_self(int fd, const char* shown) {
@@ -459,11 +469,6 @@ class Boot {
         if (exists && content == current) return;
         if (::access("/etc", W_OK) != 0) return;  // no /etc, or a read-only rootfs
         sys::write_file_atomic(path, content, 0644);
-    }
-
-    static void write_existing(const char* path, const char* value) {
-        sys::unique_fd fd(::open(path, O_WRONLY | O_CLOEXEC));
-        if (fd) sys::write_all(fd.get(), value, std::strlen(value));
     }
 
     // Adds "127.0.0.1 localhost" and "127.0.1.1 <hostname>" unless present; other lines stay.

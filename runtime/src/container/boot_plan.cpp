@@ -15,6 +15,7 @@ std::string serialize_plan(const BootPlan& plan) {
         {"family", to_string(plan.family)},
         {"cgroup_layout", static_cast<int>(plan.cgroup_layout)},
         {"cgroup_path", plan.cgroup_path},
+        {"limit_cgroups", plan.limit_cgroups},
         {"console_slave", plan.console_slave},
         {"term", plan.term},
         {"attached_client", plan.attached_client},
@@ -37,6 +38,7 @@ BootPlan parse_plan(const std::string& text) {
     plan.family = parse_init_family(j.at("family").get<std::string>());
     plan.cgroup_layout = static_cast<CgroupLayout>(j.at("cgroup_layout").get<int>());
     plan.cgroup_path = j.at("cgroup_path").get<std::string>();
+    plan.limit_cgroups = j.value("limit_cgroups", std::vector<std::string>{});
     plan.console_slave = j.at("console_slave").get<std::string>();
     plan.term = j.at("term").get<std::string>();
     plan.attached_client = j.at("attached_client").get<pid_t>();

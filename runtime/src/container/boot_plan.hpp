@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "container/init_family.hpp"
 #include "core/config.hpp"
@@ -21,7 +22,10 @@ struct BootPlan {
     std::string init_path;  // inside the rootfs
     InitFamily family = InitFamily::unknown;
     CgroupLayout cgroup_layout = CgroupLayout::none;
-    std::string cgroup_path;    // host path of the container's v2 (or v1 systemd) cgroup
+    std::string cgroup_path;  // host path of the container's v2 (or v1 systemd) cgroup
+    // cgroup v1 hosts: <hierarchy>/droidspaces/<name> of each controller a limit needs (memory,
+    // cpu, pids), joined by init before it execs (container/cgroups.hpp).
+    std::vector<std::string> limit_cgroups;
     std::string console_slave;  // host /dev/pts/N bound onto the container's /dev/console
     std::string term = "xterm-256color";
     pid_t attached_client = 0;  // `start -f`: the CLI owning the console until it exits

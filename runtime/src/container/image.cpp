@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/mountinfo.hpp"
 #include "core/text.hpp"
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
@@ -510,29 +511,9 @@ std::string image_mount_data(ImageFs fs, const std::string& selinux_context) {
 
 std::vector<MountEntry> parse_mountinfo(std::string_view mountinfo) {
     std::vector<MountEntry> mounts;
-    while (!mountinfo.empty()) {
-        size_t eol = mountinfo.find('\n');
-        std::string_view line = mountinfo.substr(0, eol);
-        mountinfo.remove_prefix(eol == std::string_view::npos ? mountinfo.size() : eol + 1);
-        // id parent major:minor root mount-point options [optional...] - fstype source super
-        std::vector<std::string_view> fields;
-        while (!line.empty()) {
-            size_t space = line.find(' ');
-            if (space != 0) fields.push_back(line.substr(0, space));
-            line.remove_prefix(space == std::string_view::npos ? line.size() : space + 1);
-        }
-        size_t dash = 6;
-        while (dash < fields.size() && fields[dash] != "-")
-            ++dash;
-        if (fields.size() < 6 || dash + 2 >= fields.size()) continue;
-        MountEntry entry;
-        std::string devno(fields[2]);
-        if (std::sscanf(devno.c_str(), "%u:%u", &entry.major, &entry.minor) != 2) continue;
-        entry.mount_point = sys::unescape_mountinfo(fields[4]);
-        entry.fstype = std::string(fields[dash + 1]);
-        entry.source = sys::unescape_mountinfo(fields[dash + 2]);
-        mounts.push_back(std::move(entry));
-    }
+    for (auto& m : ds::parse_mountinfo(mountinfo))
+        mounts.push_back(
+            {m.major, m.minor, std::move(m.mount_point), std::move(m.fstype), std::move(m.source)});
     return mounts;
 }
 

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "container/cgroups.hpp"
 #include "container/lifecycle.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
@@ -518,12 +519,14 @@ void clean_mount_base(const Workspace& ws, const std::set<std::string>& running,
 
 // Empty leftover cgroups under <root>/droidspaces/ of no running container.
 void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, ScanResult& result) {
-    std::set<std::string> roots;
-    if (auto v2 = sys::cgroup2_root()) roots.insert(*v2);
-    if (auto v1 = sys::cgroup_v1_systemd_root()) roots.insert(*v1);
+    std::set<std::string> bases;
+    auto host = sys::host_cgroups();
+    if (host.v2_root) bases.insert(*host.v2_root + "/droidspaces");
+    if (auto v1 = host.v1_systemd_root()) bases.insert(*v1 + "/droidspaces");
+    for (const auto& base : limit_cgroup_bases(host))  // v1 limit cgroups
+        bases.insert(base);
     auto now = std::chrono::system_clock::now();
-    for (const auto& root : roots) {
-        std::string base = root + "/droidspaces";
+    for (const auto& base : bases) {
         for (const auto& entry : list_dir(base, true)) {
             std::string path = base + "/" + entry;
             if (running.count(entry) || lock_held(ws, entry)) continue;
@@ -536,6 +539,7 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
             if (cgroup_populated(path)) continue;
             if (sys::remove_cgroup_tree(path, 500ms)) result.cleaned.push_back("cgroup " + path);
         }
+        ::rmdir(base.c_str());  // the shared parent, when no container is left in it
     }
 }
 

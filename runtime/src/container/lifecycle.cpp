@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "container/boot_plan.hpp"
+#include "container/cgroups.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/monitor.hpp"
@@ -126,69 +127,10 @@ EnvVars load_env_file(const Config& config) {
     return parse_env_file(*text, config.env_file);
 }
 
-// Resource limits on the container's cgroup (cgroup v2, reference §13.9). A controller this
-// host does not offer in v2 is reported and the limit skipped, as upstream does.
-void apply_limits(const BootPlan& plan, const Warn& warn) {
-    const Config& c = plan.config;
-    struct Limit {
-        const char* controller;
-        const char* file;
-        std::string value;
-    };
-    std::vector<Limit> limits;
-    if (c.memory_limit) limits.push_back({"memory", "memory.max", std::to_string(c.memory_limit)});
-    if (c.cpu_quota)
-        limits.push_back({"cpu", "cpu.max",
-                          std::to_string(c.cpu_quota) + " " +
-                              std::to_string(c.cpu_period ? c.cpu_period : 100000)});
-    if (c.pids_limit) limits.push_back({"pids", "pids.max", std::to_string(c.pids_limit)});
-    if (limits.empty()) return;
-    if (plan.cgroup_layout != CgroupLayout::unified) {
-        warn("resource limits need the cgroup v2 layout: not applied");
-        return;
-    }
-    std::string parent = plan.cgroup_path.substr(0, plan.cgroup_path.rfind('/'));
-    std::string root = parent.substr(0, parent.rfind('/'));
-    auto available =
-        split_list(sys::try_read_file(root + "/cgroup.controllers").value_or(""), " \n");
-    for (const auto& limit : limits) {
-        if (std::find(available.begin(), available.end(), limit.controller) == available.end()) {
-            warn(std::string("the ") + limit.controller +
-                 " controller is not available in this host's cgroup v2: " + limit.file +
-                 " not applied");
-            continue;
-        }
-        for (const auto& dir : {root, parent})
-            sys::write_file_if_changed(dir + "/cgroup.subtree_control",
-                                       std::string("+") + limit.controller);
-        std::string path = plan.cgroup_path + "/" + limit.file;
-        sys::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd || !sys::write_all(fd.get(), limit.value.data(), limit.value.size()))
-            sys::fail_errno("write " + limit.value + " to " + path);
-    }
-}
-
 void check_binds(const Config& config) {
     for (const auto& bind : config.bind_mounts)
         if (!sys::path_exists(bind.src))
             fail_usage("bind source '" + bind.src + "' does not exist");
-}
-
-// The cgroup layout the guest gets (reference §8; boot-lab-notes §2.4).
-void plan_cgroups(BootPlan& plan) {
-    auto v2 = sys::cgroup2_root();
-    std::string leaf = "/droidspaces/" + sanitize_name(plan.config.name);
-    if (v2 && !plan.config.force_cgroupv1) {
-        plan.cgroup_layout = CgroupLayout::unified;
-        plan.cgroup_path = *v2 + leaf;
-        return;
-    }
-    if (auto v1 = sys::cgroup_v1_systemd_root()) {
-        plan.cgroup_layout = CgroupLayout::legacy_systemd;
-        plan.cgroup_path = *v1 + leaf;
-        return;
-    }
-    plan.cgroup_layout = CgroupLayout::none;
 }
 
 void save_config(const Workspace& ws, const StartRequest& request) {
@@ -393,7 +335,8 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         sys::make_dirs(plan.volatile_dir, 0700);
         rollback.add([dir = plan.volatile_dir] { remove_volatile_dir(dir); });
     }
-    plan_cgroups(plan);
+    const sys::CgroupHost cgroup_host = sys::host_cgroups();
+    plan_cgroups(plan, cgroup_host);
     if (!plan.cgroup_path.empty()) {
         // Cgroups are named by container, not by workspace: another workspace's container of
         // the same name must not be joined (and later killed with ours).
@@ -402,8 +345,12 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
                        plan.cgroup_path + " has processes (another workspace's container?)");
         sys::create_cgroup(plan.cgroup_path);
         rollback.add([path = plan.cgroup_path] { sys::remove_cgroup_tree(path, 1s); });
-        apply_limits(plan, warn);
     }
+    if (auto busy = busy_limit_cgroup(config.name, cgroup_host))
+        fail_usage("container name '" + config.name + "' is in use: cgroup " + *busy +
+                   " has processes (another workspace's container?)");
+    rollback.add([name = config.name, host = cgroup_host] { remove_limit_cgroups(name, host); });
+    apply_limits(plan, cgroup_host, warn);
     apply_device_policy(plan, warn);  // before the monitor spawns the guest into the cgroup
 
     sys::Pty console = sys::open_pty();
@@ -445,6 +392,7 @@ void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_
         sys::kill_cgroup(state.cgroup_path);
         sys::remove_cgroup_tree(state.cgroup_path, 5s);
     }
+    remove_limit_cgroups(state.name, sys::host_cgroups());
     if (!keep_image && !state.image_mount.empty()) unmount_image_or_warn(state.image_mount, warn);
     if (!state.volatile_dir.empty()) remove_volatile_dir(state.volatile_dir);
     remove_state(ws, state.name);

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "container/boot.hpp"
+#include "container/cgroups.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/remount_guard.hpp"
@@ -317,6 +318,10 @@ class Monitor {
         sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(2));
         sys::create_cgroup(plan_.cgroup_path);
         try {
+            // Fresh limit cgroups with the (maybe edited) config's limits: a reboot keeps them.
+            auto host = sys::host_cgroups();
+            remove_limit_cgroups(plan_.config.name, host);
+            apply_limits(plan_, host, [this](const std::string& m) { log_.write(m); });
             apply_device_policy(plan_, [this](const std::string& m) { log_.write(m); });
         } catch (const std::exception& e) {
             log_.write(std::string("reboot refused: ") + e.what() + ": cleaning up");
@@ -336,6 +341,8 @@ class Monitor {
             // The shared parent goes with the last container (rmdir fails while others live).
             ::rmdir(plan_.cgroup_path.substr(0, plan_.cgroup_path.rfind('/')).c_str());
         }
+        if (!remove_limit_cgroups(plan_.config.name, sys::host_cgroups()))
+            log_.write("could not remove a limit cgroup of " + plan_.config.name);
         if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
         // A command holding the container's lock (stop, restart, a failed start) owns the image
         // mount: it unmounts it, or keeps it for the next boot. Otherwise the guest powered off

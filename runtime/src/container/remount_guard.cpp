@@ -19,8 +19,8 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/mountinfo.hpp"
 #include "core/validate.hpp"
-#include "sys/probes.hpp"
 #include "sys/process.hpp"
 #include "sys/rootfs_path.hpp"
 #include "sys/seccomp_notify.hpp"
@@ -318,50 +318,11 @@ unsigned long per_mount_remount_flags(uint64_t flags) {
     return MS_REMOUNT | MS_BIND | (static_cast<unsigned long>(flags) & kPerMountFlags);
 }
 
-namespace {
-
-// The next space-separated field of `line` from `pos`.
-std::string_view next_field(std::string_view line, size_t& pos) {
-    while (pos < line.size() && line[pos] == ' ')
-        ++pos;
-    size_t start = pos;
-    while (pos < line.size() && line[pos] != ' ')
-        ++pos;
-    return line.substr(start, pos - start);
-}
-
-bool parse_number(std::string_view text, uint64_t& out) {
-    if (text.empty() || text.size() > 19) return false;
-    uint64_t value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return false;
-        value = value * 10 + static_cast<uint64_t>(c - '0');
-    }
-    out = value;
-    return true;
-}
-
-}  // namespace
-
 std::optional<MountInfoEntry> parse_mountinfo_line(std::string_view line) {
-    // "36 35 98:0 /root /mount/point options ... - fstype source superoptions"
-    size_t pos = 0;
-    MountInfoEntry entry;
-    uint64_t parent = 0, major = 0, minor = 0;
-    std::string_view id = next_field(line, pos);
-    std::string_view parent_id = next_field(line, pos);
-    std::string_view device = next_field(line, pos);
-    next_field(line, pos);  // root of the mount within its filesystem
-    std::string_view mount_point = next_field(line, pos);
-    size_t colon = device.find(':');
-    if (!parse_number(id, entry.id) || !parse_number(parent_id, parent) ||
-        colon == std::string_view::npos || !parse_number(device.substr(0, colon), major) ||
-        !parse_number(device.substr(colon + 1), minor) || major > 0xfffff || minor > 0xfffff)
-        return std::nullopt;
-    entry.major = static_cast<unsigned>(major);
-    entry.minor = static_cast<unsigned>(minor);
-    entry.mount_point = sys::unescape_mountinfo(mount_point);
-    return entry;
+    // Only the leading fields: for_each_line may hand over a line cut short.
+    auto m = parse_mountinfo_head(line);
+    if (!m) return std::nullopt;
+    return MountInfoEntry{m->id, m->major, m->minor, std::move(m->mount_point)};
 }
 
 bool host_line_shares_superblock(std::string_view line, bool truncated, unsigned major,

@@ -5,15 +5,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
+#include "core/mountinfo.hpp"
 #include "core/validate.hpp"
 #include "sys/file.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::sys {
 namespace {
+
+// A guest could nest cgroups without end; nothing real goes this deep.
+constexpr int kMaxDepth = 32;
 
 std::vector<std::string> subdirectories(const std::string& path) {
     std::vector<std::string> out;
@@ -28,20 +33,23 @@ std::vector<std::string> subdirectories(const std::string& path) {
     return out;
 }
 
-}  // namespace
-
-bool cgroup_populated(const std::string& path) {
-    auto events = try_read_file(path + "/cgroup.events");
-    if (events) return events->find("populated 1") != std::string::npos;
-    auto procs = try_read_file(path + "/cgroup.procs");  // v1
-    return procs && !procs->empty();
+bool procs_nonempty(const std::string& path) {
+    auto procs = try_read_file(path + "/cgroup.procs");
+    return procs && procs->find_first_not_of(" \n") != std::string::npos;
 }
 
-namespace {
-
-void kill_each(const std::string& path) {
+bool subtree_has_processes(const std::string& path, int depth) {
+    if (procs_nonempty(path)) return true;
+    if (depth >= kMaxDepth) return false;
     for (const auto& dir : subdirectories(path))
-        kill_each(dir);
+        if (subtree_has_processes(dir, depth + 1)) return true;
+    return false;
+}
+
+void kill_each(const std::string& path, int depth) {
+    if (depth < kMaxDepth)
+        for (const auto& dir : subdirectories(path))
+            kill_each(dir, depth + 1);
     auto procs = try_read_file(path + "/cgroup.procs");
     if (!procs) return;
     std::istringstream in(*procs);
@@ -50,42 +58,116 @@ void kill_each(const std::string& path) {
         ::kill(pid, SIGKILL);
 }
 
-}  // namespace
-
-std::vector<CgroupMount> host_cgroup_mounts() {
-    std::vector<CgroupMount> out;
-    auto info = try_read_file("/proc/self/mountinfo").value_or("");
-    std::istringstream in(info);
-    std::string line;
-    while (std::getline(in, line)) {
-        // id parent major:minor root mountpoint options [optional...] - fstype source superopts
-        auto dash = line.find(" - ");
-        if (dash == std::string::npos) continue;
-        std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
-        std::string id, parent, dev, root, mountpoint, fstype, source, superopts;
-        head >> id >> parent >> dev >> root >> mountpoint;
-        tail >> fstype >> source >> superopts;
-        if ((fstype == "cgroup2" || fstype == "cgroup") && root == "/")
-            out.push_back({mountpoint, fstype, superopts});
-    }
-    return out;
+int v2_root_rank(const MountInfo& m) {
+    if (m.root != "/") return 3;
+    if (m.mount_point == "/sys/fs/cgroup") return 0;
+    if (m.mount_point == "/sys/fs/cgroup/unified") return 1;
+    return 2;
 }
 
-std::optional<std::string> cgroup2_root() {
+V1Hierarchy v1_hierarchy(const MountInfo& m) {
+    V1Hierarchy h;
+    h.mount_point = m.mount_point;
+    h.is_root = m.root == "/";
+    // Super options list the controllers among mount options: "rw,cpu,cpuacct", "rw,name=x".
+    static const std::vector<std::string_view> kNotControllers = {
+        "rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v2_mode", "favordynmods"};
+    for (const auto& option : split_list(m.super_options, ",")) {
+        if (option.rfind("name=", 0) == 0) {
+            h.name = option.substr(5);
+        } else if (option.find('=') == std::string::npos &&
+                   std::find(kNotControllers.begin(), kNotControllers.end(), option) ==
+                       kNotControllers.end()) {
+            h.controllers.push_back(option);
+        }
+    }
+    return h;
+}
+
+}  // namespace
+
+std::string_view layout_name(CgroupLayout layout) {
+    switch (layout) {
+        case CgroupLayout::none:
+            return "none";
+        case CgroupLayout::legacy:
+            return "legacy";
+        case CgroupLayout::hybrid:
+            return "hybrid";
+        case CgroupLayout::unified:
+            return "unified";
+    }
+    return "none";
+}
+
+bool CgroupHost::v2_has(std::string_view controller) const {
+    return std::find(v2_controllers.begin(), v2_controllers.end(), controller) !=
+           v2_controllers.end();
+}
+
+std::optional<std::string> CgroupHost::v1_controller_root(std::string_view controller) const {
     std::optional<std::string> found;
-    for (const auto& m : host_cgroup_mounts()) {
-        if (m.fstype != "cgroup2") continue;
-        if (m.path == "/sys/fs/cgroup") return m.path;
-        if (!found || m.path == "/sys/fs/cgroup/unified") found = m.path;
+    for (const auto& h : v1) {
+        if (std::find(h.controllers.begin(), h.controllers.end(), controller) ==
+            h.controllers.end())
+            continue;
+        if (h.is_root) return h.mount_point;
+        if (!found) found = h.mount_point;
     }
     return found;
 }
 
+std::optional<std::string> CgroupHost::v1_systemd_root() const {
+    std::optional<std::string> found;
+    for (const auto& h : v1) {
+        if (h.name != "systemd") continue;
+        if (h.is_root) return h.mount_point;
+        if (!found) found = h.mount_point;
+    }
+    return found;
+}
+
+CgroupHost parse_cgroup_host(std::string_view mountinfo) {
+    CgroupHost host;
+    std::optional<MountInfo> best_v2;
+    for (auto& m : parse_mountinfo(mountinfo)) {
+        if (m.fstype == "cgroup") {
+            host.v1.push_back(v1_hierarchy(m));
+            host.v1_mounts.push_back(m.mount_point);
+        } else if (m.fstype == "cgroup2" &&
+                   (!best_v2 || v2_root_rank(m) < v2_root_rank(*best_v2))) {
+            best_v2 = std::move(m);
+        }
+    }
+    if (best_v2) host.v2_root = best_v2->mount_point;
+    bool has_v1 = !host.v1.empty();
+    if (best_v2)
+        host.layout = has_v1 ? CgroupLayout::hybrid : CgroupLayout::unified;
+    else
+        host.layout = has_v1 ? CgroupLayout::legacy : CgroupLayout::none;
+    return host;
+}
+
+CgroupHost host_cgroups() {
+    CgroupHost host = parse_cgroup_host(try_read_file("/proc/self/mountinfo").value_or(""));
+    if (host.v2_root)
+        host.v2_controllers =
+            split_list(try_read_file(*host.v2_root + "/cgroup.controllers").value_or(""), " \n");
+    return host;
+}
+
+std::optional<std::string> cgroup2_root() {
+    return parse_cgroup_host(try_read_file("/proc/self/mountinfo").value_or("")).v2_root;
+}
+
 std::optional<std::string> cgroup_v1_systemd_root() {
-    for (const auto& m : host_cgroup_mounts())
-        if (m.fstype == "cgroup" && m.options.find("name=systemd") != std::string::npos)
-            return m.path;
-    return std::nullopt;
+    return parse_cgroup_host(try_read_file("/proc/self/mountinfo").value_or("")).v1_systemd_root();
+}
+
+bool cgroup_populated(const std::string& path) {
+    if (auto events = try_read_file(path + "/cgroup.events"))
+        return events->find("populated 1") != std::string::npos;
+    return subtree_has_processes(path, 0);
 }
 
 void create_cgroup(const std::string& path) {
@@ -93,13 +175,7 @@ void create_cgroup(const std::string& path) {
 }
 
 void join_cgroup(const std::string& path, pid_t pid) {
-    std::string procs = path + "/cgroup.procs";
-    std::string value = std::to_string(pid);
-    FILE* f = std::fopen(procs.c_str(), "we");
-    if (!f) fail_errno("open " + procs);
-    bool ok = std::fputs(value.c_str(), f) >= 0;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) fail_errno("join cgroup " + path);
+    write_control_file(path + "/cgroup.procs", std::to_string(pid));
 }
 
 void kill_cgroup(const std::string& path) {
@@ -108,7 +184,7 @@ void kill_cgroup(const std::string& path) {
         bool ok = std::fputs("1", f) >= 0;
         if (std::fclose(f) == 0 && ok) return;
     }
-    kill_each(path);
+    kill_each(path, 0);
 }
 
 bool remove_cgroup_tree(const std::string& path, std::chrono::milliseconds timeout) {

@@ -91,6 +91,35 @@ bool write_file_if_changed(const std::string& path, const std::string& content, 
     return true;
 }
 
+namespace {
+
+void write_control_fd(int fd, const std::string& path, const std::string& value) {
+    ssize_t n;
+    do {
+        n = ::write(fd, value.data(), value.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) fail_errno("write '" + value + "' to " + path);
+    // A control file takes the whole value in one write; a short one means it did not.
+    if (static_cast<size_t>(n) != value.size())
+        fail_errno("write '" + value + "' to " + path + " (short write)", EIO);
+}
+
+}  // namespace
+
+void write_control_file(const std::string& path, const std::string& value) {
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) fail_errno("open " + path);
+    write_control_fd(fd.get(), path, value);
+}
+
+bool write_control_file_if_present(const std::string& path, const std::string& value) {
+    unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd && errno == ENOENT) return false;
+    if (!fd) fail_errno("open " + path);
+    write_control_fd(fd.get(), path, value);
+    return true;
+}
+
 void make_dirs(const std::string& path, mode_t mode) {
     if (path.empty()) return;
     for (size_t pos = 1;; ++pos) {

@@ -23,6 +23,14 @@ void write_file_atomic(const std::string& path, const std::string& content, mode
 // Returns true when the file was written.
 bool write_file_if_changed(const std::string& path, const std::string& content, mode_t mode = 0644);
 
+// Writes `value` to a kernel control file (cgroupfs, procfs, sysfs) in place: O_WRONLY without
+// O_CREAT/O_TRUNC, one write(2). Such files cannot be replaced by a rename (cgroupfs refuses new
+// files), and the kernel takes the value in one write or rejects it. Throws naming the value, the
+// path and errno.
+void write_control_file(const std::string& path, const std::string& value);
+// The same, but a file that does not exist (a knob this kernel lacks) is no error: returns false.
+bool write_control_file_if_present(const std::string& path, const std::string& value);
+
 // mkdir -p; existing directories are fine.
 void make_dirs(const std::string& path, mode_t mode = 0755);
 bool path_exists(const std::string& path);

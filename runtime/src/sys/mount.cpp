@@ -1,10 +1,20 @@
 #include "sys/mount.hpp"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <climits>
+#include <cstdlib>
+
+#include "core/mountinfo.hpp"
+#include "sys/file.hpp"
 #include "sys/rootfs_path.hpp"
 #include "sys/syscall_error.hpp"
+
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000  // linux/stat.h, 5.8
+#endif
 
 namespace ds::sys {
 
@@ -32,12 +42,36 @@ void make_private_recursive(const std::string& target) {
         fail_errno("make " + target + " private");
 }
 
+namespace {
+
+// Older kernels: the path is listed as a mount point in our mountinfo (canonical path, so a
+// symlinked spelling matches too).
+bool listed_in_mountinfo(const std::string& path) {
+    char resolved[PATH_MAX];
+    if (!::realpath(path.c_str(), resolved)) return false;
+    for (const auto& m : parse_mountinfo(try_read_file("/proc/self/mountinfo").value_or("")))
+        if (m.mount_point == resolved) return true;
+    return false;
+}
+
+}  // namespace
+
 bool is_mountpoint(const std::string& path) {
+    // A bind of a directory of the same filesystem has the same st_dev as its parent: only the
+    // kernel's mount-root attribute (5.8+) or the mount table can tell.
+    struct statx sx {};
+    if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+                STATX_TYPE | STATX_INO, &sx) != 0 ||
+        !S_ISDIR(sx.stx_mode))
+        return false;
+    if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+        return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
     struct stat self, parent;
-    if (::lstat(path.c_str(), &self) != 0 || !S_ISDIR(self.st_mode)) return false;
+    if (::lstat(path.c_str(), &self) != 0) return false;
     if (::lstat((path + "/..").c_str(), &parent) != 0) return false;
-    // A different device, or the same inode as the parent (the root of a bind).
-    return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+    // A different device, or the same inode as the parent ("/"), is a mount without a look-up.
+    if (self.st_dev != parent.st_dev || self.st_ino == parent.st_ino) return true;
+    return listed_in_mountinfo(path);
 }
 
 void detach_mount(const std::string& target) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/kernel_version.hpp"
+#include "sys/cgroup.hpp"
 
 namespace ds::sys {
 
@@ -38,23 +39,6 @@ bool filesystems_list_has(std::string_view proc_filesystems, std::string_view fs
 // One line of /proc/misc ("200 tun", " 229 fuse") names the driver `name`.
 bool misc_list_has(std::string_view proc_misc, std::string_view name);
 
-// Undoes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash).
-std::string unescape_mountinfo(std::string_view field);
-
-enum class CgroupLayout { none, legacy, hybrid, unified };
-// "none", "legacy", "hybrid", "unified".
-std::string_view layout_name(CgroupLayout layout);
-
-struct CgroupMounts {
-    std::optional<std::string> v2_root;  // where the cgroup2 hierarchy's root is mounted
-    std::vector<std::string> v1_mounts;  // mount points of cgroup (v1) hierarchies
-    CgroupLayout layout = CgroupLayout::none;
-};
-// Reads /proc/self/mountinfo text. The v2 root is the cgroup2 mount of the hierarchy root ("/")
-// preferring /sys/fs/cgroup, then /sys/fs/cgroup/unified, then the first one listed. Layout:
-// v2 and v1 both mounted = hybrid, only v2 = unified, only v1 = legacy.
-CgroupMounts parse_cgroup_mounts(std::string_view mountinfo);
-
 // --- the probe table ------------------------------------------------------------------------
 
 // Read once before the probes run; probes look things up here instead of re-reading.
@@ -62,7 +46,7 @@ struct HostFacts {
     bool root = false;
     std::string kernel_release;    // uname -r
     std::string proc_filesystems;  // /proc/filesystems ("" when unreadable)
-    CgroupMounts cgroup;
+    CgroupHost cgroup;             // sys/cgroup's detector, the one `start` uses
 };
 HostFacts gather_host_facts();
 
@@ -90,7 +74,7 @@ struct CheckLine {
 struct CheckReport {
     bool root = false;
     std::string kernel_release;
-    CgroupMounts cgroup;
+    CgroupHost cgroup;  // sys/cgroup's detector, the one `start` uses
     std::vector<CheckLine> lines;
     int missing_required = 0;
     bool ok() const { return missing_required == 0; }
