@@ -57,6 +57,11 @@ pid_in_cgroup() {
     return 1
 }
 
+# A path inside the running busybox container, seen from the host (its /tmp is its own tmpfs).
+guest_path() {
+    echo "/proc/$(ds --name="$NAME" pid)/root$1"
+}
+
 # harness ARGS... -- COMMAND: the pty harness with a 20 s per-step deadline.
 harness() {
     timeout -k 5 120 python3 "$HARNESS" --timeout 20 "$@"
@@ -272,22 +277,22 @@ harness() {
 }
 
 @test "run passes USR1, USR2 and HUP on to the command" {
-    local cg pid host_pid sig
-    cg=$(container_cgroup "$NAME")
+    local pid sig tmp
+    tmp=$(guest_path /tmp)
     for sig in USR1 USR2 HUP; do
-        rm -f "$ROOTFS/tmp/ready-$sig"
+        rm -f "$tmp/ready-$sig"
         "$DROIDSPACES_BIN" --name="$NAME" run sh -c \
             "trap 'echo got-$sig; exit 7' $sig; touch /tmp/ready-$sig; while :; do sleep 0.1; done" \
             >"$BATS_TEST_TMPDIR/out-$sig" &
         pid=$!
-        wait_until 10 test -e "$ROOTFS/tmp/ready-$sig"
+        wait_until 10 test -e "$tmp/ready-$sig"
         kill "-$sig" "$pid"
         local rc=0
         wait "$pid" || rc=$?
         [ "$rc" -eq 7 ]
         [ "$(cat "$BATS_TEST_TMPDIR/out-$sig")" = "got-$sig" ]
     done
-    rm -f "$ROOTFS"/tmp/ready-*
+    rm -f "$tmp"/ready-*
 }
 
 @test "setgroups: the guest's memberships, never the caller's supplementary groups" {
@@ -448,18 +453,32 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
     # A FIFO in its place: opening it for writing would release the guest's blocked reader.
     ds --name="$NAME" run sh -c 'rm -f /dev/ptmx /tmp/ptmx-opened && mkfifo /dev/ptmx'
     "$DROIDSPACES_BIN" --name="$NAME" run sh -c 'cat /dev/ptmx >/dev/null; touch /tmp/ptmx-opened' &
-    local reader=$!
+    local reader=$! cg
+    cg=$(container_cgroup "$NAME")
+    # The guest's reader is blocked opening the FIFO before enter runs.
+    reader_waits() {
+        local p
+        p=$(pid_in_cgroup "$cg" cat) || return 1
+        [ "$(cat "/proc/$p/wchan" 2>/dev/null)" = wait_for_partner ]
+    }
+    wait_until 10 reader_waits
     run --separate-stderr ds --name="$NAME" enter
     # Release the reader ourselves; only then may the marker appear.
-    local marker_before=no
-    [ -e "$ROOTFS/tmp/ptmx-opened" ] && marker_before=yes
-    ds --name="$NAME" run sh -c 'echo x >/dev/ptmx; rm -f /dev/ptmx; ln -s pts/ptmx /dev/ptmx'
+    local marker_before=no marker
+    marker=$(guest_path /tmp/ptmx-opened)
+    [ -e "$marker" ] && marker_before=yes
+    # (Opening a FIFO read-write never blocks, reader or not.)
+    ds --name="$NAME" run sh -c 'exec 3<>/dev/ptmx; exec 3>&-; rm -f /dev/ptmx; ln -s pts/ptmx /dev/ptmx'
     wait "$reader" || true
-    rm -f "$ROOTFS/tmp/ptmx-opened"
+    # The reader did get released by our write: the marker mechanism works.
+    local marker_after=no
+    [ -e "$marker" ] && marker_after=yes
+    rm -f "$marker"
     [ "$status" -eq 2 ]
     [[ $stderr == *"/dev/ptmx is not the pty multiplexer"* ]]
     [ "$(wc -l <<<"$stderr")" -eq 1 ]
     [ "$marker_before" = no ]
+    [ "$marker_after" = yes ]
 }
 
 @test "enter on systemd (bash): root and a user, exit status propagated" {
