@@ -19,7 +19,7 @@
 
 #include "core/error.hpp"
 #include "sys/fd.hpp"
-#include "sys/pty.hpp"
+#include "sys/seccomp_notify.hpp"
 
 namespace ds::container {
 namespace {
@@ -174,7 +174,8 @@ TEST_F(AttachTest, TheConsoleSocketReceivesAWorkingMasterOfTheRequestedSize) {
     Command shell = open_terminal(ws_, state_, request, theirs.get());
     theirs.reset();
     ASSERT_EQ(shell.error(), "");
-    sys::unique_fd master = sys::receive_fd(ours.get());
+    sys::unique_fd master;
+    EXPECT_EQ(sys::receive_fd(ours.get(), master), 'T');
     ASSERT_TRUE(master);
     std::string line = "stty size; echo got-$((6*7)); exit 3\n";
     ASSERT_EQ(::write(master.get(), line.data(), line.size()), static_cast<ssize_t>(line.size()));

@@ -20,6 +20,7 @@
 #include "core/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/pty.hpp"
+#include "sys/seccomp_notify.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::cli {
@@ -95,7 +96,10 @@ int cmd_enter(Context& ctx) {
         print_error(shell.error());
         return shell.wait();
     }
-    sys::unique_fd master = sys::receive_fd(ours.get());
+    // Already queued: the helper sent it before it started the shell.
+    sys::unique_fd master;
+    sys::receive_fd(ours.get(), master);
+    if (!master) fail_runtime("enter: no terminal came over the console socket");
     int flags = ::fcntl(master.get(), F_GETFL);
     if (flags < 0 || ::fcntl(master.get(), F_SETFL, flags | O_NONBLOCK) != 0)
         sys::fail_errno("make the pty master non-blocking");

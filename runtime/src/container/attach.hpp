@@ -89,10 +89,10 @@ struct EnterRequest {
 };
 
 // A login shell on a pty of the container's own devpts. The pty master is sent over
-// `console_socket` (a unix socket; SCM_RIGHTS, one byte of data; crun's --console-socket): the
-// caller, or whoever holds the other end (a web terminal), receives it with sys::receive_fd and
-// owns the session. Returns the shell, started (or failed, see Command::error). Throws as
-// start_command does.
+// `console_socket` (a unix socket; SCM_RIGHTS with one tag byte, sys::send_fd; crun's
+// --console-socket) before this returns: the caller, or whoever holds the other end (a web
+// terminal), takes it with sys::receive_fd (sys/seccomp_notify.hpp) and owns the session. Returns
+// the shell, started (or failed, see Command::error). Throws as start_command does.
 Command open_terminal(const Workspace& ws, const ContainerState& state, const EnterRequest& request,
                       int console_socket);
 

@@ -22,7 +22,7 @@
 #include "container/remount_guard.hpp"
 #include "container/security.hpp"
 #include "sys/process.hpp"
-#include "sys/pty.hpp"
+#include "sys/seccomp_notify.hpp"
 
 namespace ds::container {
 namespace {
@@ -274,7 +274,7 @@ int open_terminal_here(const CommandPlan& p) {
     size.ws_col = t.cols;
     if (::ioctl(master, TIOCSWINSZ, &size) != 0)
         child_fail(p, 127, "set the pty's window size", "", errno);
-    if (!sys::send_fd(t.console_socket, master))
+    if (!sys::send_fd(t.console_socket, kConsoleTag, master))
         child_fail(p, 127, "send the terminal to the console socket", "", errno);
     ::close(master);
     return slave;

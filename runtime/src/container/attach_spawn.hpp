@@ -46,6 +46,9 @@ constexpr int kNamespaceFileTypes[5] = {CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC,
                                         CLONE_NEWNET};
 constexpr const char* kNamespaceFileNames[5] = {"mnt", "uts", "ipc", "pid", "net"};
 
+// The tag byte that comes with the pty master over the console socket (sys::send_fd).
+constexpr char kConsoleTag = 'T';
+
 // `enter`: the terminal the helper creates from the container's devpts.
 struct TerminalPlan {
     int console_socket = -1;  // receives the master (SCM_RIGHTS)

@@ -2,11 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cstring>
 
 #include "sys/syscall_error.hpp"
 
@@ -41,52 +38,6 @@ unique_fd open_pty_peer(int master) {
     unique_fd peer(::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!peer) fail_errno("open the pty slave of fd " + std::to_string(master));
     return peer;
-}
-
-bool send_fd(int socket, int fd) {
-    char byte = 'F';
-    struct iovec iov = {&byte, 1};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-    ssize_t n;
-    do
-        n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == 1;
-}
-
-unique_fd receive_fd(int socket) {
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do
-        n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) fail_errno("receive the terminal from the console socket");
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int fd = -1;
-            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-            return unique_fd(fd);
-        }
-    }
-    fail_errno("receive the terminal from the console socket: no descriptor came", EBADMSG);
 }
 
 bool copy_window_size(int from, int to) {

@@ -26,14 +26,6 @@ unique_fd open_pty_peer(int master);
 // Copies the window size of terminal `from` onto `to`; false when `from` is no terminal.
 bool copy_window_size(int from, int to);
 
-// The console socket (crun's --console-socket): one fd passed over a unix socket with
-// SCM_RIGHTS. send_fd is async-signal-safe (one sendmsg, no allocation): a helper process may
-// call it after fork; false with errno set on failure.
-bool send_fd(int socket, int fd);
-// Receives one fd sent by send_fd (CLOEXEC). Throws naming the errno, or when the peer closed
-// the socket without sending one.
-unique_fd receive_fd(int socket);
-
 // Puts a terminal into raw mode and restores it exactly when destroyed.
 class RawTerminal {
   public:
