@@ -21,6 +21,8 @@
 #include <cstring>
 
 #include "container/attach_spawn.hpp"
+#include "container/remount_guard.hpp"
+#include "container/security.hpp"
 #include "core/config.hpp"
 #include "core/env_file.hpp"
 #include "core/error.hpp"
@@ -51,6 +53,8 @@ int status_code(int status) {
 struct HostSide {
     Config config;
     EnvVars env;
+    SecurityPrograms security;              // init's limits, built here (not after fork)
+    std::vector<sock_filter> remount_deny;  // the remount guard's filter
 };
 
 HostSide read_host_side(const Workspace& ws, const ContainerState& state) {
@@ -63,6 +67,8 @@ HostSide read_host_side(const Workspace& ws, const ContainerState& state) {
                 host.env = parse_env_file(*text, host.config.env_file);
     } catch (const Error&) {
     }
+    host.security = prepare_security(host.config);
+    host.remount_deny = remount_deny_program(host.config);
     return host;
 }
 
@@ -419,7 +425,8 @@ Command start_command(const Workspace& ws, const ContainerState& state, const Ru
     for (int fd = 0; fd < 3; ++fd)
         plan.stdio[fd] = request.stdio[static_cast<size_t>(fd)];
     plan.new_session = true;
-    plan.security = &host.config;
+    plan.security = &host.security;
+    plan.remount_deny = &host.remount_deny;
     plan.path_env = path.c_str();
     plan.argv = argv.data();
     plan.envp = envp.data();
@@ -466,7 +473,8 @@ Command open_terminal(const Workspace& ws, const ContainerState& state, const En
     CommandPlan plan;
     plan.join = target.fds();
     plan.terminal = &terminal;
-    plan.security = &host.config;
+    plan.security = &host.security;
+    plan.remount_deny = &host.remount_deny;
     plan.set_ids = true;
     plan.uid = id.entry.uid;
     plan.gid = id.entry.gid;

@@ -1,6 +1,6 @@
 // The helper and the command of `enter` / `run` (see attach_spawn.hpp). Both run between fork
 // and exec in a child of a possibly multi-threaded caller: system calls only, fixed-size
-// buffers, no allocation, no exceptions (except around apply_security, see the header).
+// buffers, no allocation, no exceptions.
 #include "container/attach_spawn.hpp"
 
 #include <fcntl.h>
@@ -17,9 +17,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <exception>
 
-#include "container/remount_guard.hpp"
 #include "container/security.hpp"
 #include "sys/process.hpp"
 #include "sys/seccomp_notify.hpp"
@@ -187,13 +185,13 @@ void drop_to_user(const CommandPlan& p) {
     // guest. Best effort: close_range needs 5.11.
     ::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec);
     if (p.security) {
-        try {
-            apply_security(*p.security);
-            load_remount_deny_filter(*p.security);  // no monitor listens for these processes
-        } catch (const std::exception& e) {
-            child_fail(p, 127, "apply capability and seccomp limits:", e.what(), 0);
-        }
+        const char* step = "";
+        if (int err = apply_prepared_security(*p.security, &step))
+            child_fail(p, 127, step, "", err);
     }
+    // The remount guard's filter answers EPERM itself: no monitor listens for these processes.
+    if (p.remount_deny && load_seccomp_program(*p.remount_deny) != 0)
+        child_fail(p, 127, "seccomp: load the remount guard's filter", "", errno);
     drop_to_user(p);
     if (::chdir(p.home) != 0 && ::chdir("/") != 0) child_fail(p, 127, "chdir /", "", errno);
     if (!p.exec_path) exec_command(p);

@@ -14,14 +14,11 @@
 //                    CLOEXEC, init's capability bounding set and seccomp filter, setgroups,
 //                    setresgid, setresuid, chdir, execve.
 //
-// Everything either process uses (argv, envp, groups, paths, fds) is prepared by the caller
-// before fork: the helper makes only async-signal-safe system calls and never allocates, so a
-// multi-threaded caller is safe. The one exception is the security step of the command
-// (apply_security builds the seccomp filter with libseccomp, which allocates); glibc's fork
-// leaves malloc usable in the child, but a filter exported to BPF in the caller would remove
-// even that (security.cpp would need an export step). A failure is reported as text through
-// the CLOEXEC error pipe (never by exception) and the process exits 127 (126: found but not
-// executable).
+// Everything either process uses (argv, envp, groups, paths, fds, the seccomp programs) is
+// prepared by the caller before fork: the helper and the command make only async-signal-safe
+// system calls and never allocate, so a multi-threaded caller is safe. A failure is reported as
+// text through the CLOEXEC error pipe (never by exception) and the process exits 127 (126:
+// found but not executable).
 #pragma once
 
 #include <sched.h>
@@ -29,7 +26,9 @@
 
 #include <cstddef>
 
-#include "core/config.hpp"
+#include <vector>
+
+#include "container/security.hpp"
 
 namespace ds::container {
 
@@ -67,8 +66,10 @@ struct CommandPlan {
     // controlling terminal: a guest that is not root cannot push input into it with TIOCSTI
     // (root is stopped by the seccomp filter), nor take it over with TIOCSCTTY.
     bool new_session = false;
-    const Config* security = nullptr;  // apply_security(*security) before dropping to the user
-    bool set_ids = false;              // false: stay root, with no supplementary groups
+    // Init's limits (container/security.hpp), loaded before dropping to the user; nullptr = none.
+    const SecurityPrograms* security = nullptr;
+    const std::vector<sock_filter>* remount_deny = nullptr;  // remount_deny_program
+    bool set_ids = false;  // false: stay root, with no supplementary groups
     uid_t uid = 0;
     gid_t gid = 0;
     const gid_t* groups = nullptr;
