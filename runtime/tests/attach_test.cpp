@@ -12,10 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/error.hpp"
 #include "sys/fd.hpp"
@@ -151,6 +154,34 @@ TEST_F(AttachTest, RunTwiceLeavesTheCallerInItsOwnNamespacesAndSignalState) {
     for (int sig = 1; sig < NSIG; ++sig)
         EXPECT_EQ(sigismember(&mask_before, sig), sigismember(&mask_after, sig)) << sig;
     EXPECT_EQ(pipe_before.sa_handler, pipe_after.sa_handler);
+}
+
+TEST_F(AttachTest, ThreadsRunCommandsAtTheSameTimeWhileAnotherAllocates) {
+    // The server case: several threads start commands while another keeps malloc busy; a child
+    // that allocated after fork could deadlock on a lock some thread held at fork time.
+    std::atomic<bool> stop{false};
+    std::thread allocator([&] {
+        while (!stop.load()) {
+            std::vector<std::string> junk(64, std::string(512, 'x'));
+            junk.clear();
+        }
+    });
+    constexpr int kThreads = 4, kRuns = 5;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kRuns; ++i) {
+                RunRequest request;
+                request.argv = {"/bin/sh", "-c", "exit " + std::to_string(t + i)};
+                if (run_in_container(ws_, state_, request).exit_code == t + i) ++ok;
+            }
+        });
+    for (auto& thread : threads)
+        thread.join();
+    stop = true;
+    allocator.join();
+    EXPECT_EQ(ok.load(), kThreads * kRuns);
 }
 
 TEST_F(AttachTest, AnUnknownCommandIs127WithItsNameAndAnUnknownUserThrows) {
