@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -96,8 +97,11 @@ struct Target {
     }
 };
 
+std::atomic<bool> g_force_namespace_files{false};  // tests only
+
 // setns() takes a pidfd from 5.8 on.
 bool setns_takes_pidfd() {
+    if (g_force_namespace_files.load(std::memory_order_relaxed)) return false;
     struct utsname u;
     if (::uname(&u) != 0) return false;
     auto version = parse_kernel_release(u.release);
@@ -401,6 +405,10 @@ std::optional<int> Command::wait_for(std::chrono::milliseconds timeout) {
     bool ended =
         pidfd_ ? sys::wait_readable(pidfd_.get(), timeout) : sys::wait_process_exit(pid_, timeout);
     return ended ? reap(0) : try_wait();
+}
+
+void join_by_namespace_files_for_tests(bool on) {
+    g_force_namespace_files.store(on, std::memory_order_relaxed);
 }
 
 // --- operations -----------------------------------------------------------------------------

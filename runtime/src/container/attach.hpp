@@ -96,4 +96,7 @@ struct EnterRequest {
 Command open_terminal(const Workspace& ws, const ContainerState& state, const EnterRequest& request,
                       int console_socket);
 
+// Tests only: join through /proc/<init>/ns/* files, as on kernels before 5.8.
+void join_by_namespace_files_for_tests(bool on);
+
 }  // namespace ds::container
