@@ -48,6 +48,20 @@ container_cgroup() {
     sed -n 's/.*"cgroup_path":"\([^"]*\)".*/\1/p' "$DROIDSPACES_HOME/Pids/$1.state"
 }
 
+# The host PID of a process named COMM in the cgroup at CG (a run command's, seen from the host).
+pid_in_cgroup() {
+    local cg=$1 comm=$2 p
+    while read -r p; do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$comm" ] && { echo "$p"; return 0; }
+    done <"$cg/cgroup.procs"
+    return 1
+}
+
+# A path inside the running busybox container, seen from the host (its /tmp is its own tmpfs).
+guest_path() {
+    echo "/proc/$(ds --name="$NAME" pid)/root$1"
+}
+
 # harness ARGS... -- COMMAND: the pty harness with a 20 s per-step deadline.
 harness() {
     timeout -k 5 120 python3 "$HARNESS" --timeout 20 "$@"
@@ -217,6 +231,30 @@ harness() {
     [ "$output" -lt 1000 ]
 }
 
+@test "the droidspaces process itself never joins the container (a helper does)" {
+    local cg pid host_pid ns
+    cg=$(container_cgroup "$NAME")
+    [ -n "$cg" ]
+    "$DROIDSPACES_BIN" --name="$NAME" run sleep 301 &
+    pid=$!
+    wait_until 10 pid_in_cgroup "$cg" sleep
+    host_pid=$(pid_in_cgroup "$cg" sleep)
+    [ "$(readlink "/proc/$host_pid/ns/net")" != "$(readlink /proc/self/ns/net)" ]
+    # The CLI is the command's parent, and is still where it started in every namespace.
+    [ "$(awk '{print $4}' "/proc/$host_pid/stat")" = "$pid" ]
+    for ns in mnt net uts ipc pid pid_for_children cgroup; do
+        if [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/self/ns/$ns")" ]; then
+            echo "the CLI is in another $ns namespace"
+            kill -KILL "$pid" "$host_pid"
+            return 1
+        fi
+    done
+    kill -TERM "$pid"
+    local rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ]
+}
+
 @test "a run process is in init's cgroup and signals sent to run reach it" {
     local cg pid init host_pid=""
     cg=$(container_cgroup "$NAME")
@@ -227,15 +265,8 @@ harness() {
     "$DROIDSPACES_BIN" --name="$NAME" run sleep 300 &
     pid=$!
     # The sleeper's host PID, from the container cgroup's member list.
-    find_sleeper() {
-        local p
-        while read -r p; do
-            [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && { echo "$p"; return 0; }
-        done <"$cg/cgroup.procs"
-        return 1
-    }
-    wait_until 10 find_sleeper
-    host_pid=$(find_sleeper)
+    wait_until 10 pid_in_cgroup "$cg" sleep
+    host_pid=$(pid_in_cgroup "$cg" sleep)
     [ "$(grep '^0::' "/proc/$host_pid/cgroup")" = "$(grep '^0::' "/proc/$init/cgroup")" ]
     # SIGTERM to the droidspaces process is passed on; the status says so.
     kill -TERM "$pid"
@@ -243,6 +274,37 @@ harness() {
     wait "$pid" || rc=$?
     [ "$rc" -eq 143 ]
     run ! kill -0 "$host_pid"
+}
+
+@test "run passes USR1, USR2 and HUP on to the command" {
+    local pid sig tmp
+    tmp=$(guest_path /tmp)
+    for sig in USR1 USR2 HUP; do
+        rm -f "$tmp/ready-$sig"
+        "$DROIDSPACES_BIN" --name="$NAME" run sh -c \
+            "trap 'echo got-$sig; exit 7' $sig; touch /tmp/ready-$sig; while :; do sleep 0.1; done" \
+            >"$BATS_TEST_TMPDIR/out-$sig" &
+        pid=$!
+        wait_until 10 test -e "$tmp/ready-$sig"
+        kill "-$sig" "$pid"
+        local rc=0
+        wait "$pid" || rc=$?
+        [ "$rc" -eq 7 ]
+        [ "$(cat "$BATS_TEST_TMPDIR/out-$sig")" = "got-$sig" ]
+    done
+    rm -f "$tmp"/ready-*
+}
+
+@test "setgroups: the guest's memberships, never the caller's supplementary groups" {
+    run setpriv --groups 4242,4343 "$DROIDSPACES_BIN" --name="$NAME" run id -G
+    [ "$status" -eq 0 ]
+    [ "$output" = "0" ]
+    run setpriv --groups 4242,4343 "$DROIDSPACES_BIN" --name="$NAME" run -u tester id -G
+    [ "$status" -eq 0 ]
+    [ "$output" = "1000 777" ]
+    run setpriv --groups 4242 "$DROIDSPACES_BIN" --name="$NAME" run -u root id -G
+    [ "$status" -eq 0 ]
+    [[ $output != *4242* ]]
 }
 
 @test "run in a terminal: Ctrl+Z, fg and Ctrl+C act on the command" {
@@ -385,6 +447,38 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
     echo "$output"
     [ "$status" -eq 0 ]
     [[ $output == *"piped=/home/tester"* ]]
+}
+
+@test "enter refuses a guest /dev/ptmx that is not the pty multiplexer, without opening it" {
+    # A FIFO in its place: opening it for writing would release the guest's blocked reader.
+    ds --name="$NAME" run sh -c 'rm -f /dev/ptmx /tmp/ptmx-opened && mkfifo /dev/ptmx'
+    "$DROIDSPACES_BIN" --name="$NAME" run sh -c 'cat /dev/ptmx >/dev/null; touch /tmp/ptmx-opened' &
+    local reader=$! cg
+    cg=$(container_cgroup "$NAME")
+    # The guest's reader is blocked opening the FIFO before enter runs.
+    reader_waits() {
+        local p
+        p=$(pid_in_cgroup "$cg" cat) || return 1
+        [ "$(cat "/proc/$p/wchan" 2>/dev/null)" = wait_for_partner ]
+    }
+    wait_until 10 reader_waits
+    run --separate-stderr ds --name="$NAME" enter
+    # Release the reader ourselves; only then may the marker appear.
+    local marker_before=no marker
+    marker=$(guest_path /tmp/ptmx-opened)
+    [ -e "$marker" ] && marker_before=yes
+    # (Opening a FIFO read-write never blocks, reader or not.)
+    ds --name="$NAME" run sh -c 'exec 3<>/dev/ptmx; exec 3>&-; rm -f /dev/ptmx; ln -s pts/ptmx /dev/ptmx'
+    wait "$reader" || true
+    # The reader did get released by our write: the marker mechanism works.
+    local marker_after=no
+    [ -e "$marker" ] && marker_after=yes
+    rm -f "$marker"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"/dev/ptmx is not the pty multiplexer"* ]]
+    [ "$(wc -l <<<"$stderr")" -eq 1 ]
+    [ "$marker_before" = no ]
+    [ "$marker_after" = yes ]
 }
 
 @test "enter on systemd (bash): root and a user, exit status propagated" {

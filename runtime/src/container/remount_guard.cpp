@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 
+#include "container/security.hpp"
 #include "core/error.hpp"
 #include "core/mountinfo.hpp"
 #include "core/validate.hpp"
@@ -366,6 +367,12 @@ void load_remount_deny_filter(const Config& config) {
     if (privileged_has(config.privileged, "noseccomp")) return;
     Filter deny = build_filter(SCMP_ACT_ERRNO(EPERM));
     check(seccomp_load(deny.get()), "load the filter");
+}
+
+std::vector<sock_filter> remount_deny_program(const Config& config) {
+    if (privileged_has(config.privileged, "noseccomp")) return {};
+    Filter deny = build_filter(SCMP_ACT_ERRNO(EPERM));
+    return export_seccomp_program(deny.get(), "remount guard's filter");
 }
 
 // --- in the monitor -------------------------------------------------------------------------

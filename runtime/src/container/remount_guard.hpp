@@ -22,12 +22,14 @@
 // the guard with the other seccomp filters.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.hpp"
 #include "sys/fd.hpp"
@@ -76,6 +78,9 @@ void install_remount_guard(const Config& config, int channel);
 
 // In `enter`/`run` processes: the same filter, refusing superblock remounts with EPERM.
 void load_remount_deny_filter(const Config& config);
+// That filter as a BPF program, built in the caller and loaded by a forked child with
+// load_seccomp_program (container/security.hpp); empty with --privileged=noseccomp.
+std::vector<sock_filter> remount_deny_program(const Config& config);
 
 // --- in the monitor -------------------------------------------------------------------------
 

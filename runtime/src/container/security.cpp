@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -24,6 +25,7 @@
 
 #include "core/error.hpp"
 #include "core/kernel_version.hpp"
+#include "sys/fd.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::container {
@@ -261,7 +263,8 @@ bool multiplexed_on_x86(const SeccompRule& rule) {
     return rule.direct_only && seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, rule.syscall) < 0;
 }
 
-void load_i386_direct_socket_filter(const Config& config, std::string_view release) {
+std::vector<sock_filter> i386_direct_socket_program(const Config& config,
+                                                    std::string_view release) {
     std::vector<sock_filter> code = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 1, 0),
@@ -284,11 +287,14 @@ void load_i386_direct_socket_filter(const Config& config, std::string_view relea
                                 SECCOMP_RET_ERRNO | (static_cast<uint32_t>(rule.error) & 0xffff)));
         any = true;
     }
-    if (!any) return;
+    if (!any) return {};
     code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-    sock_fprog program = {static_cast<unsigned short>(code.size()), code.data()};
-    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0)
-        sys::fail_errno("seccomp: load the 32-bit x86 socket filter");
+    return code;
+}
+
+void load_i386_direct_socket_filter(const Config& config, std::string_view release) {
+    int err = load_seccomp_program(i386_direct_socket_program(config, release));
+    if (err) sys::fail_errno("seccomp: load the 32-bit x86 socket filter", err);
 }
 
 // One filter context per ABI, so a row can be treated differently per ABI, merged into one.
@@ -318,10 +324,10 @@ std::string kernel_release() {
     return uts.release;
 }
 
-void load_seccomp(const Config& config) {
-    std::string release = kernel_release();
+// The table for every allowed ABI, merged into one filter; `has_x86`: 32-bit x86 is among them.
+Filter table_filter(const Config& config, std::string_view release, bool& has_x86) {
     Filter filter(nullptr, seccomp_release);
-    bool has_x86 = false;
+    has_x86 = false;
     for (uint32_t arch : allowed_arches()) {
         Filter part = arch_filter(arch, config, release);
         has_x86 = has_x86 || arch == SCMP_ARCH_X86;
@@ -333,6 +339,13 @@ void load_seccomp(const Config& config) {
         check(seccomp_merge(filter.get(), part.get()), "merge the 32-bit ABI's filter");
         (void)part.release();
     }
+    return filter;
+}
+
+void load_seccomp(const Config& config) {
+    std::string release = kernel_release();
+    bool has_x86 = false;
+    Filter filter = table_filter(config, release, has_x86);
     check(seccomp_load(filter.get()), "load filter");
     if (has_x86) load_i386_direct_socket_filter(config, release);
 }
@@ -343,6 +356,62 @@ void apply_security(const Config& config) {
     clear_inherited_capabilities();
     if (!privileged_has(config.privileged, "nocaps")) drop_bounding_set();
     if (!privileged_has(config.privileged, "noseccomp")) load_seccomp(config);
+}
+
+int load_seccomp_program(const std::vector<sock_filter>& program) noexcept {
+    if (program.empty()) return 0;
+    sock_fprog fprog = {static_cast<unsigned short>(program.size()),
+                        const_cast<sock_filter*>(program.data())};
+    return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0 ? 0 : errno;
+}
+
+std::vector<sock_filter> export_seccomp_program(void* ctx, const char* what) {
+    std::string step = std::string("export the ") + what;
+    sys::unique_fd memfd(static_cast<int>(::syscall(SYS_memfd_create, "ds-seccomp", MFD_CLOEXEC)));
+    if (!memfd) sys::fail_errno("seccomp: " + step);
+    check(seccomp_export_bpf(static_cast<scmp_filter_ctx>(ctx), memfd.get()), step);
+    off_t size = ::lseek(memfd.get(), 0, SEEK_END);
+    if (size < 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0 || size == 0 ||
+        static_cast<size_t>(size) / sizeof(sock_filter) > BPF_MAXINSNS)
+        sys::fail_errno("seccomp: " + step + ": bad program size", size < 0 ? errno : EINVAL);
+    std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
+    if (::pread(memfd.get(), program.data(), static_cast<size_t>(size), 0) != size)
+        sys::fail_errno("seccomp: " + step + ": read it back");
+    return program;
+}
+
+SecurityPrograms prepare_security(const Config& config) {
+    SecurityPrograms programs;
+    programs.drop_bounding_set = !privileged_has(config.privileged, "nocaps");
+    if (privileged_has(config.privileged, "noseccomp")) return programs;
+    std::string release = kernel_release();
+    bool has_x86 = false;
+    Filter filter = table_filter(config, release, has_x86);
+    programs.table = export_seccomp_program(filter.get(), "filter");
+    if (has_x86) programs.i386_socket = i386_direct_socket_program(config, release);
+    return programs;
+}
+
+int apply_prepared_security(const SecurityPrograms& programs, const char** step) noexcept {
+    __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    *step = "capget";
+    if (::syscall(SYS_capget, &header, data) != 0) return errno;
+    for (auto& word : data)
+        word.inheritable = 0;
+    *step = "clear the inheritable capabilities";
+    if (::syscall(SYS_capset, &header, data) != 0) return errno;
+    *step = "clear the ambient capabilities";
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return errno;
+    *step = "drop a capability from the bounding set";
+    if (programs.drop_bounding_set)
+        for (int cap : kDroppedCaps)
+            if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+    *step = "seccomp: load filter";
+    if (int err = load_seccomp_program(programs.table)) return err;
+    *step = "seccomp: load the 32-bit x86 socket filter";
+    return load_seccomp_program(programs.i386_socket);
 }
 
 }  // namespace ds::container

@@ -34,6 +34,12 @@ unique_fd open_pty_slave(int master, const std::string& slave_path) {
     return slave;
 }
 
+unique_fd open_pty_peer(int master) {
+    unique_fd peer(::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!peer) fail_errno("open the pty slave of fd " + std::to_string(master));
+    return peer;
+}
+
 bool copy_window_size(int from, int to) {
     struct winsize ws;
     if (::ioctl(from, TIOCGWINSZ, &ws) != 0) return false;

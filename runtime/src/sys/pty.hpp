@@ -20,6 +20,9 @@ struct Pty {
 Pty open_pty(const std::string& ptmx = "/dev/ptmx");
 // Opens the slave of `master` (TIOCGPTPEER, so no path lookup races).
 unique_fd open_pty_slave(int master, const std::string& slave_path);
+// A second fd of the slave of `master` (TIOCGPTPEER), owner and mode untouched: e.g. to watch
+// the input queue of a shell whose terminal another process set up. Throws naming the errno.
+unique_fd open_pty_peer(int master);
 // Copies the window size of terminal `from` onto `to`; false when `from` is no terminal.
 bool copy_window_size(int from, int to);
 
