@@ -35,6 +35,34 @@ unique_fd pidfd_open(pid_t pid) {
     return unique_fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 }
 
+bool send_signal(int pidfd, int signal) {
+    return ::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) == 0;
+}
+
+unique_fd open_process(pid_t pid, uint64_t start_time) {
+    if (pid <= 0) {
+        errno = ESRCH;
+        return {};
+    }
+    unique_fd fd = pidfd_open(pid);
+    if (!fd) return {};
+    // The pidfd pins the process it was opened for: checked after opening, the start time
+    // proves it is the one we recorded, and it stays that one.
+    if (process_start_time(pid) != start_time) {
+        errno = ESRCH;
+        return {};
+    }
+    return fd;
+}
+
+bool signal_process(pid_t pid, uint64_t start_time, int signal) {
+    if (unique_fd fd = open_process(pid, start_time)) return send_signal(fd.get(), signal);
+    if (errno != ENOSYS) return false;
+    // No pidfds (before 5.3): the start-time check narrows the reuse window to the two calls.
+    if (process_start_time(pid) != start_time) return false;
+    return ::kill(pid, signal) == 0;
+}
+
 std::optional<uint64_t> process_start_time(pid_t pid) {
     auto stat = try_read_file("/proc/" + std::to_string(pid) + "/stat");
     if (!stat) return std::nullopt;

@@ -23,6 +23,19 @@ unique_fd pidfd_open(pid_t pid);
 // Start time of the process in clock ticks since boot (field 22 of /proc/PID/stat): with the
 // PID it identifies a process for good, as runc does.
 std::optional<uint64_t> process_start_time(pid_t pid);
+// pidfd_send_signal (Linux 5.1): the signal reaches the process the pidfd was opened for, or
+// nobody (ESRCH once it has exited). False with errno when not delivered.
+bool send_signal(int pidfd, int signal);
+// A pidfd for the process `pid` only while it is the one that started at `start_time` (clock
+// ticks, /proc/PID/stat): opened first, then the start time checked, so a PID reused by another
+// process afterwards cannot be reached through it. Invalid (errno ESRCH) when the process is
+// gone or the PID now names another process; on kernels without pidfd_open, invalid with
+// errno ENOSYS.
+unique_fd open_process(pid_t pid, uint64_t start_time);
+// Signals the process `pid` that started at `start_time`, through a pidfd where the kernel has
+// them (no PID-reuse race), else with kill() after the same start-time check. A PID whose start
+// time changed is never signalled. False when the process is gone or was not signalled.
+bool signal_process(pid_t pid, uint64_t start_time, int signal);
 bool process_alive(pid_t pid);
 // True when `pid` has exited and waits to be reaped (a zombie), or is being torn down.
 bool process_is_zombie(pid_t pid);
