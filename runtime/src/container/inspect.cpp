@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "container/cleanup.hpp"
 #include "container/lifecycle.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
@@ -536,6 +537,9 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
             if (cgroup_populated(path)) continue;
             if (sys::remove_cgroup_tree(path, 500ms)) result.cleaned.push_back("cgroup " + path);
         }
+        // The shared parent goes with the last container cgroup (a crashed monitor left it).
+        if (sys::is_directory(base) && remove_cgroup_parent_if_empty(base))
+            result.cleaned.push_back("cgroup " + base);
     }
 }
 
