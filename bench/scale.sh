@@ -97,10 +97,11 @@ done
 rss=$(median_kb "$WORK/rss")
 pss=$(median_kb "$WORK/pss")
 
+# Ten stops at a time: each waits for busybox's own ~2 s shutdown.
 stamp t2
-ds --name="$(names | paste -sd,)" stop >/dev/null
+names | xargs -P 10 -I{} timeout -k 5 120 "$B" --name={} stop >/dev/null
 stamp t3
-log "$COUNT containers stopped with one command in $(((t3 - t2) / 1000)) ms"
+log "$COUNT containers stopped (10 stops at a time) in $(((t3 - t2) / 1000)) ms"
 
 left=$(find /sys/fs/cgroup -type d -path "*droidspaces/$TAG*" 2>/dev/null | wc -l)
 mons=$(ps -eo args= | grep -c "^ds-monitor:$TAG" || true)
