@@ -5,6 +5,9 @@
 #   ./build.sh deps       install build and test dependencies (idempotent, quiet when present)
 #   ./build.sh test       deps + build + unit tests + integration tests; ends with "N passed, N failed"
 #   ./build.sh bench      run the side-by-side benchmarks in bench/
+#   ./build.sh soak       the long loops: 50 systemd start+stop pairs with zero kills, 100
+#                         start/stop cycles and 50 restarts with the host checked unchanged
+#                         (bench/soak.sh; minutes, not part of `test`)
 #   ./build.sh fuzz [SECONDS [TARGET...]]
 #                         build the libFuzzer targets with clang into build-fuzz/ and run each
 #                         for SECONDS (default 60); see docs/fuzzing.md
@@ -12,6 +15,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+# The same runtime with the monitor's crash injection points (DS_CRASH_AT, DS_FAULT), for
+# tests/66-crash.bats only; never installed.
+DEBUG_DIR=${DEBUG_DIR:-$ROOT/build-debug}
 # Third-party sources fetched at build time live outside the repository.
 DS_CACHE=${DS_CACHE:-/var/cache/droidspaces-build}
 HTTPLIB_DIR=$DS_CACHE/cpp-httplib
@@ -92,6 +98,13 @@ build() {
         -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
     cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory
     log "built $BUILD_DIR/droidspaces ($(stat -c %s "$BUILD_DIR/droidspaces") bytes)"
+}
+
+build_debug() {
+    cmake -S "$ROOT" -B "$DEBUG_DIR" -DCMAKE_BUILD_TYPE=Release -DDS_CRASH_POINTS=ON \
+        -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
+    cmake --build "$DEBUG_DIR" -j"$(nproc)" --target droidspaces -- --no-print-directory
+    log "built $DEBUG_DIR/droidspaces (crash injection points)"
 }
 
 # The clang build of the fuzz targets; the normal build (gcc) only replays their corpora.
@@ -175,7 +188,8 @@ run_tests() {
     fi
 
     log "integration tests (bats)"
-    out=$(DROIDSPACES_BIN="$BUILD_DIR/droidspaces" bats --tap "$ROOT/tests" 2>&1) && rc=0 || rc=$?
+    out=$(DROIDSPACES_BIN="$BUILD_DIR/droidspaces" DROIDSPACES_DEBUG_BIN="$DEBUG_DIR/droidspaces" \
+        bats --tap "$ROOT/tests" 2>&1) && rc=0 || rc=$?
     printf '%s\n' "$out"
     local ok notok skips
     ok=$(grep -cE '^ok ' <<<"$out" || true)
@@ -198,6 +212,7 @@ deps) deps ;;
 test)
     deps
     build
+    build_debug
     run_tests
     ;;
 fuzz)
@@ -205,13 +220,18 @@ fuzz)
     shift
     fuzz "$@"
     ;;
+soak)
+    deps
+    build
+    DROIDSPACES_BIN="$BUILD_DIR/droidspaces" exec "$ROOT/bench/soak.sh"
+    ;;
 bench)
     deps
     build
     exec "$ROOT/bench/run.sh"
     ;;
 *)
-    echo "usage: $0 [build|deps|test|bench|fuzz [SECONDS [TARGET...]]]" >&2
+    echo "usage: $0 [build|deps|test|bench|soak|fuzz [SECONDS [TARGET...]]]" >&2
     exit 1
     ;;
 esac

@@ -634,6 +634,17 @@ for ((i = 0; i <= BOOT_RUNS; i++)); do
 done
 clean_nspawn_leftovers
 
+# Scale (row 7): SCALE_COUNT busybox containers at once, `show --json` p99 and memory per
+# container (bench/scale.sh, its own private workspace; SCALE_COUNT=0 skips it). The list
+# operation of the request layer is measured the same way once it exists.
+SCALE_ROWS=""
+if ((${SCALE_COUNT:-50} > 0)); then
+    log "scale: ${SCALE_COUNT:-50} busybox containers at once"
+    if ! SCALE_ROWS=$(COUNT=${SCALE_COUNT:-50} DROIDSPACES_BIN="$B" "$ROOT/bench/scale.sh" 2>>"$RAW/scale.log"); then
+        problem "bench/scale.sh failed (log: $RAW/scale.log)"
+    fi
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
@@ -698,6 +709,7 @@ finish_report() {
         echo "| 5b | \`stop\` systemd | $(na "$STOPSD_MED" " ms") [$STOPSD_MIN–$STOPSD_MAX] | nspawn, SIGRTMIN+4 → exit: $(na "$NSTOP_MED" " ms") [$NSTOP_MIN–$NSTOP_MAX] | $(ratio "$STOPSD_MED" "$NSTOP_MED") | context | | $N_STOPSD / $N_NSTOP |"
         echo "| 5c | \`restart\` busybox | $(na "$RESTART_MED" " ms") [$RESTART_MIN–$RESTART_MAX] | | | | | $N_RESTART |"
         echo "| 5d | what \`restart\` adds to the guest's own shutdown and boot (5c − 5a) | $(na "$RESTART_ADDS" " ms") | | | < $TARGET_RESTART_ADDS_MS ms | $(verdict "$RESTART_ADDS" lt "$TARGET_RESTART_ADDS_MS") | |"
+        [[ -n $SCALE_ROWS ]] && printf '%s\n' "$SCALE_ROWS"
         echo "| 6 | binary size | $BIN_SIZE bytes ($(awk -v s="$BIN_SIZE" 'BEGIN {printf "%.2f MiB", s / 1048576}')) | | | | | |"
         echo
         echo "\`file\`: $BIN_FILE"

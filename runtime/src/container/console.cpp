@@ -12,26 +12,25 @@
 
 #include "sys/process.hpp"
 #include "sys/pty.hpp"
+#include "sys/spawn.hpp"
 
 namespace ds::container {
 namespace {
 
 // Starts `droidspaces --name=NAME stop` detached, so the console keeps streaming the shutdown.
+// It outlives the console (which ends as soon as the monitor does); failing to start it is said
+// on the console's terminal and the session goes on.
 void request_stop(const std::string& name) {
-    pid_t pid = ::fork();
-    if (pid != 0) return;
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::string name_arg = "--name=" + name;
-    char* argv[] = {const_cast<char*>("droidspaces"), name_arg.data(), const_cast<char*>("stop"),
-                    nullptr};
-    int null = ::open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; ++fd)
-        ::dup2(null, fd);
-    ::execve("/proc/self/exe", argv, environ);
-    ::_exit(127);
+    sys::SpawnOptions options;
+    options.path = "/proc/self/exe";
+    options.argv = {"droidspaces", "--name=" + name, "stop"};
+    options.new_session = true;
+    options.outlive_parent = true;
+    try {
+        sys::spawn(options).release();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "\r\n[-] %s\r\n", e.what());
+    }
 }
 
 class BlockedSignals {

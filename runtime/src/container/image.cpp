@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 #include "core/error.hpp"
@@ -27,6 +28,7 @@
 #include "sys/loop.hpp"
 #include "sys/platform.hpp"
 #include "sys/probes.hpp"
+#include "sys/spawn.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::container {
@@ -137,36 +139,6 @@ bool executable_file(const std::string& path) {
            ::access(path.c_str(), X_OK) == 0;
 }
 
-// An fd above 0-2, so the child's dup2() onto stdio never meets one of its own sources.
-sys::unique_fd above_stdio(sys::unique_fd fd, const char* what) {
-    if (fd.get() > STDERR_FILENO) return fd;
-    sys::unique_fd moved(::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
-    if (!moved) sys::fail_errno(std::string("move ") + what + " above stdio");
-    return moved;
-}
-
-std::pair<sys::unique_fd, sys::unique_fd> make_pipe(const char* what) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) sys::fail_errno(std::string("pipe2 for ") + what);
-    return {above_stdio(sys::unique_fd(fds[0]), what), above_stdio(sys::unique_fd(fds[1]), what)};
-}
-
-// In the forked child: async-signal-safe calls only. An exec failure's errno goes back through
-// `status_fd` (close-on-exec: a successful exec closes it with nothing written).
-[[noreturn]] void exec_child(int stdin_fd, int output_fd, int status_fd, char* const argv[]) {
-    if (::dup2(stdin_fd, STDIN_FILENO) >= 0 && ::dup2(output_fd, STDOUT_FILENO) >= 0 &&
-        ::dup2(output_fd, STDERR_FILENO) >= 0) {
-#if defined(SYS_close_range)
-        // Nothing else of ours leaks into the tool (fails harmlessly before Linux 5.11).
-        ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
-#endif
-        ::execve(argv[0], argv, const_cast<char* const*>(kFsckEnv));
-    }
-    int err = errno;
-    (void)!::write(status_fd, &err, sizeof err);
-    ::_exit(127);
-}
-
 std::string drain(const sys::unique_fd& fd, const std::string& what) {
     std::string out;
     char buf[4096];
@@ -181,53 +153,30 @@ std::string drain(const sys::unique_fd& fd, const std::string& what) {
     }
 }
 
-int read_exec_errno(const sys::unique_fd& fd) {
-    int err = 0;
-    ssize_t n;
-    do {
-        n = ::read(fd.get(), &err, sizeof err);
-    } while (n < 0 && errno == EINTR);
-    return n == static_cast<ssize_t>(sizeof err) ? err : 0;
-}
-
-int reap(pid_t pid, const std::string& what) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) sys::fail_errno("waitpid " + what);
-    return status;
-}
-
 struct ToolRun {
     int exit_code = 0;
     std::string output;  // stdout and stderr, interleaved as written
 };
 
 // Runs the tool at argv[0] (an absolute path; no shell) with a fixed environment, stdin from
-// /dev/null, and its stdout+stderr captured.
+// /dev/null, and its stdout+stderr captured. sys::spawn reports a failed exec and kills the
+// tool if reading its output throws.
 ToolRun run_tool(const std::vector<std::string>& args) {
     const std::string& tool = args.front();
-    std::vector<char*> argv;
-    for (const auto& arg : args)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-
-    sys::unique_fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!devnull) sys::fail_errno("open /dev/null");
-    devnull = above_stdio(std::move(devnull), "/dev/null");
-    auto [output_read, output_write] = make_pipe(tool.c_str());
-    auto [status_read, status_write] = make_pipe(tool.c_str());
-
-    pid_t pid = ::fork();
-    if (pid < 0) sys::fail_errno("fork for " + tool);
-    if (pid == 0) exec_child(devnull.get(), output_write.get(), status_write.get(), argv.data());
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) sys::fail_errno("pipe2 for " + tool);
+    sys::unique_fd output_read(fds[0]), output_write(fds[1]);
+    sys::SpawnOptions options;
+    options.path = tool;
+    options.argv = args;
+    options.env = std::vector<std::string>(std::begin(kFsckEnv), std::end(kFsckEnv) - 1);
+    options.fds = {{output_write.get(), STDOUT_FILENO}, {output_write.get(), STDERR_FILENO}};
+    sys::Child child = sys::spawn(options);
     output_write.reset();
-    status_write.reset();
 
     ToolRun run;
     run.output = drain(output_read, tool);
-    int exec_errno = read_exec_errno(status_read);
-    int status = reap(pid, tool);
-    if (exec_errno) sys::fail_errno("execute " + tool, exec_errno);
+    int status = child.wait();
     if (WIFSIGNALED(status))
         fail_runtime(tool + " killed by signal " + std::to_string(WTERMSIG(status)));
     run.exit_code = WEXITSTATUS(status);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "container/cgroups.hpp"
+#include "container/cleanup.hpp"
 #include "container/lifecycle.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
@@ -539,7 +540,9 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
             if (cgroup_populated(path)) continue;
             if (sys::remove_cgroup_tree(path, 500ms)) result.cleaned.push_back("cgroup " + path);
         }
-        ::rmdir(base.c_str());  // the shared parent, when no container is left in it
+        // The shared parent goes with the last container cgroup (a crashed monitor left it).
+        if (sys::is_directory(base) && remove_cgroup_parent_if_empty(base))
+            result.cleaned.push_back("cgroup " + base);
     }
 }
 

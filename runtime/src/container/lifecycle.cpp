@@ -16,6 +16,7 @@
 
 #include "container/boot_plan.hpp"
 #include "container/cgroups.hpp"
+#include "container/cleanup.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/monitor.hpp"
@@ -29,6 +30,7 @@
 #include "sys/process.hpp"
 #include "sys/pty.hpp"
 #include "sys/rootfs_path.hpp"
+#include "sys/spawn.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::container {
@@ -141,54 +143,53 @@ void save_config(const Workspace& ws, const StartRequest& request) {
         sys::write_file_if_changed(request.config_path, text);
 }
 
+// True when the container's monitor has ended within `timeout` (or was gone already). Watched
+// through a pidfd opened for the recorded start time: a reused PID is not waited for.
+bool wait_monitor_exit(const ContainerState& s, std::chrono::milliseconds timeout) {
+    if (s.boot_id != sys::boot_id()) return true;
+    if (sys::unique_fd fd = sys::open_process(s.monitor_pid, s.monitor_start))
+        return sys::wait_readable(fd.get(), timeout);
+    if (errno != ENOSYS) return true;  // gone, or the PID names another process now
+    return !monitor_is_running(s) || sys::wait_process_exit(s.monitor_pid, timeout);
+}
+
 // Waits for a monitor whose init already ended: it is still cleaning up.
 void wait_for_stopping(const Workspace& ws, const std::string& name) {
     auto state = read_state(ws, name);
     if (!state || !monitor_is_running(*state)) return;
-    if (!sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait))
+    if (!wait_monitor_exit(*state, kMonitorCleanupWait))
         fail_runtime("container '" + name + "' is still shutting down (monitor PID " +
                      std::to_string(state->monitor_pid) + ")");
 }
 
-[[noreturn]] void exec_monitor(const std::string& name, int plan_fd, int report_fd,
-                               int console_fd) {
-    // Move the three descriptors to their agreed numbers without clobbering each other.
-    int fds[3] = {::fcntl(plan_fd, F_DUPFD_CLOEXEC, 10), ::fcntl(report_fd, F_DUPFD_CLOEXEC, 10),
-                  ::fcntl(console_fd, F_DUPFD_CLOEXEC, 10)};
-    const int targets[3] = {kPlanFd, kReportFd, kConsoleFd};
-    for (int i = 0; i < 3; ++i)
-        if (fds[i] < 0 || ::dup2(fds[i], targets[i]) < 0) ::_exit(126);
-    // close_range (5.9+) in one call; the loop is for older kernels.
-    if (::syscall(SYS_close_range, 6u, ~0u, 0u) != 0)
-        for (int fd = 6; fd < 1024; ++fd)
-            ::close(fd);
-    std::string title = "ds-monitor:" + name;
-    char* argv[] = {title.data(), const_cast<char*>(kMonitorCommand), nullptr};
-    ::execve("/proc/self/exe", argv, environ);
-    ::_exit(126);
-}
-
 struct MonitorHandle {
-    pid_t pid;
+    sys::Child process;
     sys::unique_fd report;
 };
 
+// The monitor is this binary re-executed as "ds-monitor:<name>" with the plan, report pipe and
+// console master on its agreed descriptors. It outlives this command (no parent-death signal)
+// and leads its own session; until it is released, an error here kills it.
 MonitorHandle spawn_monitor(const BootPlan& plan, int console_master) {
     int plan_pipe[2], report_pipe[2];
-    if (::pipe2(plan_pipe, O_CLOEXEC) != 0 || ::pipe2(report_pipe, O_CLOEXEC) != 0)
-        sys::fail_errno("pipe");
+    if (::pipe2(plan_pipe, O_CLOEXEC) != 0) sys::fail_errno("pipe for the boot plan");
     sys::unique_fd plan_read(plan_pipe[0]), plan_write(plan_pipe[1]);
+    if (::pipe2(report_pipe, O_CLOEXEC) != 0) sys::fail_errno("pipe for the monitor's report");
     sys::unique_fd report_read(report_pipe[0]), report_write(report_pipe[1]);
     std::string text = serialize_plan(plan);
     // Small enough for the pipe buffer: written before the monitor exists.
     if (text.size() > 60000) fail_usage("container configuration is too large");
     if (!sys::write_all(plan_write.get(), text.data(), text.size())) sys::fail_errno("write plan");
     plan_write.reset();
-    pid_t pid = ::fork();
-    if (pid < 0) sys::fail_errno("fork monitor");
-    if (pid == 0)
-        exec_monitor(plan.config.name, plan_read.get(), report_write.get(), console_master);
-    return {pid, std::move(report_read)};
+    sys::SpawnOptions options;
+    options.path = "/proc/self/exe";
+    options.argv = {"ds-monitor:" + plan.config.name, kMonitorCommand};
+    options.fds = {
+        {plan_read.get(), kPlanFd}, {report_write.get(), kReportFd}, {console_master, kConsoleFd}};
+    options.new_session = true;
+    options.outlive_parent = true;
+    MonitorHandle handle{sys::spawn(options), std::move(report_read)};
+    return handle;
 }
 
 std::string read_report(int fd) {
@@ -224,8 +225,9 @@ sys::unique_fd open_initctl(pid_t init_pid) {
     return {};
 }
 
-// Sends the family's halt request; false when it could not be delivered (yet).
-bool send_halt(const ContainerState& state, const HaltRequest& halt) {
+// Sends the family's halt request; false when it could not be delivered (yet). `init` is a
+// pidfd of the container's init (invalid on kernels without pidfds).
+bool send_halt(const ContainerState& state, const sys::unique_fd& init, const HaltRequest& halt) {
     if (halt.method == HaltMethod::initctl) {
         // sysvinit's request: runlevel 0, through its FIFO inside the container.
         if (sys::unique_fd fd = open_initctl(state.init_pid)) {
@@ -240,9 +242,18 @@ bool send_halt(const ContainerState& state, const HaltRequest& halt) {
         }
         return false;
     }
-    // PID 1 drops signals it has no handler for: only a caught signal counts as delivered.
-    ::kill(state.init_pid, halt.signal);
-    return sys::process_handles_signal(state.init_pid, halt.signal);
+    // PID 1 of a namespace drops a signal that it neither catches nor blocks at the moment it
+    // is sent. A request counts as delivered only when the init handled the signal BEFORE the
+    // send: checked after it (as before), a handler installed between the two (systemd sets its
+    // signal mask early in boot) made a dropped request count as delivered, and stop waited
+    // for nothing until its timeout escalated to SIGKILL. During boot an init only adds
+    // handlers, so a signal handled before the send is handled when it arrives. The signal is
+    // sent in any case and re-sent until it counts: an init waiting in sigtimedwait (busybox)
+    // shows the signal neither caught nor blocked in /proc, yet takes it.
+    bool handled = sys::process_handles_signal(state.init_pid, halt.signal);
+    bool sent = init ? sys::send_signal(init.get(), halt.signal)
+                     : sys::signal_process(state.init_pid, state.init_start, halt.signal);
+    return sent && handled;
 }
 
 // Undo actions for a start that fails half-way, run in reverse unless the start succeeds.
@@ -298,8 +309,11 @@ std::string prepare_image(const Workspace& ws, const Config& config, Rollback& r
     return mount_point;
 }
 
+void clean_up_stale(const Workspace& ws, const std::string& name, const Warn& warn);
+
 StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn& warn) {
     Config& config = request.config;
+    clean_up_stale(ws, config.name, warn);
     if (auto running = find_running(ws, config.name))
         fail_usage("container '" + config.name + "' is already running (PID " +
                    std::to_string(running->init_pid) + ")");
@@ -344,7 +358,13 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
             fail_usage("container name '" + config.name + "' is in use: cgroup " +
                        plan.cgroup_path + " has processes (another workspace's container?)");
         sys::create_cgroup(plan.cgroup_path);
-        rollback.add([path = plan.cgroup_path] { sys::remove_cgroup_tree(path, 1s); });
+        // Ours alone (checked empty above): a monitor that died half-way may have left init
+        // in it, so it is killed before it is removed.
+        rollback.add([path = plan.cgroup_path] {
+            sys::kill_cgroup(path);
+            sys::remove_cgroup_tree(path, 5s);
+            remove_empty_cgroup_parent(path);
+        });
     }
     if (auto busy = busy_limit_cgroup(config.name, cgroup_host))
         fail_usage("container name '" + config.name + "' is in use: cgroup " + *busy +
@@ -360,12 +380,17 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     std::string report = read_report(monitor.report.get());
     if (report.rfind("OK ", 0) != 0) {
         // The monitor cleans up after a failed boot and exits; the image is ours to unmount.
-        sys::wait_process_exit(monitor.pid, kMonitorCleanupWait);
-        ::waitpid(monitor.pid, nullptr, WNOHANG);
+        // One that takes longer is left to finish (released, not killed half-way).
+        pid_t monitor_pid = monitor.process.pid();
+        if (!monitor.process.wait_for(kMonitorCleanupWait)) monitor.process.release();
+        // A monitor killed after it wrote the record leaves it behind: only its own is removed.
+        if (auto left = read_state(ws, config.name); left && left->monitor_pid == monitor_pid)
+            remove_state(ws, config.name);
         if (report.rfind("ERR ", 0) == 0)
             fail_runtime("boot of '" + config.name + "' failed at " + report.substr(4));
         fail_runtime("the monitor of '" + config.name + "' exited before reporting");
     }
+    monitor.process.release();  // it runs the container from now on: never killed from here
     auto state = read_state(ws, config.name);
     if (!state) fail_runtime("container '" + config.name + "' started but left no state");
     rollback.commit();
@@ -385,12 +410,16 @@ void unmount_image_or_warn(const std::string& mount_point, const Warn& warn) {
     }
 }
 
-// Removes what a container left when no monitor is there to do it (it was killed).
+// Removes what a container left when no monitor is there to do it (it was killed). `kill`:
+// the cgroup is this container's for sure (its init was running a moment ago), so whatever is
+// left in it is killed; a stale record's cgroup is only removed when empty, since the name may
+// belong to another workspace's container by now.
 void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_image,
-                    const Warn& warn) {
+                    const Warn& warn, bool kill = true) {
     if (!state.cgroup_path.empty()) {
-        sys::kill_cgroup(state.cgroup_path);
-        sys::remove_cgroup_tree(state.cgroup_path, 5s);
+        if (kill) sys::kill_cgroup(state.cgroup_path);
+        sys::remove_cgroup_tree(state.cgroup_path, kill ? 5s : 100ms);
+        remove_empty_cgroup_parent(state.cgroup_path);  // the monitor would have, as the last
     }
     remove_limit_cgroups(state.name, sys::host_cgroups());
     if (!keep_image && !state.image_mount.empty()) unmount_image_or_warn(state.image_mount, warn);
@@ -398,9 +427,18 @@ void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_
     remove_state(ws, state.name);
 }
 
+// A record whose init and monitor are both gone (killed, or the guest powered off with no
+// monitor left to clean up): what they left is removed before the name is used again.
+void clean_up_stale(const Workspace& ws, const std::string& name, const Warn& warn) {
+    auto state = read_state(ws, name);
+    if (!state || init_is_running(*state) || monitor_is_running(*state)) return;
+    clean_up_after(ws, *state, false, warn, false);
+}
+
 StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono::seconds timeout,
                        bool keep_image, const Warn& warn) {
     auto began = std::chrono::steady_clock::now();
+    clean_up_stale(ws, name, warn);
     auto state = find_running(ws, name);
     if (!state) {
         wait_for_stopping(ws, name);
@@ -408,30 +446,43 @@ StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono
     }
     StopResult result;
     HaltRequest halt = halt_request(state->family, state->custom_init);
+    // Every signal goes through a pidfd of the init we recorded (start time checked): a PID
+    // reused by another host process is never signalled.
+    sys::unique_fd init = sys::open_process(state->init_pid, state->init_start);
+    auto wait_init = [&](std::chrono::milliseconds wait) {
+        return init ? sys::wait_readable(init.get(), wait)
+                    : sys::wait_process_exit(state->init_pid, wait);
+    };
     auto deadline = began + timeout;
     bool delivered = false;
     // A request sent before init installs its handlers is lost: re-send until one is caught.
     while (init_is_running(*state)) {
-        if (!delivered) delivered = send_halt(*state, halt);
+        if (!delivered) delivered = send_halt(*state, init, halt);
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) break;
         auto wait =
             delivered ? deadline - now : std::min<std::chrono::nanoseconds>(20ms, deadline - now);
-        if (sys::wait_process_exit(state->init_pid,
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(wait)))
-            break;
+        if (wait_init(std::chrono::duration_cast<std::chrono::milliseconds>(wait))) break;
     }
     if (init_is_running(*state)) {
         result.forced = true;
         if (!state->cgroup_path.empty()) sys::kill_cgroup(state->cgroup_path);
-        ::kill(state->init_pid, SIGKILL);  // the kernel then kills the whole PID namespace
-        sys::wait_process_exit(state->init_pid, 5s);
+        // The kernel then kills the whole PID namespace.
+        if (init)
+            sys::send_signal(init.get(), SIGKILL);
+        else
+            sys::signal_process(state->init_pid, state->init_start, SIGKILL);
+        wait_init(5s);
     }
     // The monitor reaps init and removes the cgroup and state; the image mount is left to us
     // while we hold the lock. Without a monitor, everything is ours to remove.
-    bool monitor_done = monitor_is_running(*state) &&
-                        sys::wait_process_exit(state->monitor_pid, kMonitorCleanupWait);
-    if (monitor_done) {
+    // A monitor killed before it finished (its record, removed last, is still there) leaves the
+    // rest to us; clean_up_after skips what it already removed.
+    bool monitor_gone = wait_monitor_exit(*state, kMonitorCleanupWait);
+    auto left = read_state(ws, name);
+    bool record_left = left && left->monitor_pid == state->monitor_pid &&
+                       left->monitor_start == state->monitor_start;
+    if (monitor_gone && !record_left) {
         if (!keep_image && !state->image_mount.empty())
             unmount_image_or_warn(state->image_mount, warn);
     } else {

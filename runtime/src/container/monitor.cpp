@@ -24,6 +24,8 @@
 
 #include "container/boot.hpp"
 #include "container/cgroups.hpp"
+#include "container/cleanup.hpp"
+#include "container/crash_point.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/remount_guard.hpp"
@@ -40,6 +42,8 @@ namespace {
 
 constexpr off_t kConsoleLogLimit = 2 << 20;  // rotated to console.old beyond this
 constexpr int kQuietBeforeRelease = 500;     // ms without events before dropping start-up pages
+constexpr int kPollRetries = 10;             // consecutive poll failures tolerated
+constexpr useconds_t kPollRetryPauseUs = 10000;
 
 // Copies console output to Logs/<name>/console so a chatty init never blocks on a full pty.
 class ConsoleLog {
@@ -117,8 +121,18 @@ class Monitor {
         // Holding the slave keeps the master from hanging up between boots.
         console_slave_ = sys::open_pty_slave(master_.get(), plan_.console_slave);
         if (plan_.attached_client > 0) client_ = sys::pidfd_open(plan_.attached_client);
+        // Without the signalfd init would never be reaped: refuse the start instead.
         signals_ = make_signalfd();
+        if (!signals_) {
+            std::string error = "set up the monitor: signalfd: " + sys::errno_text(errno) +
+                                " (errno " + std::to_string(errno) + ")";
+            log_.write(error);
+            report("ERR " + error);
+            cleanup();
+            return 1;
+        }
         open_cgroup_dir();
+        crash_point("before-clone");
         for (bool first = true;; first = false) {
             auto error = boot_once();
             if (!error.empty()) {
@@ -127,7 +141,9 @@ class Monitor {
                 break;
             }
             write_state();
+            if (first) crash_point("before-report");
             if (first) report("OK " + std::to_string(init_pid_));
+            if (first) crash_point("after-report");
             log_.write("init started as PID " + std::to_string(init_pid_) + " (boot " +
                        std::to_string(boots_) + ")");
             int status = supervise();
@@ -175,6 +191,7 @@ class Monitor {
         }
         writer.reset();
         guard_there.reset();
+        crash_point("after-clone");
         // The pipe closes on a successful exec; otherwise it carries the reason.
         std::string error;
         char buf[512];
@@ -210,13 +227,29 @@ class Monitor {
             int guard_fd = guard_.poll_fd();
             if (guard_fd >= 0) fds[n++] = {guard_fd, POLLIN, 0};
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
-            int ready = ::poll(fds, n, pages_released_ ? -1 : kQuietBeforeRelease);
+            int ready = fault_injected("poll")
+                            ? (errno = EINVAL, -1)
+                            : ::poll(fds, n, pages_released_ ? -1 : kQuietBeforeRelease);
             if (ready == 0) {
                 release_startup_pages();
                 pages_released_ = true;
                 continue;
             }
-            if (ready < 0) continue;
+            if (ready < 0) {
+                if (errno == EINTR) continue;
+                // Retrying a poll that keeps failing would spin: a few paced retries for a
+                // transient error (ENOMEM), then supervise init without it.
+                int err = errno;
+                if (poll_failures_++ == 0)
+                    log_.write("poll failed: " + sys::errno_text(err) + " (errno " +
+                               std::to_string(err) + ")");
+                if (poll_failures_ <= kPollRetries) {
+                    ::usleep(kPollRetryPauseUs);
+                    continue;
+                }
+                return wait_for_init_alone();
+            }
+            poll_failures_ = 0;
             if (guard_fd >= 0 && fds[2].revents) guard_.on_ready(fds[2].revents);
             if (fds[1].revents) {
                 if (draining)
@@ -238,6 +271,24 @@ class Monitor {
                     }
                 }
             }
+        }
+    }
+
+    // The fallback when poll keeps failing: the console is no longer drained and the remount
+    // guard stops answering (its trapped calls fail), but init is still reaped, so a stop
+    // ends and the host is cleaned up.
+    int wait_for_init_alone() {
+        log_.write("poll keeps failing: waiting for init without console or remount guard");
+        guard_.stop();
+        for (;;) {
+            int status = 0;
+            pid_t pid = ::waitpid(-1, &status, 0);
+            if (pid < 0) {
+                if (errno == EINTR) continue;
+                log_.write("waitpid: " + sys::errno_text(errno));
+                return 0;  // no child left: init is gone
+            }
+            if (pid == init_pid_) return status;
         }
     }
 
@@ -332,6 +383,7 @@ class Monitor {
     }
 
     void cleanup() {
+        crash_point("cleanup");
         guard_.stop();
         cgroup_dir_.reset();
         if (!plan_.cgroup_path.empty()) {
@@ -339,10 +391,11 @@ class Monitor {
             if (!sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(5)))
                 log_.write("could not remove cgroup " + plan_.cgroup_path);
             // The shared parent goes with the last container (rmdir fails while others live).
-            ::rmdir(plan_.cgroup_path.substr(0, plan_.cgroup_path.rfind('/')).c_str());
+            remove_empty_cgroup_parent(plan_.cgroup_path);
         }
         if (!remove_limit_cgroups(plan_.config.name, sys::host_cgroups()))
             log_.write("could not remove a limit cgroup of " + plan_.config.name);
+        crash_point("mid-cleanup");
         if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
         // A command holding the container's lock (stop, restart, a failed start) owns the image
         // mount: it unmounts it, or keeps it for the next boot. Otherwise the guest powered off
@@ -377,6 +430,10 @@ class Monitor {
     }
 
     static sys::unique_fd make_signalfd() {
+        if (fault_injected("signalfd")) {
+            errno = EMFILE;
+            return {};
+        }
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGCHLD);
@@ -401,6 +458,7 @@ class Monitor {
     ConsoleLog console_log_;
     RemountGuard guard_;  // answers the guest's superblock remounts
     pid_t init_pid_ = 0;
+    int poll_failures_ = 0;  // consecutive
     bool pages_released_ = false;
     unsigned boots_ = 1;
     int64_t started_at_ = 0;
@@ -433,6 +491,7 @@ int monitor_main(char** argv) {
         sys::write_all(kReportFd, message.data(), message.size());
         return 1;
     }
+    crash_point("monitor-start");
     sys::set_process_title(argv, "ds-monitor:" + plan.config.name);
     detach_from_caller();
     ::fcntl(kReportFd, F_SETFD, FD_CLOEXEC);

@@ -1,0 +1,22 @@
+#include "container/cleanup.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace ds::container {
+
+bool remove_empty_cgroup_parent(const std::string& container_cgroup) {
+    auto slash = container_cgroup.rfind('/');
+    if (slash == std::string::npos || slash == 0) return false;
+    return remove_cgroup_parent_if_empty(container_cgroup.substr(0, slash));
+}
+
+bool remove_cgroup_parent_if_empty(const std::string& parent) {
+    auto slash = parent.rfind('/');
+    if (slash == std::string::npos || parent.substr(slash + 1) != kCgroupParentName) return false;
+    if (::rmdir(parent.c_str()) == 0) return true;
+    return errno == ENOENT;  // EBUSY/ENOTEMPTY: another container still lives there
+}
+
+}  // namespace ds::container
