@@ -73,7 +73,7 @@ const std::vector<OptionSpec> kOptions = {
     {0, "all", "", "", OptionId::all, "", "show",
      "every container, running or stopped, with usage"},
     {0, "purge", "", "", OptionId::purge, "", "config",
-     "config delete: also delete the rootfs installed in Containers/NAME/"},
+     "config delete: also the rootfs inside Containers/NAME/"},
     {0, "json", "", "", OptionId::json, "", "show info check version pid scan install config",
      "machine-readable JSON output"},
     {0, "format", "", "", OptionId::format, "", "show info", "upstream KEY=VALUE output"},

@@ -138,17 +138,21 @@ bool remove_tree_no_follow(const std::string& path, std::vector<std::string>& ke
     return true;
 }
 
+void check_config_absent(const Workspace& ws, const std::string& name) {
+    std::string path = ws.config_path(name);
+    if (!sys::path_exists(path)) return;
+    std::string owner;
+    if (auto existing = workspace_config(ws, name)) owner = existing->name;
+    fail_busy("container '" + name + "' already has a config: " + path +
+              (owner.empty() || owner == name ? "" : " (container '" + owner + "')") +
+              "; edit or delete it instead");
+}
+
 Config create_workspace_config(const Workspace& ws, const std::string& name,
                                const ConfigEdits& edits) {
     check_container_name(name);
+    check_config_absent(ws, name);
     std::string path = ws.config_path(name);
-    if (sys::path_exists(path)) {
-        std::string owner;
-        if (auto existing = workspace_config(ws, name)) owner = existing->name;
-        fail_busy("container '" + name + "' already has a config: " + path +
-                  (owner.empty() || owner == name ? "" : " (container '" + owner + "')") +
-                  "; edit or delete it instead");
-    }
     Config config;
     config.name = name;
     apply_config_edits(config, edits);

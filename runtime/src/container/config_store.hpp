@@ -11,6 +11,9 @@
 
 namespace ds::container {
 
+// Throws busy naming the existing config when `name` (or its sanitised spelling) has one.
+void check_config_absent(const Workspace& ws, const std::string& name);
+
 // A new config for `name` from `edits`; busy when the name (or its sanitised spelling) already
 // has one. Returns the config as written.
 Config create_workspace_config(const Workspace& ws, const std::string& name,

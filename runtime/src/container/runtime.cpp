@@ -55,14 +55,31 @@ Config Runtime::read_config(const std::string& name) {
     return load_config_file(ws_.config_path(name));
 }
 
+namespace {
+
+// Refused input must leave no trace, not even a lock file: values and names are checked, and
+// the config's existence looked at, before the lock is taken (and again under it).
+void precheck(const Workspace& ws, const std::string& name, const ConfigEdits& edits,
+              bool must_exist) {
+    check_container_name(name);
+    Config scratch;
+    apply_config_edits(scratch, edits);
+    bool exists = sys::path_exists(ws.config_path(name));
+    if (must_exist && !exists)
+        fail_not_found("container '" + name + "' has no config: " + ws.config_path(name));
+    if (!must_exist && exists) check_config_absent(ws, name);
+}
+
+}  // namespace
+
 Config Runtime::create_config(const CreateConfigRequest& request) {
-    check_container_name(request.name);
+    precheck(ws_, request.name, request.edits, false);
     auto lock = lock_container(ws_, request.name, lock_);
     return create_workspace_config(ws_, request.name, request.edits);
 }
 
 Config Runtime::edit_config(const EditConfigRequest& request) {
-    check_container_name(request.name);
+    precheck(ws_, request.name, request.edits, true);
     auto lock = lock_container(ws_, request.name, lock_);
     Config config = edit_workspace_config(ws_, request.name, request.reset, request.edits);
     if (find_running(ws_, request.name))
@@ -73,6 +90,10 @@ Config Runtime::edit_config(const EditConfigRequest& request) {
 
 DeleteResult Runtime::delete_config(const DeleteRequest& request) {
     check_container_name(request.name);
+    if (!sys::path_exists(ws_.config_path(request.name)) &&
+        !sys::is_directory(ws_.container_dir(request.name)))
+        fail_not_found("container '" + request.name +
+                       "' has no config: " + ws_.config_path(request.name));
     auto lock = lock_container(ws_, request.name, lock_);
     if (auto state = find_running(ws_, request.name))
         fail_busy("container '" + request.name + "' is running (PID " +
