@@ -330,3 +330,47 @@ TEST_F(RuntimeTest, ReleasedLockIsFree) {
 
 }  // namespace
 }  // namespace ds::container
+
+namespace ds::container {
+namespace {
+
+// --- config resolution (moved out of cli/) ------------------------------------------------------
+
+TEST_F(RuntimeTest, ResolveConfigFollowsUpstreamOrder) {
+    // The workspace copy of a named container.
+    rt.create_config({"box", {{"memory", "64M"}, {"net", "none"}}});
+    auto r = resolve_config(ws, {"box", "", false, {{"cpus", "2"}}});
+    EXPECT_EQ(r.path, "");
+    EXPECT_EQ(r.config.memory_limit, 64ull << 20);
+    EXPECT_EQ(r.config.cpu_quota, 200000u);
+    EXPECT_EQ(r.config.name, "box");
+
+    // container.config next to a rootfs given in the request wins over the workspace copy.
+    std::string sibling = dir.path() + "/srv/container.config";
+    write(sibling, "name=box\nhostname=sib\nrootfs_path=" + dir.path() + "/srv/rootfs\n");
+    r = resolve_config(ws, {"box", "", false, {{"rootfs", dir.path() + "/srv/rootfs"}}});
+    EXPECT_EQ(r.path, sibling);
+    EXPECT_EQ(r.config.hostname, "sib");
+    EXPECT_EQ(r.config.memory_limit, 0u);
+
+    // -C FILE wins over both; --reset then clears it back to defaults.
+    std::string conf = dir.path() + "/mine.config";
+    write(conf, "name=box\nhostname=mine\nnet_mode=none\n");
+    r = resolve_config(ws, {"box", conf, false, {{"rootfs", dir.path() + "/srv/rootfs"}}});
+    EXPECT_EQ(r.path, conf);
+    EXPECT_EQ(r.config.hostname, "mine");
+    r = resolve_config(ws, {"box", conf, true, {}});
+    EXPECT_EQ(r.config.net_mode, NetMode::host);
+
+    EXPECT_KIND(resolve_config(ws, {"box", "", false, {{"memory", "x"}}}), ErrorKind::invalid,
+                "--memory");
+}
+
+TEST_F(RuntimeTest, ResolveNameNeedsOneRunningContainer) {
+    EXPECT_EQ(rt.resolve_name({"a"}, "", "info"), "a");
+    EXPECT_KIND(rt.resolve_name({"a", "b"}, "", "info"), ErrorKind::invalid, "takes one");
+    EXPECT_KIND(rt.resolve_name({}, "", "info"), ErrorKind::not_found, "no containers");
+}
+
+}  // namespace
+}  // namespace ds::container
