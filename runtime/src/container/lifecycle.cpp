@@ -517,9 +517,9 @@ void check_name_available(const Workspace& ws, const std::string& name) {
         return;  // an unreadable config names nobody: the start replaces it
     }
     if (!stored.empty() && stored != name)
-        fail_usage("container name '" + name + "' is taken: " + ws.container_dir(name) +
-                   " belongs to container '" + stored +
-                   "' (spaces are stored as '-', so the two names would share it)");
+        fail_busy("container name '" + name + "' is taken: " + ws.container_dir(name) +
+                  " belongs to container '" + stored +
+                  "' (spaces are stored as '-', so the two names would share it)");
 }
 
 // A directory rootfs outside the workspace's private directories: its setuid binaries and

@@ -178,8 +178,8 @@ std::optional<uint64_t> limit_value(const std::string& path) {
     return value;
 }
 
-void add_v1_usage(const std::string& name, ResourceUsage& u) {
-    auto mounts = sys::host_cgroup_mounts();
+void add_v1_usage(const std::string& name, const std::vector<sys::CgroupMount>& mounts,
+                  ResourceUsage& u) {
     std::string leaf = "/droidspaces/" + sanitize_name(name);
     auto dir = [&](std::string_view controller) -> std::string {
         auto root = v1_controller_root(mounts, controller);
@@ -200,7 +200,8 @@ void add_v1_usage(const std::string& name, ResourceUsage& u) {
 
 }  // namespace
 
-ResourceUsage container_usage(const std::string& name, const std::string& cgroup_path) {
+ResourceUsage container_usage(const std::string& name, const std::string& cgroup_path,
+                              const std::vector<sys::CgroupMount>* mounts) {
     ResourceUsage u;
     if (!cgroup_path.empty() && sys::is_directory(cgroup_path)) {
         u.memory_bytes = read_value(cgroup_path + "/memory.current");
@@ -212,7 +213,12 @@ ResourceUsage container_usage(const std::string& name, const std::string& cgroup
     }
     // Controllers the v2 cgroup lacks may be on v1 (many Android kernels): their own
     // droidspaces/<name> directories, when limits made them.
-    if (!u.memory_bytes || !u.cpu_usage_usec || !u.pids) add_v1_usage(name, u);
+    if (!u.memory_bytes || !u.cpu_usage_usec || !u.pids) {
+        if (mounts)
+            add_v1_usage(name, *mounts, u);
+        else
+            add_v1_usage(name, sys::host_cgroup_mounts(), u);
+    }
     return u;
 }
 
