@@ -340,9 +340,9 @@ assert sys.argv[2] not in r["foreign"] and sys.argv[3] not in r["foreign"], r
 	local stopped="si-cfg-$$"
 	run -0 ds --name="$stopped" --rootfs=/nonexistent --net=none config create
 	mkdir -p "$DROIDSPACES_HOME/Containers/si-garbage-$$"  # no config: not a container
-	run -0 --separate-stderr ds show --all --json
-	ds --name="$stopped" config delete >/dev/null
-	rmdir "$DROIDSPACES_HOME/Containers/si-garbage-$$"
+	run --separate-stderr ds show --all --json
+	rm -rf "$DROIDSPACES_HOME/Containers/$stopped" "$DROIDSPACES_HOME/Containers/si-garbage-$$"
+	[ "$status" -eq 0 ]
 	python3 - "$output" "$CA" "$(pid_of "$CA")" "$CB" "$stopped" <<'EOF'
 import json, sys
 rows = json.loads(sys.argv[1])
@@ -366,8 +366,9 @@ assert s["rootfs"] == "/nonexistent" and s["net"] == "none" and s["config_error"
 EOF
 	# Plain `show` still lists the running ones only.
 	run -0 ds --name="$stopped" --rootfs=/nonexistent config create
-	run -0 ds show
-	ds --name="$stopped" config delete >/dev/null
+	run ds show
+	rm -rf "$DROIDSPACES_HOME/Containers/$stopped"
+	[ "$status" -eq 0 ]
 	[[ $output != *"$stopped"* ]]
 	[[ $output == *"$CA"* ]]
 }
@@ -379,17 +380,17 @@ EOF
 	[ ! -e "$(state_field "$CA" cgroup_path)/pids.current" ] || skip "pids is on cgroup v2 here"
 	dir="$root/droidspaces/$CA"
 	[ ! -e "$dir" ] || skip "the runtime already made $dir"
-	if [ ! -d "$root/droidspaces" ]; then
-		mkdir "$root/droidspaces"
-		made_parent=1
-	fi
+	# Another suite's limits may make the parent at any moment: an existing one is not ours.
+	if mkdir "$root/droidspaces" 2>/dev/null; then made_parent=1; fi
 	mkdir "$dir"
 	echo "$dir" >>"$SUITE_TMP/cgroup.made"
 	[ "$made_parent" -eq 0 ] || echo "$root/droidspaces" >>"$SUITE_TMP/cgroup.made"
 	echo 1234 >"$dir/pids.max"
-	run -0 --separate-stderr ds show --all --json
+	# Removed before anything is asserted, so that a failure leaves no cgroup for the next test.
+	run --separate-stderr ds show --all --json
 	rmdir "$dir"
 	[ "$made_parent" -eq 0 ] || rmdir "$root/droidspaces" 2>/dev/null || true
+	[ "$status" -eq 0 ]
 	python3 -c '
 import json, sys
 r = {r["name"]: r for r in json.loads(sys.argv[1])}[sys.argv[2]]
