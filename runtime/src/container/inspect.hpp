@@ -1,6 +1,8 @@
-// Read-side operations both front ends (CLI, web server) call: list the running containers,
-// inspect one, and scan the host for containers the workspace lost track of. They return plain
-// data; the CLI renders it as text, KEY=VALUE or JSON (to_json here, so both agree).
+// Read-side operations both front ends (CLI, web server) call through container::Runtime: list
+// the running containers (list.cpp), every container with its cgroup usage (list.cpp,
+// usage.cpp), inspect one (info.cpp), and scan the host for containers the workspace lost track
+// of (scan.cpp); the identity rules below live in records.cpp. They return plain data; the CLI
+// renders it as text, KEY=VALUE or JSON (to_json here, so both agree: docs/json.md).
 //
 // Identity rules (reference §14, plus runc's start-time check), from host-side facts only:
 //  - a record (Pids/<name>.state) names a running container only while its init has the same
