@@ -33,12 +33,12 @@ teardown() {
 @test "help lists every command and every long option within 100 columns" {
     run ds help
     [ "$status" -eq 0 ]
-    for cmd in start stop restart enter run info show scan check pid help version; do
+    for cmd in start stop restart enter run info show scan check pid help version config; do
         [[ $output == *"  $cmd "* ]] || { echo "missing command $cmd"; return 1; }
     done
     for opt in --name --rootfs --rootfs-img --conf --hostname --dns --foreground --hw-access \
         --volatile --bind --env --net --port --privileged --memory --cpus --pids-limit --init \
-        --reset --json --format --timeout --disable-ipv6 --force-cgroupv1; do
+        --reset --json --format --timeout --disable-ipv6 --force-cgroupv1 --all --purge; do
         [[ $output == *"$opt"* ]] || { echo "missing option $opt"; return 1; }
     done
     local longest
@@ -120,4 +120,42 @@ teardown() {
     run --separate-stderr ds --name=idle stop
     [ "$status" -eq 1 ]
     [[ $stderr == *"'idle' is not running"* ]]
+}
+
+# The JSON schema of docs/json.md: with --json a failure is one error document on stdout whose
+# kind a server maps to a status; stderr keeps its one human line.
+@test "--json failures print one error document with the kind on stdout" {
+    run --separate-stderr ds --name=nothing-here info --json
+    [ "$status" -eq 1 ]
+    [ "${#stderr_lines[@]}" -eq 1 ]
+    python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert e["kind"]=="not_found", e; assert "nothing-here" in e["message"], e' <<<"$output"
+    run --separate-stderr ds --name=nothing-here stop --json
+    [ "$status" -eq 1 ]
+    python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert e["kind"]=="not_found", e' <<<"$output"
+    run --separate-stderr ds --bogus --json show
+    [ "$status" -eq 1 ]
+    python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert e["kind"]=="invalid" and "--bogus" in e["message"], e' <<<"$output"
+    # Without --json stdout stays empty.
+    run --separate-stderr ds --name=nothing-here info
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+}
+
+@test "show --all of an empty workspace; config needs an action and a name" {
+    run -0 ds show --all --json
+    [ "$output" = "[]" ]
+    run -0 ds show --all
+    [[ $output == *"(No containers)"* ]]
+    run -1 --separate-stderr ds --name=x config
+    [[ $stderr == *"needs an action"* ]]
+    run -1 --separate-stderr ds --name=x config frob
+    [[ $stderr == *"'frob'"* ]]
+    run -1 --separate-stderr ds config show
+    [[ $stderr == *"needs one container name"* ]]
+    run -1 --separate-stderr ds --name=x --purge config edit
+    [[ $stderr == *"--purge"* ]]
+    run -1 --separate-stderr ds --name=x --memory=8M config show
+    [[ $stderr == *"takes no config options"* ]]
+    run -1 --separate-stderr ds show --all --format
+    [[ $stderr == *"--json"* ]]
 }

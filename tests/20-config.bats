@@ -222,3 +222,106 @@ expect_rejected() {
 @test "value given to a switch is rejected naming it" {
 	expect_rejected "'--volatile'" -n box -r "$tmp/rootfs" --volatile=1 start
 }
+
+# --- `config create|edit|show|delete`: the request layer's config records -----------------------
+
+# A key of `config show --json`: json_of NAME PYTHON-EXPRESSION-ON-d
+config_json() {
+	"$DROIDSPACES_BIN" --name="$1" config show --json |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$2"
+}
+
+@test "config create/edit/show use start's flags and keep what the user wrote" {
+	run -0 "$DROIDSPACES_BIN" --name=cf-box --rootfs="$tmp/rootfs" --net=none --memory=64M config create
+	local file=$DROIDSPACES_HOME/Containers/cf-box/container.config
+	[ -f "$file" ]
+	[ "$(config_json cf-box 'd["features"]["memory_limit"]')" = $((64 << 20)) ]
+	[ "$(config_json cf-box 'd["features"]["net"]')" = none ]
+	[ "$(config_json cf-box 'd["rootfs"]')" = "$tmp/rootfs" ]
+	# Hand-written lines survive an edit.
+	sed -i '1i # my notes' "$file"
+	echo "run_at_boot=1" >>"$file"
+	run -0 "$DROIDSPACES_BIN" --name=cf-box --cpus=0.5 --bind="$tmp/src:/mnt/src" config edit
+	grep -qx '# my notes' "$file"
+	grep -qx 'run_at_boot=1' "$file"
+	[ "$(config_json cf-box 'd["features"]["cpus"]')" = 0.5 ]
+	[ "$(config_json cf-box 'd["features"]["bind_mounts"][0]')" = "$tmp/src:/mnt/src" ]
+	[ "$(config_json cf-box 'd["features"]["memory_limit"]')" = $((64 << 20)) ]
+	# --reset, then the flags.
+	run -0 "$DROIDSPACES_BIN" --name=cf-box --reset --net=none config edit
+	[ "$(config_json cf-box 'd["features"]["memory_limit"]')" = None ]
+	grep -qx 'run_at_boot=1' "$file"
+	# Plain `config show` prints the file.
+	run -0 "$DROIDSPACES_BIN" --name=cf-box config show
+	[[ $output == *"name=cf-box"* ]]
+}
+
+@test "config edit with a bad value names it and changes nothing" {
+	"$DROIDSPACES_BIN" --name=cf-box --rootfs="$tmp/rootfs" config create >/dev/null
+	expect_rejected "'1M'" --name=cf-box --memory=1M config edit
+	expect_rejected "--cpus" --name=cf-box --cpus=0 config edit
+	expect_rejected "'bogus'" --name=cf-box --net=bogus config edit
+	expect_rejected "'/..'" --name=cf-box --bind="$tmp/src:/.." config edit
+	expect_rejected "'maybe'" --name=cf-new --pids-limit=maybe config create
+	[ ! -e "$DROIDSPACES_HOME/Containers/cf-new" ]
+}
+
+@test "config create refuses an existing name (busy); edit and delete of a missing one are not found" {
+	"$DROIDSPACES_BIN" --name="cf box" config create >/dev/null
+	expect_rejected "already has a config" --name="cf box" config create
+	# The other spelling is the same directory.
+	expect_rejected "'cf box'" --name=cf-box config create
+	run -1 --separate-stderr "$DROIDSPACES_BIN" --name=cf-box config create --json
+	python3 -c 'import json,sys; assert json.load(sys.stdin)["error"]["kind"]=="busy"' <<<"$output"
+	expect_rejected "'cf-none'" --name=cf-none --memory=8M config edit
+	run -1 --separate-stderr "$DROIDSPACES_BIN" --name=cf-none config delete --json
+	python3 -c 'import json,sys; assert json.load(sys.stdin)["error"]["kind"]=="not_found"' <<<"$output"
+}
+
+@test "config delete keeps the rootfs; --purge removes only Containers/NAME's own" {
+	local dir=$DROIDSPACES_HOME/Containers/cf-in
+	mkdir -p "$dir/rootfs/etc"
+	echo ID=test >"$dir/rootfs/etc/os-release"
+	"$DROIDSPACES_BIN" --name=cf-in --rootfs="$dir/rootfs" config create >/dev/null
+	run -0 "$DROIDSPACES_BIN" --name=cf-in config delete
+	[ ! -e "$dir/container.config" ]
+	[ -f "$dir/rootfs/etc/os-release" ]
+	"$DROIDSPACES_BIN" --name=cf-in --rootfs="$dir/rootfs" config create >/dev/null
+	run -0 --separate-stderr "$DROIDSPACES_BIN" --name=cf-in --purge config delete --json
+	[ ! -e "$dir" ]
+	python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["kept"]==[], d' <<<"$output"
+
+	# A rootfs outside the workspace is never deleted, --purge or not.
+	echo keep >"$tmp/rootfs/precious"
+	"$DROIDSPACES_BIN" --name=cf-out --rootfs="$tmp/rootfs" config create >/dev/null
+	run -0 --separate-stderr "$DROIDSPACES_BIN" --name=cf-out --purge config delete
+	[ "$(cat "$tmp/rootfs/precious")" = keep ]
+	[[ $stderr == *"Kept $tmp/rootfs"*"never removed"* ]]
+	[ ! -e "$DROIDSPACES_HOME/Containers/cf-out" ]
+}
+
+# Attack: the config names Containers/NAME/rootfs, but that is a symlink to a host directory, or
+# the rootfs holds links to host paths. --purge removes links as links and never follows one.
+# The host paths are throwaway ones made here.
+@test "config delete --purge never follows a symlink out of the workspace" {
+	local target=$tmp/target dir=$DROIDSPACES_HOME/Containers/cf-link
+	mkdir -p "$target/sub" "$dir"
+	echo keep >"$target/precious"
+	echo keep >"$target/sub/file"
+	ln -s "$target" "$dir/rootfs"
+	printf 'name=cf-link\nrootfs_path=%s\n' "$dir/rootfs" >"$dir/container.config"
+	run -0 "$DROIDSPACES_BIN" --name=cf-link --purge config delete
+	[ "$(cat "$target/precious")" = keep ]
+	[ "$(cat "$target/sub/file")" = keep ]
+
+	dir=$DROIDSPACES_HOME/Containers/cf-links
+	mkdir -p "$dir/rootfs/etc"
+	ln -s "$target" "$dir/rootfs/escape"
+	ln -s "$target/sub" "$dir/rootfs/etc/sub"
+	ln -s "$target/precious" "$dir/rootfs/etc/precious"
+	printf 'name=cf-links\nrootfs_path=%s\n' "$dir/rootfs" >"$dir/container.config"
+	run -0 "$DROIDSPACES_BIN" --name=cf-links --purge config delete
+	[ ! -e "$dir" ]
+	[ "$(cat "$target/precious")" = keep ]
+	[ "$(cat "$target/sub/file")" = keep ]
+}

@@ -339,6 +339,79 @@ assert sys.argv[2] not in r["foreign"] and sys.argv[3] not in r["foreign"], r
 	[ -d "$(state_field "$CB" cgroup_path)" ]
 }
 
+@test "show --all lists running and stopped containers, with cgroup usage for the running" {
+	local stopped="si-cfg-$$"
+	run -0 ds --name="$stopped" --rootfs=/nonexistent --net=none config create
+	mkdir -p "$DROIDSPACES_HOME/Containers/si-garbage-$$"  # no config: not a container
+	run --separate-stderr ds show --all --json
+	rm -rf "$DROIDSPACES_HOME/Containers/$stopped" "$DROIDSPACES_HOME/Containers/si-garbage-$$"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$CA" "$(pid_of "$CA")" "$CB" "$stopped" <<'EOF'
+import json, sys
+rows = json.loads(sys.argv[1])
+ca, pa, cb, stopped = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+by = {r["name"]: r for r in rows}
+assert set(by) == {ca, cb, stopped}, by.keys()
+keys = {"name", "state", "init", "uptime_seconds", "net", "rootfs", "pid", "monitor_pid", "boots",
+        "config_error", "usage"}
+for row in rows:
+    assert set(row) == keys, row
+for name in (ca, cb):
+    r = by[name]
+    assert r["state"] == "RUNNING" and r["init"] == "busybox" and r["net"] == "none", r
+    assert isinstance(r["usage"], dict), r
+    assert set(r["usage"]) == {"memory_bytes", "memory_limit_bytes", "cpu_usage_usec", "pids",
+                               "pids_limit"}, r
+assert by[ca]["pid"] == pa, by[ca]
+s = by[stopped]
+assert s["state"] == "STOPPED" and s["pid"] is None and s["usage"] is None, s
+assert s["rootfs"] == "/nonexistent" and s["net"] == "none" and s["config_error"] is None, s
+EOF
+	# Plain `show` still lists the running ones only.
+	run -0 ds --name="$stopped" --rootfs=/nonexistent config create
+	run ds show
+	rm -rf "$DROIDSPACES_HOME/Containers/$stopped"
+	[ "$status" -eq 0 ]
+	[[ $output != *"$stopped"* ]]
+	[[ $output == *"$CA"* ]]
+}
+
+@test "show --all --json reads a v1 pids controller's droidspaces/NAME cgroup" {
+	local root dir made_parent=0
+	root=$(awk '$9 == "cgroup" && $NF ~ /(^|,)pids(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+	[ -n "$root" ] || skip "no cgroup v1 pids hierarchy on this host"
+	[ ! -e "$(state_field "$CA" cgroup_path)/pids.current" ] || skip "pids is on cgroup v2 here"
+	dir="$root/droidspaces/$CA"
+	[ ! -e "$dir" ] || skip "the runtime already made $dir"
+	# Another suite's limits may make the parent at any moment: an existing one is not ours.
+	if mkdir "$root/droidspaces" 2>/dev/null; then made_parent=1; fi
+	mkdir "$dir"
+	echo "$dir" >>"$SUITE_TMP/cgroup.made"
+	[ "$made_parent" -eq 0 ] || echo "$root/droidspaces" >>"$SUITE_TMP/cgroup.made"
+	echo 1234 >"$dir/pids.max"
+	# Removed before anything is asserted, so that a failure leaves no cgroup for the next test.
+	run --separate-stderr ds show --all --json
+	rmdir "$dir"
+	[ "$made_parent" -eq 0 ] || rmdir "$root/droidspaces" 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	python3 -c '
+import json, sys
+r = {r["name"]: r for r in json.loads(sys.argv[1])}[sys.argv[2]]
+assert r["usage"]["pids_limit"] == 1234, r
+assert r["usage"]["pids"] == 0, r
+' "$output" "$CA"
+}
+
+@test "config delete of a running container is busy and keeps its config; edit says when it applies" {
+	local file=$DROIDSPACES_HOME/Containers/$CA/container.config
+	run -1 --separate-stderr ds --name="$CA" config delete --json
+	python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; assert e["kind"]=="busy" and "running" in e["message"], e' <<<"$output"
+	[ -f "$file" ]
+	run -0 ds --name="$CA" --net=none config edit
+	[[ $output == *"next start or restart"* ]]
+	[ -n "$(pid_of "$CA")" ]
+}
+
 @test "stopping both leaves no container listed and the host clean" {
 	run -0 ds --name="$CA,$CB" stop
 	run -0 ds show

@@ -420,6 +420,26 @@ TEST(Overrides, ValuesWithOuterSpacesAreRejected) {
     EXPECT_USAGE_ERROR(apply({"-B", "/ds-x:/mnt/x ", "start"}), "'/mnt/x '", "space");
 }
 
+TEST(Options, AllAndPurgeAreSwitches) {
+    Invocation inv = parse({"show", "--all"});
+    EXPECT_TRUE(inv.all);
+    EXPECT_FALSE(inv.purge);
+    inv = parse({"-n", "box", "--purge", "config", "delete"});
+    EXPECT_TRUE(inv.purge);
+    EXPECT_EQ(inv.args, (Args{"delete"}));
+    EXPECT_USAGE_ERROR(parse({"--all=1", "show"}), "--all", "does not take a value");
+}
+
+// The command line's config options as the request layer's key/value edits.
+TEST(Options, OverridesAsEdits) {
+    auto edits =
+        overrides_as_edits(parse({"-B", "/a:/b", "-f", "--memory=8M", "-n", "x", "start"}));
+    ASSERT_EQ(edits.size(), 3u);
+    EXPECT_EQ(edits[0], (std::pair<std::string, std::string>{"bind", "/a:/b"}));
+    EXPECT_EQ(edits[1], (std::pair<std::string, std::string>{"foreground", "1"}));
+    EXPECT_EQ(edits[2], (std::pair<std::string, std::string>{"memory", "8M"}));
+}
+
 // Found by fuzzing (fuzz_options): unknown options were quoted raw, so "--a<newline>b" gave a
 // two-line error.
 TEST(Parse, UnknownOptionsAreShownEscaped) {

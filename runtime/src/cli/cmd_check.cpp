@@ -98,8 +98,8 @@ std::string format_text(const sys::CheckReport& report, const Palette& p) {
     return out;
 }
 
-int report_check(const Context& ctx) {
-    sys::CheckReport report = sys::run_probes(sys::probe_table(), sys::gather_host_facts());
+int report_check(Context& ctx) {
+    sys::CheckReport report = ctx.rt().check();
     if (ctx.inv.json) {
         print_json(sys::check_report_json(report, DS_VERSION));
     } else {
@@ -121,6 +121,7 @@ int cmd_check(Context& ctx) {
         return report_check(ctx);
     } catch (const std::exception& e) {
         print_error(std::string("check failed: ") + e.what());
+        if (ctx.inv.json) print_json(error_json(ErrorKind::system, e.what()));
     }
     return kExitRequiredMissing;
 }

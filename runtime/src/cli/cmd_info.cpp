@@ -249,7 +249,7 @@ int cmd_info(Context& ctx) {
     std::string name = resolve_single_name(ctx);
     container::InspectOptions options;
     options.sample_cpu = ctx.inv.format;  // upstream's CPU_PERMILL; the other outputs stay fast
-    auto info = container::inspect_container(ctx.workspace, name, options);
+    auto info = ctx.rt().inspect(name, options);
     if (ctx.inv.json) {
         print_json(container::to_json(info));
     } else {

@@ -96,11 +96,16 @@ class Reporter {
         }
     }
 
-    void error(const std::string& message) {
-        if (json_)
-            put_json_line(container::error_event_json(message));
-        else
+    // The failure as the stream's last line: {"event":"error","message":...} plus the error
+    // object every --json failure carries (docs/json.md).
+    void error(ErrorKind kind, const std::string& message) {
+        if (json_) {
+            auto line = container::error_event_json(message);
+            line["error"] = {{"kind", std::string(to_string(kind))}, {"message", message}};
+            put_json_line(line);
+        } else {
             end_bar();
+        }
     }
 
   private:
@@ -146,17 +151,21 @@ int cmd_install(Context& ctx) {
         request.image_fs = inv.install_fs;
         if (!inv.install_image_size.empty())
             request.image_size = archive::parse_image_size(inv.install_image_size);
-        auto result = container::install_container(
-            ctx.workspace, request, [&](const container::InstallEvent& e) { reporter.event(e); },
-            cancel.fd());
+        ctx.output.on_install_event = [&](const container::InstallEvent& e) { reporter.event(e); };
+        auto result = ctx.rt().install(request, cancel.fd());
         if (!result.fixes.empty())
             print_info("Post-install fixes: " + format::join(result.fixes, ", "));
         print_info("Installed '" + result.name + "'" +
                    (result.os.empty() ? "" : " (" + result.os + ")") + ": rootfs " + result.rootfs);
         print_info("Start it with: " + ctx.argv0 + " --name='" + result.name + "' start");
         return kExitOk;
+    } catch (const Error& e) {
+        reporter.error(e.kind(), e.what());
+        ctx.error_reported = inv.json;
+        throw;
     } catch (const std::exception& e) {
-        reporter.error(e.what());
+        reporter.error(ErrorKind::system, e.what());
+        ctx.error_reported = inv.json;
         throw;
     }
 }

@@ -3,14 +3,13 @@
 #include "cli/commands.hpp"
 #include "cli/config_source.hpp"
 #include "cli/output.hpp"
-#include "container/state.hpp"
 #include "core/error.hpp"
 
 namespace ds::cli {
 
 int cmd_pid(Context& ctx) {
     std::string name = ctx.inv.names.size() == 1 ? ctx.inv.names[0] : resolve_single_name(ctx);
-    auto state = container::find_running(ctx.workspace, name);
+    auto state = ctx.rt().find(name);
     if (ctx.inv.json) {
         print_json({{"name", name}, {"pid", state ? nlohmann::json(state->init_pid) : nullptr}});
     } else {

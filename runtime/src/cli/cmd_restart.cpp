@@ -1,7 +1,6 @@
 #include "cli/commands.hpp"
 #include "cli/config_source.hpp"
 #include "cli/output.hpp"
-#include "container/lifecycle.hpp"
 #include "core/error.hpp"
 
 namespace ds::cli {
@@ -11,11 +10,9 @@ int cmd_restart(Context& ctx) {
     if (ctx.inv.names.empty()) ctx.inv.names.push_back(resolve_single_name(ctx));
     // The config as saved in the workspace (edits made while it ran take effect), plus anything
     // given on this command line.
-    auto request = start_request(load_config(ctx));
     auto timeout = ctx.inv.timeout_seconds ? std::chrono::seconds(*ctx.inv.timeout_seconds)
                                            : container::kDefaultStopTimeout;
-    auto result =
-        container::restart_container(ctx.workspace, std::move(request), timeout, print_warning);
+    auto result = ctx.rt().restart(start_options(ctx), timeout);
     print_info("Container '" + result.state.name + "' restarted: init PID " +
                std::to_string(result.state.init_pid));
     return kExitOk;

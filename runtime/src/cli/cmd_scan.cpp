@@ -11,7 +11,7 @@ namespace ds::cli {
 
 int cmd_scan(Context& ctx) {
     print_info("Scanning system for untracked Droidspaces containers...");
-    auto result = container::scan_host(ctx.workspace);
+    auto result = ctx.rt().scan();
     if (ctx.inv.json) {
         print_json(container::to_json(result));
         return kExitOk;

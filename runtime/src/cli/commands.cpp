@@ -19,14 +19,23 @@ const std::vector<CommandSpec> kCommands = {
     {"enter", cmd_enter, "[USER]", "open a login shell inside a running container", true},
     {"run", cmd_run, "CMD [ARGS...]", "run one command inside and return its exit status", true},
     {"info", cmd_info, "", "show one container in depth", true},
-    {"show", cmd_show, "", "list running containers", true},
+    {"show", cmd_show, "", "list running containers (--all: every container)", true},
     {"scan", cmd_scan, "", "recover untracked containers and clean orphaned mounts", true},
     {"check", cmd_check, "", "check this machine's kernel features", false},
     {"install", cmd_install, "", "create a container from a rootfs tarball or directory", true},
+    {"config", cmd_config, "create|edit|show|delete",
+     "create, change, show or delete a container's saved config", true},
     {"pid", cmd_pid, "", "print the container's init PID or NONE", true},
     {"help", cmd_help, "[COMMAND]", "show this help, or one command's options", false},
     {"version", cmd_version, "", "print the version", false},
 };
+
+// One "[-]" line on stderr; with --json also the error document on stdout (docs/json.md), so a
+// script reading stdout always gets JSON.
+void report_failure(const Context& ctx, ErrorKind kind, const std::string& message) {
+    print_error(message);
+    if (ctx.inv.json && !ctx.error_reported) print_json(error_json(kind, message));
+}
 
 }  // namespace
 
@@ -45,8 +54,15 @@ int run_cli(int argc, char** argv) {
         return container::monitor_main(argv);
     Context ctx;
     ctx.argv0 = argc > 0 ? argv[0] : "droidspaces";
+    std::vector<std::string> args(argv + 1, argv + argc);
+    // A command line that does not parse still owes a --json caller its error document.
+    for (const auto& a : args)
+        if (a == "--")
+            break;
+        else if (a == "--json")
+            ctx.inv.json = true;
     try {
-        ctx.inv = parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+        ctx.inv = parse_command_line(args);
         if (ctx.inv.help || ctx.inv.command.empty()) {
             // "droidspaces start --help" shows start's help, like "droidspaces help start".
             if (ctx.inv.help && !ctx.inv.command.empty() && ctx.inv.command != "help")
@@ -67,10 +83,10 @@ int run_cli(int argc, char** argv) {
         ctx.workspace = sys::detect_workspace();
         return cmd->handler(ctx);
     } catch (const Error& e) {
-        print_error(e.what());
+        report_failure(ctx, e.kind(), e.what());
         return e.exit_code();
     } catch (const std::exception& e) {
-        print_error(std::string("internal error: ") + e.what());
+        report_failure(ctx, ErrorKind::system, std::string("internal error: ") + e.what());
         return kExitRuntime;
     }
 }

@@ -1,11 +1,14 @@
 // The command table and what every command handler gets.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cli/options.hpp"
+#include "cli/output.hpp"
+#include "container/runtime.hpp"
 #include "core/workspace.hpp"
 
 namespace ds::cli {
@@ -14,6 +17,15 @@ struct Context {
     Invocation inv;
     Workspace workspace;
     std::string argv0;  // for hints ("sudo droidspaces --name=x enter")
+    TerminalOutput output;
+    std::optional<container::Runtime> runtime;  // set once the workspace is known
+    bool error_reported = false;  // the handler already printed its failure (install's events)
+
+    // The request layer for this workspace; the CLI waits for a busy container's lock.
+    container::Runtime& rt() {
+        if (!runtime) runtime.emplace(workspace, output, container::LockMode::wait);
+        return *runtime;
+    }
 };
 
 using Handler = int (*)(Context&);
@@ -46,5 +58,6 @@ int cmd_show(Context& ctx);
 int cmd_scan(Context& ctx);
 int cmd_pid(Context& ctx);
 int cmd_install(Context& ctx);
+int cmd_config(Context& ctx);
 
 }  // namespace ds::cli

@@ -1,8 +1,6 @@
 #include "cli/options.hpp"
 
-#include <charconv>
-#include <cmath>
-
+#include "core/config_options.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "sys/platform.hpp"
@@ -10,7 +8,7 @@
 namespace ds::cli {
 namespace {
 
-constexpr std::string_view kBoot = "start restart";
+constexpr std::string_view kBoot = "start restart config";
 
 #define CFG(s, l, a, m, key, help)                         \
     OptionSpec {                                           \
@@ -19,7 +17,8 @@ constexpr std::string_view kBoot = "start restart";
 
 const std::vector<OptionSpec> kOptions = {
     {'n', "name", "", "NAME[,NAME...]", OptionId::name, "",
-     "start stop restart enter run info pid install", "container name; stop accepts a comma list"},
+     "start stop restart enter run info pid install config",
+     "container name; stop accepts a comma list"},
     {'r', "rootfs", "", "DIR", OptionId::rootfs, "", kBoot, "rootfs directory"},
     {'i', "rootfs-img", "", "IMG", OptionId::rootfs_img, "", kBoot,
      "rootfs ext4/btrfs image or block device"},
@@ -71,7 +70,11 @@ const std::vector<OptionSpec> kOptions = {
     {0, "fs", "", "TYPE", OptionId::install_fs, "", "install", "image filesystem (ext4)"},
     {0, "timeout", "", "SECONDS", OptionId::timeout, "", "stop restart",
      "graceful stop deadline before SIGKILL (default 15)"},
-    {0, "json", "", "", OptionId::json, "", "show info check version pid scan install",
+    {0, "all", "", "", OptionId::all, "", "show",
+     "every container, running or stopped, with usage"},
+    {0, "purge", "", "", OptionId::purge, "", "config",
+     "config delete: also the rootfs inside Containers/NAME/"},
+    {0, "json", "", "", OptionId::json, "", "show info check version pid scan install config",
      "machine-readable JSON output"},
     {0, "format", "", "", OptionId::format, "", "show info", "upstream KEY=VALUE output"},
     {'v', "help", "", "", OptionId::help, "", "*", "show help"},
@@ -120,6 +123,12 @@ void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
         case OptionId::json:
             inv.json = true;
             return;
+        case OptionId::all:
+            inv.all = true;
+            return;
+        case OptionId::purge:
+            inv.purge = true;
+            return;
         case OptionId::format:
             inv.format = true;
             return;
@@ -149,23 +158,6 @@ void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
             break;
     }
     inv.overrides.emplace_back(&opt, std::move(value));
-}
-
-std::string join_list(const std::vector<std::string>& current, const std::string& more) {
-    std::string joined;
-    for (const auto& item : current)
-        joined += item + ",";
-    return joined + more;
-}
-
-double parse_cpus(std::string_view value) {
-    double n = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
-        !std::isfinite(n) || n < 0.01 || n > 4096)
-        fail_usage("invalid value " + quote_value(value) +
-                   " for --cpus: expected a number of cores from 0.01 to 4096");
-    return n;
 }
 
 }  // namespace
@@ -252,46 +244,34 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
 }
 
 void apply_overrides(const Invocation& inv, Config& config) {
-    for (const auto& [opt, value] : inv.overrides) {
-        switch (opt->id) {
-            case OptionId::rootfs:
-            case OptionId::rootfs_img:
-                set_config_key(config, "rootfs_path", value);
-                config.rootfs_is_image = opt->id == OptionId::rootfs_img;
-                break;
-            case OptionId::bind:
-                add_binds(config.bind_mounts, value);
-                break;
-            // Repeatable list options add to what the config already has; the key's own
-            // parser validates, normalises and drops duplicates.
-            case OptionId::port:
-                set_config_key(config, "port_forwards", join_list(config.port_forwards, value));
-                break;
-            case OptionId::upstream:
-                set_config_key(config, "upstream_interfaces",
-                               join_list(config.upstream_interfaces, value));
-                break;
-            case OptionId::memory:
-                config.memory_limit = parse_memory_size(value);
-                break;
-            case OptionId::cpus: {
-                double cpus = parse_cpus(value);
-                config.cpu_period = 100000;
-                config.cpu_quota = std::max<uint64_t>(1000, std::llround(cpus * 100000));
-                break;
-            }
-            case OptionId::config_key: {
-                try {
-                    set_config_key(config, opt->config_key, value);
-                } catch (const Error& e) {
-                    fail_usage("--" + std::string(opt->long_name) + ": " + e.what());
-                }
-                break;
-            }
-            default:
-                break;
-        }
+    // The rules live in core/config_options: the request layer's edits share them.
+    for (const auto& [opt, value] : inv.overrides)
+        if (const ConfigOption* option = config_option_of(*opt))
+            apply_config_option(config, *option, value);
+}
+
+const ConfigOption* config_option_of(const OptionSpec& opt) {
+    switch (opt.id) {
+        case OptionId::rootfs:
+        case OptionId::rootfs_img:
+        case OptionId::bind:
+        case OptionId::port:
+        case OptionId::upstream:
+        case OptionId::memory:
+        case OptionId::cpus:
+        case OptionId::config_key:
+            return find_config_option(opt.long_name);
+        default:
+            return nullptr;
     }
+}
+
+ConfigEdits overrides_as_edits(const Invocation& inv) {
+    ConfigEdits edits;
+    for (const auto& [opt, value] : inv.overrides)
+        if (const ConfigOption* option = config_option_of(*opt))
+            edits.emplace_back(std::string(option->name), value);
+    return edits;
 }
 
 }  // namespace ds::cli

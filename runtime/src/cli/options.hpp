@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/config_options.hpp"
 
 namespace ds::cli {
 
@@ -31,6 +32,8 @@ enum class OptionId {
     install_from,
     install_image_size,
     install_fs,
+    all,    // show --all
+    purge,  // config delete --purge
 };
 
 struct OptionSpec {
@@ -56,6 +59,8 @@ struct Invocation {
     bool json = false;    // --json
     bool format = false;  // --format (upstream KEY=VALUE)
     bool help = false;
+    bool all = false;    // show: every container, not only the running ones
+    bool purge = false;  // config delete: also the rootfs inside Containers/<name>/
     std::string user;
     std::optional<unsigned> timeout_seconds;
     std::string install_from;        // install: tarball or directory
@@ -69,7 +74,11 @@ struct Invocation {
 
 // Throws a usage error (exit 1) naming the offending argument.
 Invocation parse_command_line(const std::vector<std::string>& argv);
-// Applies the command line's config options on top of `config`.
+// Applies the command line's config options on top of `config` (core/config_options rules).
 void apply_overrides(const Invocation& inv, Config& config);
+// The core config option a command-line option sets, nullptr for the others (--name, --json...).
+const ConfigOption* config_option_of(const OptionSpec& opt);
+// The overrides as key/value edits (long option names), for the request layer.
+ConfigEdits overrides_as_edits(const Invocation& inv);
 
 }  // namespace ds::cli

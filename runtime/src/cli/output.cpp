@@ -34,9 +34,15 @@ void print_error(std::string_view message) {
     emit(stderr, "\033[31m", "[-]", message);
 }
 void print_json(const nlohmann::json& value) {
-    std::string text = value.dump(2) + "\n";
+    // Guest-controlled text (an os-release name, a path) may be invalid UTF-8: replaced, never
+    // an exception halfway through the output.
+    std::string text = value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
+}
+
+nlohmann::json error_json(ErrorKind kind, std::string_view message) {
+    return {{"error", {{"kind", std::string(to_string(kind))}, {"message", std::string(message)}}}};
 }
 
 }  // namespace ds::cli

@@ -36,9 +36,9 @@ namespace ds::container {
 struct JoinFds {
     int pidfd = -1;  // setns(pidfd, kHelperNamespaces) (5.8+); -1: the files below
     int ns_files[5] = {-1, -1, -1, -1, -1};  // mnt, uts, ipc, pid, net; -1 = nothing to join
-    int cgroup_ns = -1;      // the command's setns(CLONE_NEWCGROUP) target, -1 = none
-    int cgroup_dir = -1;     // host directory of init's cgroup, -1 = stay where we are
-    bool cgroup_v2 = false;  // clone3(CLONE_INTO_CGROUP) is possible
+    int cgroup_ns = -1;               // the command's setns(CLONE_NEWCGROUP) target, -1 = none
+    int cgroup_dir = -1;              // host directory of init's cgroup, -1 = stay where we are
+    bool cgroup_v2 = false;           // clone3(CLONE_INTO_CGROUP) is possible
     const int* limit_dirs = nullptr;  // cgroup v1 limit cgroups, joined by a cgroup.procs write
     size_t limit_dir_count = 0;
 };

@@ -1,6 +1,8 @@
-// Read-side operations both front ends (CLI, web server) call: list the running containers,
-// inspect one, and scan the host for containers the workspace lost track of. They return plain
-// data; the CLI renders it as text, KEY=VALUE or JSON (to_json here, so both agree).
+// Read-side operations both front ends (CLI, web server) call through container::Runtime: list
+// the running containers (list.cpp), every container with its cgroup usage (list.cpp,
+// usage.cpp), inspect one (info.cpp), and scan the host for containers the workspace lost track
+// of (scan.cpp); the identity rules below live in records.cpp. They return plain data; the CLI
+// renders it as text, KEY=VALUE or JSON (to_json here, so both agree: docs/json.md).
 //
 // Identity rules (reference §14, plus runc's start-time check), from host-side facts only:
 //  - a record (Pids/<name>.state) names a running container only while its init has the same
@@ -28,6 +30,7 @@
 #include "container/state.hpp"
 #include "core/config.hpp"
 #include "core/workspace.hpp"
+#include "sys/cgroup.hpp"
 
 namespace ds::container {
 
@@ -51,6 +54,48 @@ ContainerList list_containers(const Workspace& ws);
 
 // {name, pid, monitor_pid (null when unknown), init, uptime_seconds, rootfs, boots, net}
 nlohmann::json to_json(const ContainerSummary& summary);
+
+// --- list (every container, running or not) ------------------------------------------------------
+
+// What a container's cgroup says it uses: cgroup v2 files, or on hosts whose controllers are on
+// cgroup v1 the droidspaces/<name> directories of the memory, cpuacct and pids hierarchies.
+// A counter the host does not have is nullopt.
+struct ResourceUsage {
+    std::optional<uint64_t> memory_bytes, memory_limit_bytes;
+    std::optional<uint64_t> cpu_usage_usec;
+    std::optional<uint64_t> pids, pids_limit;
+};
+
+struct ContainerEntry {
+    std::string name;  // the config's spelling, else the directory's
+    bool running = false;
+    ContainerState state;                   // running only
+    InitFamily init = InitFamily::unknown;  // running: the record's; stopped: unknown
+    int64_t uptime_seconds = -1;            // running only; -1 unknown
+    std::string net_mode;                   // from the config, "" when it has none
+    std::string rootfs;                     // running: the booted rootfs; else the config's
+    bool has_config = false;
+    std::string config_error;            // the config exists but does not parse: why
+    std::optional<ResourceUsage> usage;  // running only
+};
+
+struct ContainerTable {
+    std::vector<ContainerEntry> containers;  // sorted by name
+    std::vector<std::string> pruned;         // names whose stale records were removed
+};
+
+// Every container of the workspace: each Containers/<dir> with a container.config (entries
+// starting with '.' are the runtime's own, e.g. install staging; a directory without a config
+// is not a container and is skipped) plus every running container. Prunes stale records.
+ContainerTable list_all_containers(const Workspace& ws);
+// The cgroup usage of a running container whose v2 cgroup is `cgroup_path` ("" for none).
+// `mounts`: the host's cgroup mounts when the caller already has them (one read for a list).
+ResourceUsage container_usage(const std::string& name, const std::string& cgroup_path,
+                              const std::vector<sys::CgroupMount>* mounts = nullptr);
+
+// {name, state, init, uptime_seconds, net, rootfs, pid, monitor_pid, boots, usage{...},
+//  config_error}: see docs/json.md.
+nlohmann::json to_json(const ContainerEntry& entry);
 
 // --- info --------------------------------------------------------------------------------------
 
@@ -109,6 +154,8 @@ ContainerInfo inspect_container(const Workspace& ws, const std::string& name,
 nlohmann::json to_json(const ContainerInfo& info);
 // The config's feature settings as one JSON object (net, dns_servers, disable_ipv6, ...).
 nlohmann::json features_json(const Config& config);
+// A saved config: {name, path, rootfs, rootfs_is_image, hostname, uuid, features{...}}.
+nlohmann::json config_json(const Config& config, const std::string& path);
 
 // --- scan --------------------------------------------------------------------------------------
 

@@ -38,15 +38,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto kLockWait = 30s;
 // How long a monitor may take to clean up after its init ended.
 constexpr auto kMonitorCleanupWait = 10s;
-
-// Serialises start/stop/restart of one container (the lock goes away with its holder).
-sys::FileLock lock_container(const Workspace& ws, const std::string& name) {
-    sys::make_dirs(ws.pids_dir());
-    return sys::FileLock(ws.sidecar(name, "lock"), kLockWait, "container '" + name + "'");
-}
 
 std::string new_uuid() {
     unsigned char bytes[16];
@@ -158,8 +151,8 @@ void wait_for_stopping(const Workspace& ws, const std::string& name) {
     auto state = read_state(ws, name);
     if (!state || !monitor_is_running(*state)) return;
     if (!wait_monitor_exit(*state, kMonitorCleanupWait))
-        fail_runtime("container '" + name + "' is still shutting down (monitor PID " +
-                     std::to_string(state->monitor_pid) + ")");
+        fail_busy("container '" + name + "' is still shutting down (monitor PID " +
+                  std::to_string(state->monitor_pid) + ")");
 }
 
 struct MonitorHandle {
@@ -315,8 +308,8 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     Config& config = request.config;
     clean_up_stale(ws, config.name, warn);
     if (auto running = find_running(ws, config.name))
-        fail_usage("container '" + config.name + "' is already running (PID " +
-                   std::to_string(running->init_pid) + ")");
+        fail_busy("container '" + config.name + "' is already running (PID " +
+                  std::to_string(running->init_pid) + ")");
     wait_for_stopping(ws, config.name);
     Rollback rollback;
     BootPlan plan;
@@ -442,7 +435,7 @@ StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono
     auto state = find_running(ws, name);
     if (!state) {
         wait_for_stopping(ws, name);
-        fail_usage("container '" + name + "' is not running");
+        fail_not_found("container '" + name + "' is not running");
     }
     StopResult result;
     HaltRequest halt = halt_request(state->family, state->custom_init);
@@ -523,9 +516,9 @@ void check_name_available(const Workspace& ws, const std::string& name) {
         return;  // an unreadable config names nobody: the start replaces it
     }
     if (!stored.empty() && stored != name)
-        fail_usage("container name '" + name + "' is taken: " + ws.container_dir(name) +
-                   " belongs to container '" + stored +
-                   "' (spaces are stored as '-', so the two names would share it)");
+        fail_busy("container name '" + name + "' is taken: " + ws.container_dir(name) +
+                  " belongs to container '" + stored +
+                  "' (spaces are stored as '-', so the two names would share it)");
 }
 
 // A directory rootfs outside the workspace's private directories: its setuid binaries and
@@ -546,29 +539,42 @@ void warn_if_reachable(const Config& config, const Warn& warn) {
 
 }  // namespace
 
-StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn) {
+sys::FileLock lock_container(const Workspace& ws, const std::string& name, LockMode mode) {
+    sys::make_dirs(ws.pids_dir());
+    auto wait = mode == LockMode::wait ? std::chrono::milliseconds(kLockWait) : 0ms;
+    try {
+        return sys::FileLock(ws.sidecar(name, "lock"), wait, "container '" + name + "'");
+    } catch (const Error& e) {
+        // sys::FileLock reports a held lock as bad input; it is a conflict (HTTP 409).
+        if (e.kind() == ErrorKind::invalid) fail_busy(e.what());
+        throw;
+    }
+}
+
+StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn,
+                            LockMode lock_mode) {
     validate_request(request, warn);
     check_name_available(ws, request.config.name);  // before anything is created
     ensure_workspace(ws, request.config.name);
-    auto lock = lock_container(ws, request.config.name);
+    auto lock = lock_container(ws, request.config.name, lock_mode);
     check_name_available(ws, request.config.name);
     warn_if_reachable(request.config, warn);
     return start_locked(ws, request, warn);
 }
 
 StopResult stop_container(const Workspace& ws, const std::string& name,
-                          std::chrono::seconds timeout, const Warn& warn) {
-    auto lock = lock_container(ws, name);
+                          std::chrono::seconds timeout, const Warn& warn, LockMode lock_mode) {
+    auto lock = lock_container(ws, name, lock_mode);
     return stop_locked(ws, name, timeout, false, warn);
 }
 
 StartResult restart_container(const Workspace& ws, StartRequest request,
-                              std::chrono::seconds timeout, const Warn& warn) {
+                              std::chrono::seconds timeout, const Warn& warn, LockMode lock_mode) {
     validate_request(request, warn);
     check_name_available(ws, request.config.name);
     ensure_workspace(ws, request.config.name);
     // One lock across both halves: no other start or stop can slip in between.
-    auto lock = lock_container(ws, request.config.name);
+    auto lock = lock_container(ws, request.config.name, lock_mode);
     check_name_available(ws, request.config.name);
     warn_if_reachable(request.config, warn);
     if (find_running(ws, request.config.name)) {

@@ -12,6 +12,7 @@
 #include "core/env_file.hpp"
 #include "core/workspace.hpp"
 #include "sys/fd.hpp"
+#include "sys/lock.hpp"
 
 namespace ds::container {
 
@@ -19,6 +20,16 @@ using Warn = std::function<void(const std::string&)>;
 
 // How long `stop` waits for the guest to power off before killing it (upstream's 15 s).
 constexpr std::chrono::seconds kDefaultStopTimeout{15};
+
+// How an operation takes the container's lock (Pids/<name>.lock) when another command holds it:
+// the CLI waits (up to kLockWait), a server thread must not block and gets a busy error at once.
+enum class LockMode { wait, try_once };
+constexpr std::chrono::seconds kLockWait{30};
+
+// Serialises the operations on one container (start, stop, restart, config edits, delete); the
+// kernel drops the lock with its holder. Throws a busy error naming the container when another
+// command holds it past the wait.
+sys::FileLock lock_container(const Workspace& ws, const std::string& name, LockMode mode);
 
 struct StartRequest {
     Config config;            // validated, as it will be saved
@@ -35,7 +46,9 @@ struct StartResult {
 
 // Validates, saves the config, boots, and returns once init has been exec'd (or throws with
 // the failed step; nothing is left behind then). Non-fatal notes go to `warn`.
-StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn);
+// Errors: invalid (bad config), busy (already running, locked), system (a boot step failed).
+StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn,
+                            LockMode lock = LockMode::wait);
 
 struct StopResult {
     bool forced = false;  // the graceful request timed out and the cgroup was killed
@@ -43,12 +56,14 @@ struct StopResult {
 };
 
 // Asks init to power off, waits up to `timeout`, then kills the cgroup; returns when the
-// monitor has cleaned up. Throws a usage error when the container is not running.
+// monitor has cleaned up. Throws a not_found error when the container is not running.
 StopResult stop_container(const Workspace& ws, const std::string& name,
-                          std::chrono::seconds timeout, const Warn& warn);
+                          std::chrono::seconds timeout, const Warn& warn,
+                          LockMode lock = LockMode::wait);
 
 // Stops (keeping an image mounted) and starts again under one lock.
 StartResult restart_container(const Workspace& ws, StartRequest request,
-                              std::chrono::seconds timeout, const Warn& warn);
+                              std::chrono::seconds timeout, const Warn& warn,
+                              LockMode lock = LockMode::wait);
 
 }  // namespace ds::container

@@ -1,0 +1,219 @@
+// Resource usage of a container: its cgroup's counters and its processes' memory and CPU.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <set>
+#include <thread>
+
+#include "container/config_source.hpp"
+#include "container/image.hpp"
+#include "container/inspect_detail.hpp"
+#include "container/lifecycle.hpp"
+#include "core/error.hpp"
+#include "core/format.hpp"
+#include "core/text.hpp"
+#include "core/validate.hpp"
+#include "sys/cgroup.hpp"
+#include "sys/fd.hpp"
+#include "sys/file.hpp"
+#include "sys/mount.hpp"
+#include "sys/platform.hpp"
+#include "sys/process.hpp"
+#include "sys/rootfs_path.hpp"
+
+namespace ds::container {
+
+using namespace std::chrono_literals;
+using namespace detail;
+
+namespace {
+
+constexpr auto kCpuWindow = 250ms;
+
+}  // namespace
+
+namespace detail {
+
+std::optional<uint64_t> read_value(const std::string& path) {
+    auto text = sys::try_read_file(path);
+    return text ? format::parse_cgroup_value(*text) : std::nullopt;
+}
+
+// Processes in the whole cgroup subtree; nullopt when the cgroup cannot be read.
+std::optional<size_t> subtree_processes(const std::string& path, int depth) {
+    auto procs = sys::try_read_file(path + "/cgroup.procs");
+    if (!procs) return std::nullopt;
+    size_t n = format::count_lines(*procs);
+    if (depth < 16)
+        for (const auto& child : list_dir(path, true))
+            n += subtree_processes(path + "/" + child, depth + 1).value_or(0);
+    return n;
+}
+
+CgroupUsage cgroup_usage(const std::string& path) {
+    CgroupUsage u;
+    u.path = path;
+    if (path.empty() || !sys::is_directory(path)) return u;
+    u.memory_current = read_value(path + "/memory.current");
+    u.memory_max = read_value(path + "/memory.max");
+    u.pids_current = read_value(path + "/pids.current");
+    u.pids_max = read_value(path + "/pids.max");
+    if (auto stat = sys::try_read_file(path + "/cpu.stat"))
+        u.cpu_usage_usec = format::flat_keyed_value(*stat, "usage_usec");
+    u.processes = subtree_processes(path);
+    return u;
+}
+
+// utime + stime (fields 14 and 15 of /proc/PID/stat).
+uint64_t cpu_ticks(pid_t pid) {
+    auto stat = sys::try_read_file(proc_path(pid, "stat"));
+    if (!stat) return 0;
+    auto close = stat->rfind(')');
+    if (close == std::string::npos) return 0;
+    size_t pos = close + 2;  // field 3
+    for (int field = 3; field < 14; ++field) {
+        pos = stat->find(' ', pos);
+        if (pos == std::string::npos) return 0;
+        ++pos;
+    }
+    char* end = nullptr;
+    uint64_t utime = std::strtoull(stat->c_str() + pos, &end, 10);
+    uint64_t stime = std::strtoull(end, nullptr, 10);
+    return utime + stime;
+}
+
+uint64_t host_cpu_ticks() {
+    auto stat = sys::try_read_file("/proc/stat").value_or("");
+    if (stat.rfind("cpu ", 0) != 0) return 0;
+    const char* p = stat.c_str() + 4;
+    uint64_t total = 0;
+    for (int i = 0; i < 7; ++i) {
+        char* end = nullptr;
+        total += std::strtoull(p, &end, 10);
+        if (end == p) break;
+        p = end;
+    }
+    return total;
+}
+
+std::optional<std::string> link_of(const std::string& path) {
+    char buf[128];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return std::nullopt;
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+// Upstream's `usage`: the processes sharing the init's PID namespace.
+ProcessUsage process_usage(pid_t init, bool sample_cpu) {
+    ProcessUsage u;
+    if (auto meminfo = sys::try_read_file("/proc/meminfo")) {
+        auto pos = meminfo->find("MemTotal:");
+        if (pos != std::string::npos)
+            u.ram_total_kb = std::strtoull(meminfo->c_str() + pos + 9, nullptr, 10);
+    }
+    auto ns = link_of(proc_path(init, "ns/pid"));
+    if (!ns) return u;
+    auto members = [&] {
+        std::vector<pid_t> out;
+        for (pid_t pid : all_pids())
+            if (link_of(proc_path(pid, "ns/pid")) == ns) out.push_back(pid);
+        return out;
+    };
+    auto pids = members();
+    u.processes = pids.size();
+    uint64_t before = 0;
+    for (pid_t pid : pids) {
+        std::string rss = sys::proc_status_field(pid, "VmRSS");
+        u.ram_used_kb += std::strtoull(rss.c_str(), nullptr, 10);
+        if (sample_cpu) before += cpu_ticks(pid);
+    }
+    if (sample_cpu) {
+        uint64_t host_before = host_cpu_ticks();
+        std::this_thread::sleep_for(kCpuWindow);
+        uint64_t after = 0;
+        for (pid_t pid : members())
+            after += cpu_ticks(pid);
+        uint64_t host_delta = host_cpu_ticks() - host_before;
+        uint64_t delta = after > before ? after - before : 0;
+        uint64_t permill = host_delta > 0 ? delta * 1000 / host_delta : 0;
+        u.cpu_permill = static_cast<unsigned>(std::min<uint64_t>(permill, 1000));
+    }
+    return u;
+}
+
+}  // namespace detail
+
+namespace {
+
+// The mount point of the v1 hierarchy that carries `controller` ("memory", "cpuacct", "pids").
+std::optional<std::string> v1_controller_root(const std::vector<sys::CgroupMount>& mounts,
+                                              std::string_view controller) {
+    for (const auto& m : mounts) {
+        if (m.fstype != "cgroup") continue;
+        for (const auto& option : split_list(m.options, ","))
+            if (option == controller) return m.path;
+    }
+    return std::nullopt;
+}
+
+// "max" (v2) and v1's huge "no limit" numbers both mean no limit.
+std::optional<uint64_t> limit_value(const std::string& path) {
+    auto value = read_value(path);
+    if (value && *value >= (uint64_t{1} << 62)) return std::nullopt;
+    return value;
+}
+
+void add_v1_usage(const std::string& name, const std::vector<sys::CgroupMount>& mounts,
+                  ResourceUsage& u) {
+    std::string leaf = "/droidspaces/" + sanitize_name(name);
+    auto dir = [&](std::string_view controller) -> std::string {
+        auto root = v1_controller_root(mounts, controller);
+        return root && sys::is_directory(*root + leaf) ? *root + leaf : "";
+    };
+    if (auto d = dir("memory"); !d.empty() && !u.memory_bytes) {
+        u.memory_bytes = read_value(d + "/memory.usage_in_bytes");
+        u.memory_limit_bytes = limit_value(d + "/memory.limit_in_bytes");
+    }
+    if (auto d = dir("cpuacct"); !d.empty() && !u.cpu_usage_usec) {
+        if (auto ns = read_value(d + "/cpuacct.usage")) u.cpu_usage_usec = *ns / 1000;
+    }
+    if (auto d = dir("pids"); !d.empty() && !u.pids) {
+        u.pids = read_value(d + "/pids.current");
+        u.pids_limit = limit_value(d + "/pids.max");
+    }
+}
+
+}  // namespace
+
+ResourceUsage container_usage(const std::string& name, const std::string& cgroup_path,
+                              const std::vector<sys::CgroupMount>* mounts) {
+    ResourceUsage u;
+    if (!cgroup_path.empty() && sys::is_directory(cgroup_path)) {
+        u.memory_bytes = read_value(cgroup_path + "/memory.current");
+        u.memory_limit_bytes = limit_value(cgroup_path + "/memory.max");
+        u.pids = read_value(cgroup_path + "/pids.current");
+        u.pids_limit = limit_value(cgroup_path + "/pids.max");
+        if (auto stat = sys::try_read_file(cgroup_path + "/cpu.stat"))
+            u.cpu_usage_usec = format::flat_keyed_value(*stat, "usage_usec");
+    }
+    // Controllers the v2 cgroup lacks may be on v1 (many Android kernels): their own
+    // droidspaces/<name> directories, when limits made them.
+    if (!u.memory_bytes || !u.cpu_usage_usec || !u.pids) {
+        if (mounts)
+            add_v1_usage(name, *mounts, u);
+        else
+            add_v1_usage(name, sys::host_cgroup_mounts(), u);
+    }
+    return u;
+}
+
+}  // namespace ds::container
