@@ -78,8 +78,6 @@ int cmd_enter(Context& ctx) {
         fail_usage("'enter' takes at most one argument (the user), got " +
                    std::to_string(ctx.inv.args.size()));
     std::string name = resolve_single_name(ctx);
-    auto state = container::find_running(ctx.workspace, name);
-    if (!state) fail_usage("container '" + name + "' is not running");
     container::EnterRequest request;
     if (!ctx.inv.args.empty()) request.user = ctx.inv.args[0];
     if (const char* term = std::getenv("TERM")) request.term = term;
@@ -90,7 +88,7 @@ int cmd_enter(Context& ctx) {
         sys::fail_errno("socketpair for the console socket");
     sys::unique_fd ours(pair[0]), theirs(pair[1]);
     EnterSignals signals;
-    auto shell = container::open_terminal(ctx.workspace, *state, request, theirs.get());
+    auto shell = ctx.rt().open_terminal(name, request, theirs.get());
     theirs.reset();
     if (!shell.error().empty()) {
         print_error(shell.error());

@@ -100,14 +100,12 @@ int cmd_run(Context& ctx) {
     if (ctx.inv.args.empty())
         fail_usage("'run' needs a command: " + ctx.argv0 + " --name=NAME run CMD [ARGS...]");
     std::string name = resolve_single_name(ctx);
-    auto state = container::find_running(ctx.workspace, name);
-    if (!state) fail_usage("container '" + name + "' is not running");
     container::RunRequest request;
     request.argv = ctx.inv.args;
     request.user = ctx.inv.user;
     if (const char* term = std::getenv("TERM")) request.term = term;
     BlockedSignals signals;
-    auto command = container::start_command(ctx.workspace, *state, request);
+    auto command = ctx.rt().start_command(name, request);
     if (!command.error().empty()) print_error(command.error());
     return wait_forwarding(command, signals.fd());
 }

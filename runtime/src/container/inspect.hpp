@@ -89,9 +89,9 @@ struct ContainerTable {
 // is not a container and is skipped) plus every running container. Prunes stale records.
 ContainerTable list_all_containers(const Workspace& ws);
 // The cgroup usage of a running container whose v2 cgroup is `cgroup_path` ("" for none).
-// `mounts`: the host's cgroup mounts when the caller already has them (one read for a list).
+// `host`: the host's cgroup layout when the caller already has it (one read for a list).
 ResourceUsage container_usage(const std::string& name, const std::string& cgroup_path,
-                              const std::vector<sys::CgroupMount>* mounts = nullptr);
+                              const sys::CgroupHost* host = nullptr);
 
 // {name, state, init, uptime_seconds, net, rootfs, pid, monitor_pid, boots, usage{...},
 //  config_error}: see docs/json.md.

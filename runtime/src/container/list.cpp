@@ -94,7 +94,7 @@ ContainerEntry stopped_entry(const Workspace& ws, const std::string& dir) {
 }
 
 void fill_running(ContainerEntry& entry, const ContainerState& state, const std::string& uptime,
-                  long hz, const std::vector<sys::CgroupMount>& mounts) {
+                  long hz, const sys::CgroupHost& host) {
     entry.running = true;
     entry.state = state;
     entry.name = state.name;
@@ -102,7 +102,7 @@ void fill_running(ContainerEntry& entry, const ContainerState& state, const std:
     entry.rootfs = state.rootfs;
     entry.uptime_seconds =
         uptime.empty() ? -1 : format::process_uptime(uptime, state.init_start, hz);
-    entry.usage = container_usage(state.name, state.cgroup_path, &mounts);
+    entry.usage = container_usage(state.name, state.cgroup_path, &host);
 }
 
 }  // namespace
@@ -119,13 +119,13 @@ ContainerTable list_all_containers(const Workspace& ws) {
     }
     std::string uptime = sys::try_read_file("/proc/uptime").value_or("");
     long hz = ticks_per_second();
-    auto mounts = sys::host_cgroup_mounts();  // once for the whole list
+    auto host = sys::host_cgroups();  // once for the whole list
     for (const auto& name : record_names(ws)) {
         auto state = check_record(ws, name, &table.pruned);
         if (!state) continue;
         auto [it, fresh] = entries.try_emplace(sanitize_name(state->name));
         if (fresh) it->second = stopped_entry(ws, sanitize_name(state->name));
-        fill_running(it->second, *state, uptime, hz, mounts);
+        fill_running(it->second, *state, uptime, hz, host);
     }
     for (auto& [key, entry] : entries)
         table.containers.push_back(std::move(entry));

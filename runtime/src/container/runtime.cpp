@@ -150,8 +150,13 @@ AttachResult Runtime::run(const std::string& name, const RunRequest& request) {
     return run_in_container(ws_, running_state(name), request);
 }
 
-AttachResult Runtime::enter(const std::string& name, const EnterRequest& request) {
-    return enter_container(ws_, running_state(name), request);
+Command Runtime::start_command(const std::string& name, const RunRequest& request) {
+    return container::start_command(ws_, running_state(name), request);
+}
+
+Command Runtime::open_terminal(const std::string& name, const EnterRequest& request,
+                               int console_socket) {
+    return container::open_terminal(ws_, running_state(name), request, console_socket);
 }
 
 }  // namespace ds::container

@@ -100,9 +100,13 @@ class Runtime {
     // Progress goes to Output::install_event; `cancel_fd` (-1 none) readable = stop and clean up.
     InstallResult install(const InstallRequest& request, int cancel_fd = -1);
 
-    // Inside a running container (not_found when it is not running).
-    AttachResult run(const std::string& name, const RunRequest& request);
-    AttachResult enter(const std::string& name, const EnterRequest& request);
+    // Inside a running container (not_found when it is not running). The calling process never
+    // joins the container: a helper does (container/attach.hpp). Signal forwarding and the
+    // terminal proxy are the front end's.
+    Command start_command(const std::string& name, const RunRequest& request);
+    AttachResult run(const std::string& name, const RunRequest& request);  // start + wait
+    // The pty master goes over `console_socket` (crun's --console-socket).
+    Command open_terminal(const std::string& name, const EnterRequest& request, int console_socket);
 
     // The container a command means when no name was given: the only running one.
     std::string resolve_name(const std::vector<std::string>& names, const std::string& conf_path,

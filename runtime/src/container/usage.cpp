@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "container/cgroups.hpp"
 #include "container/config_source.hpp"
 #include "container/image.hpp"
 #include "container/inspect_detail.hpp"
@@ -154,17 +155,6 @@ ProcessUsage process_usage(pid_t init, bool sample_cpu) {
 
 namespace {
 
-// The mount point of the v1 hierarchy that carries `controller` ("memory", "cpuacct", "pids").
-std::optional<std::string> v1_controller_root(const std::vector<sys::CgroupMount>& mounts,
-                                              std::string_view controller) {
-    for (const auto& m : mounts) {
-        if (m.fstype != "cgroup") continue;
-        for (const auto& option : split_list(m.options, ","))
-            if (option == controller) return m.path;
-    }
-    return std::nullopt;
-}
-
 // "max" (v2) and v1's huge "no limit" numbers both mean no limit.
 std::optional<uint64_t> limit_value(const std::string& path) {
     auto value = read_value(path);
@@ -172,30 +162,28 @@ std::optional<uint64_t> limit_value(const std::string& path) {
     return value;
 }
 
-void add_v1_usage(const std::string& name, const std::vector<sys::CgroupMount>& mounts,
-                  ResourceUsage& u) {
-    std::string leaf = "/droidspaces/" + sanitize_name(name);
-    auto dir = [&](std::string_view controller) -> std::string {
-        auto root = v1_controller_root(mounts, controller);
-        return root && sys::is_directory(*root + leaf) ? *root + leaf : "";
+// Controllers the v2 cgroup lacks may be on v1 (many Android kernels): their own
+// droidspaces/<name> directories, when limits made them (container/cgroups.hpp).
+void add_v1_usage(const std::string& name, const sys::CgroupHost& host, ResourceUsage& u) {
+    V1LimitUsage v1 = v1_limit_usage(name, host);
+    auto limit = [](std::optional<uint64_t> v) {  // v1's huge "no limit" numbers
+        return v && *v >= (uint64_t{1} << 62) ? std::nullopt : v;
     };
-    if (auto d = dir("memory"); !d.empty() && !u.memory_bytes) {
-        u.memory_bytes = read_value(d + "/memory.usage_in_bytes");
-        u.memory_limit_bytes = limit_value(d + "/memory.limit_in_bytes");
+    if (!u.memory_bytes && v1.memory_current) {
+        u.memory_bytes = v1.memory_current;
+        u.memory_limit_bytes = limit(v1.memory_max);
     }
-    if (auto d = dir("cpuacct"); !d.empty() && !u.cpu_usage_usec) {
-        if (auto ns = read_value(d + "/cpuacct.usage")) u.cpu_usage_usec = *ns / 1000;
-    }
-    if (auto d = dir("pids"); !d.empty() && !u.pids) {
-        u.pids = read_value(d + "/pids.current");
-        u.pids_limit = limit_value(d + "/pids.max");
+    if (!u.cpu_usage_usec && v1.cpu_usage_ns) u.cpu_usage_usec = *v1.cpu_usage_ns / 1000;
+    if (!u.pids && v1.pids_current) {
+        u.pids = v1.pids_current;
+        u.pids_limit = limit(v1.pids_max);
     }
 }
 
 }  // namespace
 
 ResourceUsage container_usage(const std::string& name, const std::string& cgroup_path,
-                              const std::vector<sys::CgroupMount>* mounts) {
+                              const sys::CgroupHost* host) {
     ResourceUsage u;
     if (!cgroup_path.empty() && sys::is_directory(cgroup_path)) {
         u.memory_bytes = read_value(cgroup_path + "/memory.current");
@@ -205,14 +193,8 @@ ResourceUsage container_usage(const std::string& name, const std::string& cgroup
         if (auto stat = sys::try_read_file(cgroup_path + "/cpu.stat"))
             u.cpu_usage_usec = format::flat_keyed_value(*stat, "usage_usec");
     }
-    // Controllers the v2 cgroup lacks may be on v1 (many Android kernels): their own
-    // droidspaces/<name> directories, when limits made them.
-    if (!u.memory_bytes || !u.cpu_usage_usec || !u.pids) {
-        if (mounts)
-            add_v1_usage(name, *mounts, u);
-        else
-            add_v1_usage(name, sys::host_cgroup_mounts(), u);
-    }
+    if (!u.memory_bytes || !u.cpu_usage_usec || !u.pids)
+        add_v1_usage(name, host ? *host : sys::host_cgroups(), u);
     return u;
 }
 
