@@ -117,25 +117,14 @@ class AttachTest : public ::testing::Test {
     sys::unique_fd hold_;
 };
 
-class AttachFilesTest : public AttachTest {
-  protected:
-    void SetUp() override {
-        AttachTest::SetUp();
-        join_by_namespace_files_for_tests(true);
-    }
-    void TearDown() override {
-        join_by_namespace_files_for_tests(false);
-        AttachTest::TearDown();
-    }
-};
-
-TEST_F(AttachFilesTest, BeforeLinux58TheNamespaceFilesAreJoinedInstead) {
+TEST_F(AttachTest, BeforeLinux58TheNamespaceFilesAreJoinedInstead) {
     int out[2];
     ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
     sys::unique_fd read_end(out[0]), write_end(out[1]);
     RunRequest request;
     request.argv = {"/bin/sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/uts; hostname"};
     request.stdio = {-1, write_end.get(), -1};
+    request.join = JoinMethod::namespace_files;
     Command command = start_command(ws_, state_, request);
     write_end.reset();
     std::string text = read_until(read_end.get(), "\n\n", std::chrono::seconds(20));

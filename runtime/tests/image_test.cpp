@@ -24,6 +24,7 @@
 #include "core/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
+#include "sys/path_lookup.hpp"
 #include "sys/loop.hpp"
 #include "sys/mount.hpp"
 
@@ -300,7 +301,7 @@ TEST(ImageDetect, ReadsTheMagicOfExtAndBtrfsFiles) {
 }
 
 TEST(ImageTools, FindsTheHostE2fsck) {
-    std::string e2fsck = find_e2fsck();
+    std::string e2fsck = sys::find_program("e2fsck");
     if (!have_tool("e2fsck") && !sys::path_exists("/sbin/e2fsck") &&
         !sys::path_exists("/usr/sbin/e2fsck"))
         GTEST_SKIP() << "no e2fsck on this host";

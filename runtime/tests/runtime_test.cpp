@@ -315,7 +315,12 @@ TEST_F(RuntimeTest, TryOnceLockFailsAtOnceWithBusy) {
                 "container 'box' is busy");
     EXPECT_KIND(server.delete_config({"box", false}), ErrorKind::busy, "'box'");
     EXPECT_KIND(server.stop("box"), ErrorKind::busy, "'box'");
-    EXPECT_KIND(server.install({"box", "/nonexistent", 0, "ext4"}), ErrorKind::busy, "'box'");
+    // An install of a new name whose lock another install holds (the source passes the checks
+    // made before the lock).
+    auto held_new = lock_container(ws, "fresh", LockMode::wait);
+    sys::make_dirs(ws.root + "/source");
+    EXPECT_KIND(server.install({"fresh", ws.root + "/source", 0, "ext4"}), ErrorKind::busy,
+                "container 'fresh' is busy");
     // Nowhere near the CLI's 30 s wait (generous bound: this is not a timing test).
     EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(10));
     EXPECT_TRUE(sys::path_exists(ws.config_path("box")));

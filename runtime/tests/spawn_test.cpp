@@ -229,6 +229,39 @@ TEST(SpawnTest, OutliveParentKeepsTheChild) {
     EXPECT_TRUE(gone(pid));
 }
 
+// A server that starts monitors must not collect them as zombies: a detached program is
+// init's (or the subreaper's) child from the start.
+TEST(SpawnTest, DetachedProgramIsNotOurChildAndLeavesNoZombie) {
+    SpawnOptions o;
+    o.path = "/bin/sleep";
+    o.argv = {"sleep", "100"};
+    o.detach = true;
+    auto child = ds::sys::spawn(o);
+    pid_t pid = child.pid();
+    ASSERT_GT(pid, 0);
+    EXPECT_NE(std::stoi(ds::sys::proc_status_field(pid, "PPid")), ::getpid());
+    errno = 0;
+    EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+    EXPECT_FALSE(child.wait_for(20ms).has_value());
+    EXPECT_TRUE(child.signal(SIGTERM));
+    EXPECT_TRUE(child.wait_for(10s).has_value());
+    EXPECT_TRUE(gone(pid));
+}
+
+TEST(SpawnTest, DetachedExecFailureIsStillReported) {
+    SpawnOptions o;
+    o.path = "/nonexistent/program";
+    o.detach = true;
+    try {
+        ds::sys::spawn(o);
+        FAIL() << "spawn of a missing program succeeded";
+    } catch (const ds::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/program"), std::string::npos)
+            << e.what();
+    }
+}
+
 TEST(ProcessSignalTest, AStaleStartTimeIsNeverSignalled) {
     SpawnOptions o;
     o.path = "/bin/sleep";

@@ -17,7 +17,6 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -102,11 +101,8 @@ struct Target {
     }
 };
 
-std::atomic<bool> g_force_namespace_files{false};  // tests only
-
 // setns() takes a pidfd from 5.8 on.
 bool setns_takes_pidfd() {
-    if (g_force_namespace_files.load(std::memory_order_relaxed)) return false;
     struct utsname u;
     if (::uname(&u) != 0) return false;
     auto version = parse_kernel_release(u.release);
@@ -166,12 +162,13 @@ void open_namespace_files(pid_t pid, Target& target) {
     target.by_files = true;
 }
 
-Target open_target(const ContainerState& state) {
+Target open_target(const ContainerState& state, JoinMethod method) {
     Target target;
     target.pidfd = sys::pidfd_open(state.init_pid);
     if (!target.pidfd && errno == ESRCH)
         fail_usage("container '" + state.name + "' is not running");
-    if (!target.pidfd || !setns_takes_pidfd()) open_namespace_files(state.init_pid, target);
+    if (!target.pidfd || method == JoinMethod::namespace_files || !setns_takes_pidfd())
+        open_namespace_files(state.init_pid, target);
     if (!state.cgroup_path.empty()) {
         if (auto dir = init_cgroup_dir(state, target.cgroup_v2)) {
             target.cgroup_dir.reset(::open(dir->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -417,16 +414,12 @@ std::optional<int> Command::wait_for(std::chrono::milliseconds timeout) {
     return ended ? reap(0) : try_wait();
 }
 
-void join_by_namespace_files_for_tests(bool on) {
-    g_force_namespace_files.store(on, std::memory_order_relaxed);
-}
-
 // --- operations -----------------------------------------------------------------------------
 
 Command start_command(const Workspace& ws, const ContainerState& state, const RunRequest& request) {
     if (request.argv.empty()) fail_usage("'run' needs a command to run");
     HostSide host = read_host_side(ws, state);
-    Target target = open_target(state);
+    Target target = open_target(state, request.join);
     std::optional<Identity> id;
     if (!request.user.empty()) id = resolve_identity(target, request.user);
     auto env = build_environment(target, request.term, host.env, id ? &*id : nullptr, "");
@@ -471,7 +464,7 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
 Command open_terminal(const Workspace& ws, const ContainerState& state, const EnterRequest& request,
                       int console_socket) {
     HostSide host = read_host_side(ws, state);
-    Target target = open_target(state);
+    Target target = open_target(state, request.join);
     Identity id = resolve_identity(target, request.user.empty() ? "root" : request.user);
     std::string shell = id.entry.shell;
     if (shell.empty() || !is_executable_file(target, shell)) shell = "/bin/sh";

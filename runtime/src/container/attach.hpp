@@ -67,11 +67,16 @@ struct AttachResult {
     std::string error;  // set when the command could not be started ("x: command not found")
 };
 
+// How the helper joins init's namespaces: one setns on its pidfd (5.8+), else one setns per
+// /proc/<init>/ns/* file. `namespace_files` takes the old kernels' way everywhere (tests).
+enum class JoinMethod { automatic, namespace_files };
+
 struct RunRequest {
     std::vector<std::string> argv;  // non-empty; one argument holding a space runs via /bin/sh -c
     std::string user;               // "" = stay root (no passwd lookup, no groups)
     std::string term;               // the caller's $TERM ("" = xterm-256color)
     std::array<int, 3> stdio = {-1, -1, -1};  // fds > 2 for the command's 0/1/2; -1 = the caller's
+    JoinMethod join = JoinMethod::automatic;
 };
 
 // Starts one command (its own session, no pty) and returns once it exec'd or failed to.
@@ -86,6 +91,7 @@ struct EnterRequest {
     std::string user = "root";
     std::string term;
     unsigned short rows = 24, cols = 80;  // the pty's window size from the start
+    JoinMethod join = JoinMethod::automatic;
 };
 
 // A login shell on a pty of the container's own devpts. The pty master is sent over
@@ -95,8 +101,5 @@ struct EnterRequest {
 // the shell, started (or failed, see Command::error). Throws as start_command does.
 Command open_terminal(const Workspace& ws, const ContainerState& state, const EnterRequest& request,
                       int console_socket);
-
-// Tests only: join through /proc/<init>/ns/* files, as on kernels before 5.8.
-void join_by_namespace_files_for_tests(bool on);
 
 }  // namespace ds::container

@@ -26,6 +26,7 @@
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
 #include "sys/loop.hpp"
+#include "sys/path_lookup.hpp"
 #include "sys/platform.hpp"
 #include "sys/probes.hpp"
 #include "sys/spawn.hpp"
@@ -49,7 +50,6 @@ constexpr auto kLoopReleaseTimeout = std::chrono::seconds(2);
 constexpr int kMaxStackedMounts = 8;
 constexpr size_t kMaxFsckOutput = 64 * 1024;
 
-const char* const kFsckDirs[] = {"/sbin", "/usr/sbin", "/system/bin"};
 const char* const kFsckEnv[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin:/system/bin", "LC_ALL=C",
                                 nullptr};
 
@@ -132,12 +132,6 @@ bool kernel_has(std::string_view fs) {
 }
 
 // --- e2fsck ----------------------------------------------------------------------------------
-
-bool executable_file(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-           ::access(path.c_str(), X_OK) == 0;
-}
 
 std::string drain(const sys::unique_fd& fd, const std::string& what) {
     std::string out;
@@ -490,26 +484,9 @@ ImageFs detect_image_fs(const std::string& path) {
     return *fs;
 }
 
-std::string find_e2fsck() {
-    std::vector<std::string> dirs;
-    if (const char* path = ::getenv("PATH")) {
-        std::string_view rest = path;
-        while (!rest.empty()) {
-            size_t colon = rest.find(':');
-            std::string_view dir = rest.substr(0, colon);
-            if (starts_with(dir, "/")) dirs.emplace_back(dir);  // relative entries: not for root
-            rest.remove_prefix(colon == std::string_view::npos ? rest.size() : colon + 1);
-        }
-    }
-    dirs.insert(dirs.end(), std::begin(kFsckDirs), std::end(kFsckDirs));
-    for (const auto& dir : dirs)
-        if (executable_file(dir + "/e2fsck")) return dir + "/e2fsck";
-    return "";
-}
-
 std::string check_image(const std::string& path, ImageFs fs) {
     if (fs != ImageFs::ext4) return "";
-    std::string e2fsck = find_e2fsck();
+    std::string e2fsck = sys::find_program("e2fsck");
     if (e2fsck.empty()) return std::string(kImageNotChecked);
     refuse_in_use(path, stat_path(path, "image"));
     // Preen repairs what is safe to repair; an image that cannot be written is only looked at.

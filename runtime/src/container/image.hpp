@@ -59,8 +59,6 @@ bool image_mounted_at(const std::string& image, const std::string& mount_point);
 
 // What check_image returns when the host has no e2fsck: the image was mounted unchecked.
 inline constexpr std::string_view kImageNotChecked = "e2fsck not found: image not checked";
-// The host's e2fsck (PATH, /sbin, /usr/sbin, /system/bin), "" when there is none.
-std::string find_e2fsck();
 // The loop device `image` is attached to ("/dev/loop3"), "" when none. mount_image refuses an
 // attached image: two loop devices over one file are two filesystems writing the same blocks.
 std::string image_loop_device(const std::string& image);

@@ -16,6 +16,7 @@
 
 #include "container/image.hpp"
 #include "container/install_parts.hpp"
+#include "container/lifecycle.hpp"
 #include "core/archive.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
@@ -80,7 +81,7 @@ using namespace install_detail;
 namespace ar = ds::archive;
 using sys::unique_fd;
 
-constexpr auto kLockWait = 2s;
+constexpr auto kInstallLockWait = 2s;
 
 InstallResult install_locked(const Workspace& ws, const InstallRequest& request, Source& src,
                              const Tools& tools, Staging& staging, const InstallSink& sink,
@@ -183,8 +184,8 @@ InstallResult install_locked(const Workspace& ws, const InstallRequest& request,
 }
 
 [[noreturn]] void fail_exists(const Workspace& ws, const std::string& name) {
-    fail_usage("container '" + name + "' already exists (" + ws.container_dir(name) +
-               "): choose another name, or remove that directory first");
+    fail_busy("container '" + name + "' already exists (" + ws.container_dir(name) +
+              "): choose another name, or remove that directory first");
 }
 
 }  // namespace
@@ -229,7 +230,10 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
 
     make_private_dirs(ws);  // Containers/ 0700: no other host user reaches the new rootfs
     sys::make_dirs(ws.pids_dir());
-    sys::FileLock lock(ws.sidecar(name, "lock"), kLockWait, "container '" + name + "'");
+    sys::FileLock lock =
+        request.try_lock
+            ? lock_container(ws, name, LockMode::try_once)
+            : sys::FileLock(ws.sidecar(name, "lock"), kInstallLockWait, "container '" + name + "'");
     if (lstat_path(ws.container_dir(name))) fail_exists(ws, name);
     std::string leftover;
     if (remove_stale_staging(ws, name, leftover)) {

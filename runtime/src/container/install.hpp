@@ -32,6 +32,7 @@ struct InstallRequest {
     std::string source;       // absolute path: tarball or directory
     uint64_t image_size = 0;  // 0: directory rootfs; else bytes of the sparse image
     std::string image_fs = "ext4";
+    bool try_lock = false;  // a held container lock fails at once (busy) instead of waiting
 };
 
 struct InstallEvent {

@@ -180,7 +180,9 @@ MonitorHandle spawn_monitor(const BootPlan& plan, int console_master) {
     options.fds = {
         {plan_read.get(), kPlanFd}, {report_write.get(), kReportFd}, {console_master, kConsoleFd}};
     options.new_session = true;
-    options.outlive_parent = true;
+    // Not our child: the caller may be a long-lived server, which would hold every monitor
+    // that ends as a zombie.
+    options.detach = true;
     MonitorHandle handle{sys::spawn(options), std::move(report_read)};
     return handle;
 }
@@ -542,13 +544,7 @@ void warn_if_reachable(const Config& config, const Warn& warn) {
 sys::FileLock lock_container(const Workspace& ws, const std::string& name, LockMode mode) {
     sys::make_dirs(ws.pids_dir());
     auto wait = mode == LockMode::wait ? std::chrono::milliseconds(kLockWait) : 0ms;
-    try {
-        return sys::FileLock(ws.sidecar(name, "lock"), wait, "container '" + name + "'");
-    } catch (const Error& e) {
-        // sys::FileLock reports a held lock as bad input; it is a conflict (HTTP 409).
-        if (e.kind() == ErrorKind::invalid) fail_busy(e.what());
-        throw;
-    }
+    return sys::FileLock(ws.sidecar(name, "lock"), wait, "container '" + name + "'");
 }
 
 StartResult start_container(const Workspace& ws, StartRequest request, const Warn& warn,

@@ -134,14 +134,8 @@ StartResult Runtime::restart(const StartOptions& options, std::chrono::seconds t
                              lock_);
 }
 
-InstallResult Runtime::install(const InstallRequest& request, int cancel_fd) {
-    // install_container takes the container's lock itself and waits for it; a caller that must
-    // not block learns of a held lock here first (the short window in between only means the
-    // install waits as the CLI would).
-    if (lock_ == LockMode::try_once) {
-        check_container_name(request.name);
-        auto probe = lock_container(ws_, request.name, LockMode::try_once);
-    }
+InstallResult Runtime::install(InstallRequest request, int cancel_fd) {
+    request.try_lock = lock_ == LockMode::try_once;
     return install_container(
         ws_, request, [this](const InstallEvent& e) { out_.install_event(e); }, cancel_fd);
 }

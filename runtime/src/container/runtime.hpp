@@ -98,7 +98,7 @@ class Runtime {
     StartResult restart(const StartOptions& options,
                         std::chrono::seconds timeout = kDefaultStopTimeout);
     // Progress goes to Output::install_event; `cancel_fd` (-1 none) readable = stop and clean up.
-    InstallResult install(const InstallRequest& request, int cancel_fd = -1);
+    InstallResult install(InstallRequest request, int cancel_fd = -1);
 
     // Inside a running container (not_found when it is not running). The calling process never
     // joins the container: a helper does (container/attach.hpp). Signal forwarding and the

@@ -30,7 +30,7 @@ FileLock::FileLock(const std::string& path, std::chrono::milliseconds timeout,
         }
         if (errno != EWOULDBLOCK) fail_errno("lock " + path);
         if (std::chrono::steady_clock::now() >= deadline)
-            fail_usage(what + " is busy: another droidspaces command is managing it");
+            fail_busy(what + " is busy: another droidspaces command is managing it");
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 }

@@ -11,7 +11,7 @@ namespace ds::sys {
 
 class FileLock {
   public:
-    // Waits up to `timeout` for the lock; throws a usage error naming `what` when busy.
+    // Waits up to `timeout` for the lock; throws a busy error naming `what` when it stays held.
     FileLock(const std::string& path, std::chrono::milliseconds timeout, const std::string& what);
     ~FileLock();
     FileLock(const FileLock&) = delete;

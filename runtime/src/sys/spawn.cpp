@@ -23,7 +23,7 @@ namespace ds::sys {
 namespace {
 
 // What the child reports when it cannot exec: where it stopped, the hook's step, errno.
-enum Stage : int { kStageFds = 1, kStageSession, kStageHook, kStageExec };
+enum Stage : int { kStageFds = 1, kStageSession, kStageHook, kStageExec, kStageDetach };
 struct Report {
     int stage;
     int step;
@@ -40,8 +40,9 @@ struct ChildPlan {
     int* scratch;   // fd_count ints: the descriptors parked above every target
     int base;       // above every target and 2
     int report_fd;  // close-on-exec write end of the errno pipe
+    int pid_fd;     // detach: close-on-exec write end that carries the grandchild's PID
     pid_t parent;
-    bool inherit_stdio, new_session, reset_signals, outlive_parent;
+    bool inherit_stdio, new_session, reset_signals, outlive_parent, detach;
     int death_signal;
     PreExecHook pre_exec;
     const void* pre_exec_arg;
@@ -109,8 +110,20 @@ int set_up_fds(const ChildPlan& p) {
     return report;
 }
 
+// detach: forks again and ends the middle process, so the program's parent becomes init (or
+// the nearest subreaper) at once and a long-lived caller never holds it as a zombie.
+void detach_from_parent(const ChildPlan& p) {
+    pid_t grandchild = ::fork();
+    if (grandchild < 0) child_fail(p.report_fd, kStageDetach, 0);
+    if (grandchild == 0) return;
+    while (::write(p.pid_fd, &grandchild, sizeof grandchild) < 0 && errno == EINTR) {
+    }
+    ::_exit(0);
+}
+
 [[noreturn]] void run_child(const ChildPlan& p) {
     int report = p.report_fd;
+    if (p.detach) detach_from_parent(p);
     if (p.reset_signals) {
         struct sigaction dfl;
         std::memset(&dfl, 0, sizeof dfl);
@@ -161,6 +174,8 @@ std::string failure_text(const SpawnOptions& o, const Report& r) {
             return "cannot pass descriptors to " + o.path + ": " + why;
         case kStageSession:
             return "cannot start a session for " + o.path + ": " + why;
+        case kStageDetach:
+            return "cannot detach " + o.path + " from this process: " + why;
         case kStageHook: {
             const char* step = o.step_text ? o.step_text(r.step) : nullptr;
             return "cannot run " + o.path + ": " +
@@ -184,13 +199,16 @@ int waitpid_retry(pid_t pid, int flags) {
 }  // namespace
 
 Child::Child(Child&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)) {}
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::move(other.pidfd_)),
+      detached_(std::exchange(other.detached_, false)) {}
 
 Child& Child::operator=(Child&& other) noexcept {
     if (this != &other) {
         reset();
         pid_ = std::exchange(other.pid_, -1);
         pidfd_ = std::move(other.pidfd_);
+        detached_ = std::exchange(other.detached_, false);
     }
     return *this;
 }
@@ -202,7 +220,10 @@ Child::~Child() {
 void Child::reset() {
     if (pid_ > 0) {
         signal(SIGKILL);
-        waitpid_retry(pid_, 0);
+        if (detached_)
+            wait_for(std::chrono::seconds(5));  // its new parent reaps it
+        else
+            waitpid_retry(pid_, 0);
     }
     pid_ = -1;
     pidfd_.reset();
@@ -210,6 +231,13 @@ void Child::reset() {
 
 int Child::wait() {
     if (pid_ <= 0) fail_runtime("wait for a child that is not running");
+    if (detached_) {
+        while (!wait_process_exit(pid_, std::chrono::hours(1))) {
+        }
+        pid_ = -1;
+        pidfd_.reset();
+        return 0;
+    }
     int status = waitpid_retry(pid_, 0);
     if (status == -1) fail_errno("waitpid " + std::to_string(pid_));
     pid_ = -1;
@@ -219,6 +247,14 @@ int Child::wait() {
 
 std::optional<int> Child::wait_for(std::chrono::milliseconds timeout) {
     if (pid_ <= 0) fail_runtime("wait for a child that is not running");
+    if (detached_) {
+        bool ended =
+            pidfd_ ? wait_readable(pidfd_.get(), timeout) : wait_process_exit(pid_, timeout);
+        if (!ended) return std::nullopt;
+        pid_ = -1;
+        pidfd_.reset();
+        return 0;  // reaped by its parent, not us: the status is not ours to know
+    }
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         int status = waitpid_retry(pid_, WNOHANG);
@@ -242,6 +278,7 @@ std::optional<int> Child::wait_for(std::chrono::milliseconds timeout) {
 bool Child::signal(int sig) {
     if (pid_ <= 0) return false;
     if (pidfd_) return send_signal(pidfd_.get(), sig);
+    if (detached_) return false;    // without a pidfd its PID may be another process's by now
     return ::kill(pid_, sig) == 0;  // not reaped yet: the PID is still ours
 }
 
@@ -273,6 +310,12 @@ Child spawn(const SpawnOptions& o) {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail_errno("pipe2 for " + o.path);
     unique_fd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+    unique_fd pid_read, pid_write;
+    if (o.detach) {
+        if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail_errno("pipe2 for " + o.path);
+        pid_read.reset(pipe_fds[0]);
+        pid_write.reset(pipe_fds[1]);
+    }
 
     ChildPlan plan = {};
     plan.path = o.path.c_str();
@@ -283,11 +326,13 @@ Child spawn(const SpawnOptions& o) {
     plan.scratch = scratch.data();
     plan.base = base;
     plan.report_fd = report_write.get();
+    plan.pid_fd = pid_write.get();
     plan.parent = ::getpid();
     plan.inherit_stdio = o.inherit_stdio;
     plan.new_session = o.new_session;
     plan.reset_signals = o.reset_signals;
-    plan.outlive_parent = o.outlive_parent;
+    plan.outlive_parent = o.outlive_parent || o.detach;
+    plan.detach = o.detach;
     plan.death_signal = o.death_signal;
     plan.pre_exec = o.pre_exec;
     plan.pre_exec_arg = o.pre_exec_arg;
@@ -302,13 +347,27 @@ Child spawn(const SpawnOptions& o) {
     ::pthread_sigmask(SIG_SETMASK, &plan.parent_mask, nullptr);
     if (pid < 0) fail_errno("fork for " + o.path, fork_errno);
 
-    Child child(pid, pidfd_open(pid));  // owns the process from here on, even if we throw
+    Child child;
+    if (o.detach) {
+        // The middle process writes the program's PID and ends at once.
+        waitpid_retry(pid, 0);
+        pid_write.reset();
+        pid_t grandchild = 0;
+        ssize_t n;
+        while ((n = ::read(pid_read.get(), &grandchild, sizeof grandchild)) < 0 && errno == EINTR) {
+        }
+        if (n == sizeof grandchild && grandchild > 0)
+            child = Child(grandchild, pidfd_open(grandchild), true);
+    } else {
+        child = Child(pid, pidfd_open(pid));  // owns the process from here on, even if we throw
+    }
     report_write.reset();
     Report r = read_report(report_read.get());
     if (r.stage != 0) {
-        child.wait();
+        if (child) child.wait();
         fail_runtime(failure_text(o, r));
     }
+    if (!child) fail_runtime("cannot run " + o.path + ": the detached process did not start");
     return child;
 }
 

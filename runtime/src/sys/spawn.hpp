@@ -59,6 +59,11 @@ struct SpawnOptions {
     bool new_session = false;     // setsid(): no controlling terminal, own process group
     bool reset_signals = true;    // default dispositions, empty mask
     bool outlive_parent = false;  // no parent-death signal
+    // Double fork: the program's parent is init (or the nearest subreaper) from the start, so a
+    // long-lived caller (a server starting monitors) never holds it as a zombie. Implies
+    // outlive_parent. The Child can signal it (pidfd) and wait for it to end, but its exit
+    // status belongs to its new parent (wait() returns 0).
+    bool detach = false;
     int death_signal = SIGKILL;
     PreExecHook pre_exec = nullptr;
     const void* pre_exec_arg = nullptr;
@@ -68,7 +73,8 @@ struct SpawnOptions {
 class Child {
   public:
     Child() = default;
-    Child(pid_t pid, unique_fd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+    Child(pid_t pid, unique_fd pidfd, bool detached = false)
+        : pid_(pid), pidfd_(std::move(pidfd)), detached_(detached) {}
     Child(Child&& other) noexcept;
     Child& operator=(Child&& other) noexcept;
     Child(const Child&) = delete;
@@ -95,6 +101,7 @@ class Child {
     void reset();
     pid_t pid_ = -1;
     unique_fd pidfd_;
+    bool detached_ = false;  // spawned with `detach`: not our child, never waitpid'ed
 };
 
 // Starts the program; throws (naming the program, the step and errno) when it could not be
