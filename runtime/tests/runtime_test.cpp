@@ -85,9 +85,6 @@ TEST(ErrorKinds, ExitCodesStayAsDocumented) {
     EXPECT_EQ(Error(ErrorKind::not_found, "x").exit_code(), kExitUsage);
     EXPECT_EQ(Error(ErrorKind::busy, "x").exit_code(), kExitUsage);
     EXPECT_EQ(Error(ErrorKind::system, "x").exit_code(), kExitRuntime);
-    // The exit-code constructor older code uses maps onto kinds.
-    EXPECT_EQ(Error(kExitUsage, "x").kind(), ErrorKind::invalid);
-    EXPECT_EQ(Error(kExitRuntime, "x").kind(), ErrorKind::system);
     EXPECT_EQ(to_string(ErrorKind::not_found), "not_found");
     EXPECT_EQ(to_string(ErrorKind::busy), "busy");
 }

@@ -278,7 +278,7 @@ InstallResult install_container(const Workspace& ws, const InstallRequest& reque
     } catch (const Error& e) {
         std::string left = staging.cleanup();
         if (left.empty()) throw;
-        throw Error(e.exit_code(), std::string(e.what()) + "; cleanup incomplete: " + left);
+        throw Error(e.kind(), std::string(e.what()) + "; cleanup incomplete: " + left);
     } catch (const std::exception& e) {
         std::string left = staging.cleanup();
         fail_runtime(std::string(e.what()) + (left.empty() ? "" : "; cleanup incomplete: " + left));

@@ -44,9 +44,6 @@ constexpr int exit_code_of(ErrorKind kind) {
 class Error : public std::runtime_error {
   public:
     Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
-    // Older call sites speak exit codes: 2 is a system error, anything else bad input.
-    Error(int exit_code, const std::string& message)
-        : Error(exit_code == kExitRuntime ? ErrorKind::system : ErrorKind::invalid, message) {}
     ErrorKind kind() const { return kind_; }
     int exit_code() const { return exit_code_of(kind_); }
 
