@@ -284,30 +284,17 @@ int open_terminal_here(const CommandPlan& p) {
     return slave;
 }
 
-// clone3(CLONE_PARENT | CLONE_INTO_CGROUP) (5.7+, cgroup v2). exit_signal must be 0 with
-// CLONE_PARENT (the kernel refuses anything else): the child gets the helper's, SIGCHLD.
-pid_t clone_parent_into_cgroup(int cgroup_fd) {
-    struct {  // struct clone_args (linux/sched.h), CLONE_ARGS_SIZE_VER2
-        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-            set_tid_size, cgroup;
-    } args = {};
-    constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
-    args.flags = CLONE_PARENT | kCloneIntoCgroup;
-    args.cgroup = static_cast<uint64_t>(cgroup_fd);
-    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
-}
-
 // The command, a child of the caller (CLONE_PARENT) in the PID namespace joined above.
 pid_t clone_command(const CommandPlan& p, int tty) {
     if (p.join.cgroup_dir >= 0 && p.join.cgroup_v2) {
-        pid_t pid = clone_parent_into_cgroup(p.join.cgroup_dir);
+        // CLONE_PARENT: exit_signal 0; the command signals the caller with the helper's SIGCHLD.
+        pid_t pid = sys::clone_into_cgroup(CLONE_PARENT, p.join.cgroup_dir, 0);
         if (pid == 0) command_main(p, tty, false);
         if (pid > 0) return pid;
         // No clone3 (seccomp, kernel < 5.7): the cgroup.procs write does the same.
     }
     // Raw clone: fork() would run the caller's atfork handlers in the helper.
-    pid_t pid = static_cast<pid_t>(
-        ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    pid_t pid = sys::clone_process(CLONE_PARENT);
     if (pid == 0) command_main(p, tty, true);
     return pid;
 }

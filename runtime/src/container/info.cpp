@@ -95,15 +95,6 @@ std::string selinux_mode() {
     return trimmed(*text) == "0" ? "Permissive" : "Enforcing";
 }
 
-// Counters the v2 cgroup lacks, from the v1 controllers' droidspaces/<name> (list's reader).
-void fill_from_v1(CgroupUsage& cg, const ResourceUsage& u) {
-    if (!cg.memory_current) cg.memory_current = u.memory_bytes;
-    if (!cg.memory_max) cg.memory_max = u.memory_limit_bytes;
-    if (!cg.pids_current) cg.pids_current = u.pids;
-    if (!cg.pids_max) cg.pids_max = u.pids_limit;
-    if (!cg.cpu_usage_usec) cg.cpu_usage_usec = u.cpu_usage_usec;
-}
-
 }  // namespace
 
 // --- info ----------------------------------------------------------------------------------------
@@ -128,8 +119,7 @@ ContainerInfo inspect_container(const Workspace& ws, const std::string& name,
         if (auto mountinfo = sys::try_read_file(proc_path(pid, "mountinfo")))
             info.mounts = format::count_lines(*mountinfo);
         info.namespaces = namespaces_of(pid);
-        info.cgroup = cgroup_usage(state->cgroup_path);
-        fill_from_v1(info.cgroup, container_usage(state->name, state->cgroup_path));
+        info.cgroup = cgroup_usage(state->name, state->cgroup_path);
         info.usage = process_usage(pid, options.sample_cpu);
         // Still the same process after all those reads? Otherwise it stopped meanwhile.
         if (!init_is_running(*state))

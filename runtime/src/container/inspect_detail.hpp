@@ -48,7 +48,8 @@ std::optional<ContainerState> check_record(const Workspace& ws, const std::strin
 
 std::optional<uint64_t> read_value(const std::string& path);
 std::optional<size_t> subtree_processes(const std::string& path, int depth = 0);
-CgroupUsage cgroup_usage(const std::string& path);
+// The container's cgroup counters for `info` (container_usage's) plus its process count.
+CgroupUsage cgroup_usage(const std::string& name, const std::string& path);
 ProcessUsage process_usage(pid_t init, bool sample_cpu);
 
 inline nlohmann::json optional_json(const std::optional<uint64_t>& value) {

@@ -60,17 +60,17 @@ std::optional<size_t> subtree_processes(const std::string& path, int depth) {
     return n;
 }
 
-CgroupUsage cgroup_usage(const std::string& path) {
+CgroupUsage cgroup_usage(const std::string& name, const std::string& path) {
     CgroupUsage u;
     u.path = path;
-    if (path.empty() || !sys::is_directory(path)) return u;
-    u.memory_current = read_value(path + "/memory.current");
-    u.memory_max = read_value(path + "/memory.max");
-    u.pids_current = read_value(path + "/pids.current");
-    u.pids_max = read_value(path + "/pids.max");
-    if (auto stat = sys::try_read_file(path + "/cpu.stat"))
-        u.cpu_usage_usec = format::flat_keyed_value(*stat, "usage_usec");
-    u.processes = subtree_processes(path);
+    // One reader for the counters (v2 files, else the v1 limit cgroups), as `show --all` has.
+    ResourceUsage r = container_usage(name, path);
+    u.memory_current = r.memory_bytes;
+    u.memory_max = r.memory_limit_bytes;
+    u.pids_current = r.pids;
+    u.pids_max = r.pids_limit;
+    u.cpu_usage_usec = r.cpu_usage_usec;
+    if (!path.empty() && sys::is_directory(path)) u.processes = subtree_processes(path);
     return u;
 }
 

@@ -19,14 +19,14 @@ pid_t clone_process(unsigned long namespace_flags) {
         ::syscall(SYS_clone, namespace_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
 }
 
-pid_t clone_into_cgroup(unsigned long namespace_flags, int cgroup_fd) {
+pid_t clone_into_cgroup(unsigned long flags, int cgroup_fd, int exit_signal) {
     struct {  // struct clone_args (linux/sched.h), CLONE_ARGS_SIZE_VER2
         uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
             set_tid_size, cgroup;
     } args = {};
     constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
-    args.flags = namespace_flags | kCloneIntoCgroup;
-    args.exit_signal = SIGCHLD;
+    args.flags = flags | kCloneIntoCgroup;
+    args.exit_signal = static_cast<uint64_t>(exit_signal);
     args.cgroup = static_cast<uint64_t>(cgroup_fd);
     return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }

@@ -1,6 +1,7 @@
 // Processes: clone into namespaces, pidfds, /proc facts, waiting with deadlines.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -17,7 +18,10 @@ pid_t clone_process(unsigned long namespace_flags);
 // clone3 into the cgroup open at `cgroup_fd` (CLONE_INTO_CGROUP, kernel 5.7+, cgroup v2): the child
 // is born there, which avoids the slow migration a write to cgroup.procs costs. Like fork:
 // 0 in the child, the PID in the parent, -1 with errno when the kernel cannot do it.
-pid_t clone_into_cgroup(unsigned long namespace_flags, int cgroup_fd);
+// `exit_signal` must be 0 with CLONE_PARENT in `flags` (the kernel refuses anything else; the
+// child then signals the caller's parent with its own exit signal). A plain syscall: safe
+// between fork and exec.
+pid_t clone_into_cgroup(unsigned long flags, int cgroup_fd, int exit_signal = SIGCHLD);
 // -1 with errno set when the kernel has no pidfd_open (before 5.3) or the process is gone.
 unique_fd pidfd_open(pid_t pid);
 // Start time of the process in clock ticks since boot (field 22 of /proc/PID/stat): with the
