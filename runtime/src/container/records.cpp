@@ -188,31 +188,44 @@ bool monitor_in_workspace(pid_t pid, const Workspace& ws) {
     return root == ws.root;
 }
 
-// The host path of the container cgroup `init` lives in ("<root>/droidspaces/<name>"), or "".
-std::string cgroup_of(pid_t init, const std::string& name) {
+// The host path of the container cgroup `init` lives in ("<root>/droidspaces/<name>"), or "":
+// one read of /proc/<init>/cgroup, judged against the v2 line ("0::") and the named systemd one.
+std::string cgroup_of(pid_t init, const std::string& name, const sys::CgroupHost& host) {
     std::string leaf = "/droidspaces/" + sanitize_name(name);
-    auto inside = [&](const std::string& path) {
-        return path == leaf || path.rfind(leaf + "/", 0) == 0;
+    auto inside = [&](std::string_view path) {
+        return path == leaf || (path.size() > leaf.size() && path.substr(0, leaf.size()) == leaf &&
+                                path[leaf.size()] == '/');
     };
-    if (auto path = sys::process_cgroup2_path(init); path && inside(*path))
-        if (auto root = sys::cgroup2_root()) return *root + leaf;
     auto text = sys::try_read_file(proc_path(init, "cgroup")).value_or("");
-    auto pos = text.find(":name=systemd:");
-    if (pos != std::string::npos) {
-        auto end = text.find('\n', pos);
-        std::string path = text.substr(pos + 14, end == std::string::npos ? end : end - pos - 14);
-        if (inside(path))
-            if (auto root = sys::cgroup_v1_systemd_root()) return *root + leaf;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        std::string_view line = rest.substr(0, rest.find('\n'));
+        rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+        auto first = line.find(':');
+        auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
+        if (second == std::string_view::npos) continue;
+        std::string_view controllers = line.substr(first + 1, second - first - 1);
+        std::string_view path = line.substr(second + 1);
+        if (!inside(path)) continue;
+        if (line.substr(0, first) == "0" && controllers.empty() && host.v2_root)
+            return *host.v2_root + leaf;
+        if (controllers == "name=systemd")
+            if (auto root = host.v1_systemd_root()) return *root + leaf;
     }
     return "";
+}
+
+std::string cgroup_of(pid_t init, const std::string& name) {
+    return cgroup_of(init, name, sys::host_cgroups());
 }
 
 // Whether `init` lives in the runtime's own cgroup for `name` (droidspaces/<name> under the
 // container cgroup root), which only host root can create and move processes into. A host
 // without any cgroup hierarchy for containers has nothing to check.
 bool in_runtime_cgroup(pid_t init, const std::string& name) {
-    if (!sys::cgroup2_root() && !sys::cgroup_v1_systemd_root()) return true;
-    return !cgroup_of(init, name).empty();
+    auto host = sys::host_cgroups();
+    if (!host.v2_root && !host.v1_systemd_root()) return true;
+    return !cgroup_of(init, name, host).empty();
 }
 
 // A container init the runtime can vouch for without a record of its own: PID 1 of a PID

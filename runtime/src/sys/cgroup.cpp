@@ -202,14 +202,4 @@ bool remove_cgroup_tree(const std::string& path, std::chrono::milliseconds timeo
     }
 }
 
-std::optional<std::string> process_cgroup2_path(pid_t pid) {
-    auto text = try_read_file("/proc/" + std::to_string(pid) + "/cgroup");
-    if (!text) return std::nullopt;
-    std::istringstream in(*text);
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("0::", 0) == 0) return line.substr(3);
-    return std::nullopt;
-}
-
 }  // namespace ds::sys

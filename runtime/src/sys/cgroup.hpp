@@ -59,7 +59,5 @@ void kill_cgroup(const std::string& path);
 // Removes the subtree bottom-up, waiting up to `timeout` for dying processes to leave.
 // Returns false when something could not be removed.
 bool remove_cgroup_tree(const std::string& path, std::chrono::milliseconds timeout);
-// The cgroup path of `pid` in the v2 hierarchy, relative to its root ("/droidspaces/x/init.scope").
-std::optional<std::string> process_cgroup2_path(pid_t pid);
 
 }  // namespace ds::sys
