@@ -1,0 +1,88 @@
+// The HTTP transport: httplib's request parser and router behind our own listeners and accept
+// loop, so that the server decides what a client may hold: how many connections at once, how
+// long and how large a request head may be, how long a body may stall. httplib's own loop
+// (one listener, no head deadline, unbounded headers, select()) is not used.
+//
+// One thread per connection, up to HttpLimits::max_connections; at the cap the loop stops
+// accepting and new clients wait in the kernel's backlog until a connection ends (nginx's
+// worker_connections), so a burst is served late, never refused. Long-lived responses (SSE)
+// also take a stream slot; beyond max_streams they answer 503 at once.
+//
+// Includes httplib.h: only the server's translation units include this header.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+
+#include "sys/fd.hpp"
+
+namespace ds::server {
+
+struct HttpLimits {
+    size_t max_connections = 128;
+    size_t max_streams = 32;
+    std::chrono::seconds head_timeout{10};   // request line + headers, in all
+    size_t max_head_bytes = 16 * 1024;       // request line + headers
+    std::chrono::seconds keep_alive{5};      // idle between requests on one connection
+    std::chrono::seconds body_stall{30};     // longest wait for the next body bytes
+    std::chrono::seconds write_stall{30};    // longest wait for a client to take our bytes
+    size_t max_requests_per_connection = 100;
+};
+
+// Binds a listening TCP socket (CLOEXEC, SO_REUSEADDR; IPV6_V6ONLY for IPv6) on a numeric
+// address. Throws a system error naming address, port and errno ("127.0.0.1:8420: Address
+// already in use").
+sys::unique_fd listen_on(const std::string& address, uint16_t port, int backlog = 256);
+
+class StreamSlot;
+
+class HttpServer : public httplib::Server {
+  public:
+    explicit HttpServer(HttpLimits limits = {});
+    ~HttpServer() override;
+
+    // Serves connections from `listeners` until request_stop(); then waits (up to 5 s) for the
+    // connections being served to end. Blocks the calling thread.
+    void serve(std::vector<sys::unique_fd> listeners);
+    // Thread-safe. Stops accepting, wakes the loop and every stream (stop_fd becomes readable).
+    void request_stop();
+    bool stopping() const;
+    // Readable once stop was requested: streams poll it beside their own fds.
+    int stop_fd() const;
+
+    size_t active_connections() const;
+    // A slot for a long-lived response; nullopt when max_streams are taken (answer 503).
+    std::optional<StreamSlot> acquire_stream_slot();
+
+    const HttpLimits& limits() const { return limits_; }
+
+  private:
+    friend class StreamSlot;
+    struct State;
+    HttpLimits limits_;
+    std::shared_ptr<State> state_;
+};
+
+// Holds one stream slot while alive (movable).
+class StreamSlot {
+  public:
+    StreamSlot(StreamSlot&& other) noexcept;
+    StreamSlot& operator=(StreamSlot&& other) noexcept;
+    StreamSlot(const StreamSlot&) = delete;
+    StreamSlot& operator=(const StreamSlot&) = delete;
+    ~StreamSlot();
+
+  private:
+    friend class HttpServer;
+    explicit StreamSlot(std::shared_ptr<HttpServer::State> state) : state_(std::move(state)) {}
+    std::shared_ptr<HttpServer::State> state_;
+};
+
+}  // namespace ds::server
