@@ -213,6 +213,7 @@ run_tests() {
 
 # The demo lives in its own workspace, so it never touches the user's containers.
 DEMO_HOME=${DEMO_HOME:-/var/lib/droidspaces-demo}
+# DEMO_PORT: the server's port (default 8420, the documented one).
 DEMO_NAME=demo
 
 demo_ds() {
@@ -243,7 +244,7 @@ demo_start() {
     demo_ds pid --name "$DEMO_NAME" >/dev/null 2>&1 ||
         demo_ds start --name "$DEMO_NAME" --net=none
     log "demo 5/5: starting the server"
-    demo_ds daemon --status >/dev/null 2>&1 || demo_ds daemon >/dev/null
+    demo_ds daemon --status >/dev/null 2>&1 || demo_ds daemon --port "${DEMO_PORT:-8420}" >/dev/null
     demo_ds daemon --status
     log "the CLI for this workspace: DROIDSPACES_HOME=$DEMO_HOME $BUILD_DIR/droidspaces show --all"
     log "undo all of it: ./build.sh demo stop"
