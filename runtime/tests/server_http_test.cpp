@@ -173,6 +173,13 @@ class HttpServerTest : public ::testing::Test {
         server_->Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
             res.set_content(std::to_string(req.body.size()), "text/plain");
         });
+        // What server.cpp's guards do: answer from the head, without reading the body.
+        server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+            if (req.path != "/reject") return httplib::Server::HandlerResponse::Unhandled;
+            res.status = 413;
+            res.set_content("too large", "text/plain");
+            return httplib::Server::HandlerResponse::Handled;
+        });
         std::vector<unique_fd> listeners;
         listeners.push_back(ds::server::listen_on("127.0.0.1", 0));
         port_ = local_port(listeners.back().get());
@@ -296,6 +303,26 @@ TEST_F(HttpServerTest, BodyStallDropsAStalledBody) {
     ASSERT_TRUE(send_all(ok.get(),
                          "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc"));
     EXPECT_NE(read_response(ok.get()).find("\r\n\r\n3"), std::string::npos);
+}
+
+// An unread body must end the connection: its bytes would otherwise be parsed as the next
+// request (request smuggling past the guards), and closing with them unread would reset the
+// connection before the client reads the 413.
+TEST_F(HttpServerTest, AnUnreadBodyEndsTheConnectionAfterTheResponse) {
+    start(small_limits());
+    const std::string smuggled = get("/hello");
+    std::string body = smuggled + std::string(2 * 1024 * 1024 - smuggled.size(), 'x');
+    auto fd = connect_to(port_);
+    std::thread writer([&] {
+        send_all(fd.get(), "POST /reject HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
+    });
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 5s, &closed);
+    writer.join();
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out.substr(0, 200);
+    EXPECT_EQ(out.find("HTTP/1.1", 1), std::string::npos) << "a second response: " << out;
 }
 
 // Guard: the connection cap. The (cap+1)th connection is not served while the cap is held by

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -115,9 +116,23 @@ class ConnectionStream final : public httplib::Stream {
         phase_ = Phase::head;
         head_deadline_ = deadline;
         head_bytes_ = 0;
+        body_expected_ = 0;
+        body_read_ = 0;
+        body_chunked_ = false;
     }
     // httplib read the head (setup_request callback): from now on only body_stall applies.
-    void begin_body() { phase_ = Phase::body; }
+    void begin_body(const httplib::Request& req) {
+        phase_ = Phase::body;
+        body_chunked_ = req.has_header("Transfer-Encoding");
+        const auto length = req.get_header_value("Content-Length");
+        body_expected_ = length.empty() ? 0 : std::strtoull(length.c_str(), nullptr, 10);
+    }
+    // The request's body was not (all) read: a handler or a guard answered without it. Its
+    // bytes would be parsed as the next request, so the connection must end (a chunked body is
+    // assumed unread: we do not track its end).
+    bool body_left_unread() const { return body_chunked_ || body_read_ < body_expected_; }
+    // The client may still be sending what we will not read (a body, a header flood).
+    bool input_left_unread() const { return head_capped_ || body_left_unread(); }
 
     bool buffered() const { return off_ < len_; }
     // A limit cut the request short: the connection cannot be reused.
@@ -130,7 +145,10 @@ class ConnectionStream final : public httplib::Stream {
 
     ssize_t read(char* ptr, size_t size) override {
         if (phase_ == Phase::head) {
-            if (head_bytes_ >= limits_.max_head_bytes) return fail();
+            if (head_bytes_ >= limits_.max_head_bytes) {
+                head_capped_ = true;
+                return fail();
+            }
             size = std::min(size, limits_.max_head_bytes - head_bytes_);
         }
         if (!buffered()) {
@@ -140,7 +158,11 @@ class ConnectionStream final : public httplib::Stream {
         const size_t n = std::min(size, len_ - off_);
         std::memcpy(ptr, buf_.data() + off_, n);
         off_ += n;
-        if (phase_ == Phase::head) head_bytes_ += n;
+        if (phase_ == Phase::head) {
+            head_bytes_ += n;
+        } else {
+            body_read_ += n;
+        }
         return static_cast<ssize_t>(n);
     }
 
@@ -213,6 +235,10 @@ class ConnectionStream final : public httplib::Stream {
     Clock::time_point head_deadline_{};
     size_t head_bytes_ = 0;
     bool failed_ = false;
+    bool head_capped_ = false;
+    unsigned long long body_expected_ = 0;
+    unsigned long long body_read_ = 0;
+    bool body_chunked_ = false;
     std::array<char, 4096> buf_{};
     size_t off_ = 0;
     size_t len_ = 0;
@@ -253,20 +279,41 @@ class ConnectionRunner {
   public:
     static void run(HttpServer* server, std::shared_ptr<HttpServer::State> state,
                     sys::unique_fd sock, Clock::time_point accepted) {
-        serve_requests(server, *state, sock.get(), accepted);
-        // A graceful end: the client sees EOF after our last response, not a reset.
+        const bool unread = serve_requests(server, *state, sock.get(), accepted);
+        if (unread) linger(sock.get(), state->stop_fd.get());
         shutdown(sock.get(), SHUT_RDWR);
         sock.reset();
         state->connection_ended();
     }
 
   private:
-    static void serve_requests(HttpServer* server, HttpServer::State& st, int sock,
+    // Closing a socket with unread input makes the kernel send a reset, which can destroy our
+    // last response (a 413) before the client reads it. So: FIN first, then discard what the
+    // client still sends, for a bounded time and amount (nginx's lingering_close).
+    static void linger(int sock, int stop_fd) {
+        if (shutdown(sock, SHUT_WR) < 0) return;
+        const auto deadline = Clock::now() + std::chrono::seconds(1);
+        size_t discarded = 0;
+        std::array<char, 16 * 1024> sink{};
+        while (discarded < 8 * 1024 * 1024 && Clock::now() < deadline) {
+            std::array<pollfd, 2> fds{{{sock, POLLIN, 0}, {stop_fd, POLLIN, 0}}};
+            const int r = poll(fds.data(), fds.size(), poll_timeout_ms(deadline - Clock::now()));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0 || fds[1].revents) return;
+            const ssize_t n = recv(sock, sink.data(), sink.size(), MSG_DONTWAIT);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (n <= 0) return;  // EOF: the client has read our response and closed
+            discarded += static_cast<size_t>(n);
+        }
+    }
+
+    // Serves requests until the connection ends; true when the client may still be sending.
+    static bool serve_requests(HttpServer* server, HttpServer::State& st, int sock,
                                Clock::time_point accepted) {
         const auto& limits = st.limits;
         ConnectionStream stream(sock, limits, st.stop_fd.get());
         for (size_t count = 0; count < limits.max_requests_per_connection; ++count) {
-            if (st.stopping) return;
+            if (st.stopping) return false;
             // The first request's head deadline runs from accept: a client that connects and
             // trickles (or sends nothing) is gone head_timeout later.
             auto idle_since = count == 0 ? accepted : Clock::now();
@@ -275,15 +322,17 @@ class ConnectionRunner {
             if (!stream.buffered() &&
                 wait_for_request(sock, st.stop_fd.get(), st.pressure_fd.get(), idle_since,
                                  wait_deadline) != Wait::request) {
-                return;
+                return false;
             }
             stream.begin_head(count == 0 ? accepted + limits.head_timeout
                                          : Clock::now() + limits.head_timeout);
             const bool last = count + 1 == limits.max_requests_per_connection;
             bool connection_closed = false;
-            if (!process_one(server, st, stream, last || st.stopping, connection_closed)) return;
-            if (connection_closed || stream.failed()) return;
+            const bool ok = process_one(server, st, stream, last || st.stopping, connection_closed);
+            if (stream.input_left_unread()) return true;
+            if (!ok || connection_closed || stream.failed()) return false;
         }
+        return false;
     }
 
     static bool process_one(HttpServer* server, HttpServer::State& st, ConnectionStream& stream,
@@ -294,8 +343,9 @@ class ConnectionRunner {
         }
         bool ok = false;
         try {
-            ok = server->process_request(stream, close, connection_closed,
-                                         [&stream](httplib::Request&) { stream.begin_body(); });
+            ok = server->process_request(
+                stream, close, connection_closed,
+                [&stream](httplib::Request& req) { stream.begin_body(req); });
         } catch (...) {
             // A handler's exception is turned into a 500 by the exception handler; anything
             // escaping it (allocation failure while writing) ends only this connection.
