@@ -207,8 +207,7 @@ std::optional<Rejection> Guards::check(const RequestHead& head) const {
     // logs and the browser's history).
     const auto presented = head.authorization ? bearer_token(*head.authorization) : std::nullopt;
     if (!presented || config_.token.empty() || !tokens_equal(*presented, config_.token)) {
-        return Rejection{401, "unauthorized",
-                         "a valid \"Authorization: Bearer\" token is required"};
+        return Rejection{401, "unauthorized", "a valid Authorization: Bearer token is required"};
     }
     // 5. Bodies: decided on the head, before httplib reads any of it into memory.
     if (head.is_upload || !may_have_body(head.method)) return std::nullopt;
