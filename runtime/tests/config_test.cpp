@@ -157,6 +157,8 @@ void expect_same_fields(const Config& a, const Config& b) {
     EXPECT_EQ(a.custom_init, b.custom_init);
     EXPECT_EQ(a.dns_servers, b.dns_servers);
     EXPECT_EQ(a.bind_mounts, b.bind_mounts);
+    EXPECT_EQ(a.run_at_boot, b.run_at_boot);
+    EXPECT_EQ(a.run_at_boot_priority, b.run_at_boot_priority);
 }
 
 // Every field set to a non-default value; NAT mode.
@@ -234,7 +236,9 @@ TEST(ConfigParse, UpstreamFileValues) {
     ASSERT_EQ(c.bind_mounts.size(), 2u);
     EXPECT_EQ(c.bind_mounts[0], (BindMount{"/sdcard", "/mnt/sdcard", false}));
     EXPECT_EQ(c.bind_mounts[1], (BindMount{"/data/local/tmp", "/opt/tmp", true}));
-    EXPECT_FALSE(is_known_config_key("run_at_boot"));
+    EXPECT_TRUE(c.run_at_boot);
+    EXPECT_EQ(c.run_at_boot_priority, 3);
+    EXPECT_FALSE(is_known_config_key("use_sparse_image"));
     EXPECT_FALSE(is_known_config_key("pidfile"));
 }
 
@@ -340,7 +344,7 @@ TEST(ConfigKeys, ValuesCannotInjectLines) {
 
 TEST(ConfigKeys, UnknownKeyIsNotSet) {
     Config c;
-    EXPECT_FALSE(set_config_key(c, "run_at_boot", "1"));
+    EXPECT_FALSE(set_config_key(c, "use_sparse_image", "1"));
     EXPECT_TRUE(set_config_key(c, "volatile_mode", "1"));
     EXPECT_TRUE(c.volatile_mode);
     EXPECT_TRUE(is_known_config_key("bind_mounts"));
@@ -415,6 +419,30 @@ TEST(ConfigSerialize, CommentsUnknownKeysAndOrderAreKept) {
               "custom_key = some value \n"
               "name=other\n"
               "run_at_boot=1\n");
+}
+
+// Boot autostart keys, as upstream's app writes them: run_at_boot=1 only when on (a line already
+// there keeps its place and says 0), run_at_boot_priority=N whenever one is set (0 included).
+TEST(ConfigSerialize, RunAtBootKeysAreWrittenAsTheAppWritesThem) {
+    Config c;
+    c.name = "box";
+    std::string out = serialize_config(c);
+    EXPECT_EQ(out.find("run_at_boot"), std::string::npos) << out;
+    c.run_at_boot = true;
+    c.run_at_boot_priority = 0;
+    out = serialize_config(c);
+    EXPECT_NE(out.find("\nrun_at_boot=1\nrun_at_boot_priority=0\n"), std::string::npos) << out;
+    Config back = parse_config(out, "f");
+    EXPECT_TRUE(back.run_at_boot);
+    EXPECT_EQ(back.run_at_boot_priority, 0);
+    back.run_at_boot = false;
+    back.run_at_boot_priority = -1;
+    out = serialize_config(back);
+    EXPECT_NE(out.find("\nrun_at_boot=0\n"), std::string::npos) << out;
+    EXPECT_EQ(out.find("run_at_boot_priority"), std::string::npos) << out;
+    EXPECT_USAGE_ERROR(parse_config("run_at_boot_priority=-1\n", "f"), "run_at_boot_priority");
+    EXPECT_USAGE_ERROR(parse_config("run_at_boot_priority=x\n", "f"), "run_at_boot_priority");
+    EXPECT_USAGE_ERROR(parse_config("run_at_boot=maybe\n", "f"), "run_at_boot");
 }
 
 TEST(ConfigSerialize, UnsettingAKeyRemovesItsLine) {
@@ -579,6 +607,8 @@ TEST(ConfigReset, KeepsIdentityAndUnknownLines) {
     defaults.rootfs_path = c.rootfs_path;
     defaults.uuid = c.uuid;
     defaults.block_nested_ns = true;
+    defaults.run_at_boot = true;  // boot autostart survives a reset
+    defaults.run_at_boot_priority = 3;
     expect_same_fields(c, defaults);
 
     std::string out = serialize_config(c);

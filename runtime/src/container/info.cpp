@@ -171,6 +171,9 @@ nlohmann::json features_json(const Config& c) {
                      ? nlohmann::json(static_cast<double>(c.cpu_quota) / c.cpu_period)
                      : nullptr},
         {"pids_limit", c.pids_limit ? nlohmann::json(c.pids_limit) : nullptr},
+        {"run_at_boot", c.run_at_boot},
+        {"run_at_boot_priority",
+         c.run_at_boot_priority >= 0 ? nlohmann::json(c.run_at_boot_priority) : nullptr},
     };
     if (c.net_mode == NetMode::nat) {
         j["nat_ip"] =

@@ -11,6 +11,10 @@
 namespace ds {
 namespace {
 
+// Hand-written priorities beyond the API's 0..9999 still load: a config must not become
+// unreadable over its boot order.
+constexpr uint64_t kMaxBootPriority = 2147483647;
+
 using Format = std::optional<std::string> (*)(const Config&);
 using Parse = void (*)(Config&, std::string_view);
 
@@ -222,6 +226,20 @@ const std::vector<Field>& fields() {
                       items.push_back(format_bind(b));
                   return if_set(join(items));
               }},
+        // Last, where upstream's app appends them. Written only when on, as the app does; an
+        // existing line keeps its place and says 0 or 1.
+        DS_BOOL(run_at_boot, flag_if_on),
+        Field{"run_at_boot_priority",
+              [](Config& c, std::string_view v) {
+                  c.run_at_boot_priority =
+                      v.empty() ? -1
+                                : static_cast<int64_t>(parse_positive("run_at_boot_priority", v, 0,
+                                                                      kMaxBootPriority));
+              },
+              [](const Config& c) -> std::optional<std::string> {
+                  if (c.run_at_boot_priority < 0) return std::nullopt;
+                  return std::to_string(c.run_at_boot_priority);
+              }},
     };
     return table;
 }
@@ -360,6 +378,10 @@ void reset_config(Config& config) {
     fresh.rootfs_is_image = config.rootfs_is_image;
     fresh.uuid = config.uuid;
     fresh.block_nested_ns = config.block_nested_ns;
+    // Whether and when the device boots it is not a runtime setting of the container: a reset of
+    // its features keeps it (as it did when these were unknown keys kept verbatim).
+    fresh.run_at_boot = config.run_at_boot;
+    fresh.run_at_boot_priority = config.run_at_boot_priority;
     fresh.source_lines = std::move(config.source_lines);
     config = std::move(fresh);
 }

@@ -54,6 +54,10 @@ struct Config {
     std::string custom_init;
     std::vector<std::string> dns_servers;
     std::vector<BindMount> bind_mounts;
+    // Boot autostart, as upstream's Android app stores it (its service.sh starts every config
+    // with run_at_boot=1 at boot, by ascending priority, then name). -1: no priority saved.
+    bool run_at_boot = false;
+    int64_t run_at_boot_priority = -1;
 
     // The lines of the file this config was loaded from, kept so that saving rewrites only the
     // values: comments, blank lines and unknown keys stay where the user put them.
@@ -71,8 +75,9 @@ Config parse_config(std::string_view text, std::string_view origin);
 // appended; or, for a config that has no source, a fresh file in upstream's key order.
 std::string serialize_config(const Config& config);
 
-// --reset: back to defaults, keeping identity (name, rootfs, uuid), block_nested_ns and every
-// line that is not a known key.
+// --reset: back to defaults, keeping identity (name, rootfs, uuid), block_nested_ns, the boot
+// autostart settings (run_at_boot, run_at_boot_priority: whether and when the device starts it,
+// not how it runs) and every line that is not a known key.
 void reset_config(Config& config);
 
 }  // namespace ds

@@ -56,6 +56,8 @@ const std::vector<ConfigOption> kOptions = {
     {"cpus", "", Kind::cpus, "", false, false},
     DS_KEY("pids-limit", "pids_limit"),
     DS_KEY("init", "custom_init"),
+    DS_SWITCH("run-at-boot", "run_at_boot"),
+    DS_KEY("run-at-boot-priority", "run_at_boot_priority"),
 };
 
 #undef DS_KEY
