@@ -323,6 +323,7 @@ EOF
     kill -TERM "$pid"
     wait "$pid" || true
     cat "$out" >&2
-    grep -qi 'warning' "$out"
-    grep -q '0\.0\.0\.0' "$out"
+    grep -q '^\[!\] listening on 0\.0\.0\.0: every device that can reach this address' "$out"
+    # The URL still points at loopback: the wildcard covers it.
+    grep -q '^Dashboard: http://127\.0\.0\.1:' "$out"
 }

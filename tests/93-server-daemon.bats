@@ -90,8 +90,9 @@ teardown() {
     local port=${BASH_REMATCH[1]} token=${BASH_REMATCH[2]}
     local pid
     pid=$(jq -r .pid "$DROIDSPACES_HOME/droidspacesd.json")
-    # Detached: its own session, not a child of this shell.
-    [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
+    # Detached: another session than this shell's, and no terminal.
+    [ "$(ps -o sid= -p "$pid" | tr -d ' ')" != "$(ps -o sid= -p $$ | tr -d ' ')" ]
+    [ "$(ps -o tty= -p "$pid" | tr -d ' ')" = "?" ]
     run -0 curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/system"
     [ "$(jq -r .version <<<"$output")" != null ]
     run -0 "$DROIDSPACES_BIN" daemon --status --json

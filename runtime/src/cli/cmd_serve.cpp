@@ -87,6 +87,14 @@ void redirect_to_log(const std::string& path) {
     if (pid != 0) ::_exit(pid < 0 ? kExitRuntime : 0);
     if (::chdir("/") != 0) ::_exit(kExitRuntime);
     ::umask(077);
+    try {
+        make_private_dirs(ctx.workspace);
+        make_private_dir(ctx.workspace.logs_root());  // may not exist yet
+    } catch (const std::exception& e) {
+        auto line = std::to_string(static_cast<int>(ErrorKind::system)) + " " + e.what() + "\n";
+        sys::write_all(report, line.data(), line.size());
+        ::_exit(kExitRuntime);
+    }
     redirect_to_log(server::ServerPaths(ctx.workspace).log);
     auto say = [report](const std::string& line) {
         sys::write_all(report, line.data(), line.size());

@@ -126,17 +126,22 @@ std::string find_webroot(const std::string& requested) {
     return "";
 }
 
-// SIGTERM / SIGINT end the server; they are blocked in every thread and read from a signalfd
-// by one watcher, so no handler runs inside httplib or the request layer.
+// SIGTERM / SIGINT end the server; they are blocked in every thread (before the first thread
+// starts, so all inherit the mask) and read from a signalfd by one watcher, so no handler runs
+// inside httplib or the request layer.
+sigset_t stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    return set;
+}
+
 class SignalWatcher {
   public:
     explicit SignalWatcher(HttpServer& http) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGHUP);
-        ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        sigset_t set = stop_signals();
         sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC));
         if (!sigfd_) sys::fail_errno("signalfd");
         done_.reset(::eventfd(0, EFD_CLOEXEC));
@@ -212,6 +217,10 @@ class Server {
                                                    security_headers().end()));
         http_.set_pre_routing_handler(
             [this](const httplib::Request& req, httplib::Response& res) { return guard(req, res); });
+        http_.set_expect_100_continue_handler(
+            [this](const httplib::Request& req, httplib::Response& res) {
+                return expect_continue(req, res);
+            });
         http_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
             // The path only: no query, no header (the token never reaches the log).
             std::fprintf(stderr, "%s %s %d %s ms\n", req.method.c_str(), req.path.c_str(),
@@ -233,34 +242,55 @@ class Server {
 
     httplib::Server::HandlerResponse guard(const httplib::Request& req, httplib::Response& res) {
         t_request_start = std::chrono::steady_clock::now();
-        auto origin = header(req, "Origin");
-        auto host = header(req, "Host");
-        auto content_type = req.get_header_value("Content-Type");
-        std::optional<std::string_view> origin_view, host_view, auth_view, length_view, te_view;
-        auto authorization = header(req, "Authorization");
-        auto length = header(req, "Content-Length");
-        auto te = header(req, "Transfer-Encoding");
-        if (origin) origin_view = *origin;
-        if (host) host_view = *host;
-        if (authorization) auth_view = *authorization;
-        if (length) length_view = *length;
-        if (te) te_view = *te;
-        RequestHead head{req.method,  req.path,    host_view, origin_view,
-                         auth_view,   length_view, te_view,
-                         Streams::is_upload(req.method, req.path, content_type)};
+        HeadValues values(req);
         if (req.method == "OPTIONS") {
-            if (!host || !guards_.host_allowed(*host))
+            if (!values.host || !guards_.host_allowed(*values.host))
                 return reject(res, {421, "misdirected", "this server answers only to its own host names"});
             auto headers = guards_.preflight_headers(
-                origin_view, req.has_header("Access-Control-Request-Private-Network"));
+                view(values.origin), req.has_header("Access-Control-Request-Private-Network"));
             if (!headers) return reject(res, {403, "forbidden_origin", "origin not allowed"});
             for (const auto& [k, v] : *headers) res.set_header(k, v);
             res.status = 204;
             return httplib::Server::HandlerResponse::Handled;
         }
-        if (auto rejection = guards_.check(head)) return reject(res, *rejection);
-        for (const auto& [k, v] : guards_.cors_headers(origin_view)) res.set_header(k, v);
+        if (auto rejection = guards_.check(values.head(req))) return reject(res, *rejection);
+        for (const auto& [k, v] : guards_.cors_headers(view(values.origin))) res.set_header(k, v);
         return httplib::Server::HandlerResponse::Unhandled;
+    }
+
+    // curl and browsers ask before sending a large body: a request the guards refuse gets its
+    // status before one byte of the body is sent.
+    int expect_continue(const httplib::Request& req, httplib::Response& res) {
+        HeadValues values(req);
+        if (auto rejection = guards_.check(values.head(req))) {
+            reject(res, *rejection);
+            return rejection->status;
+        }
+        return 100;
+    }
+
+    // The headers the guards look at, owned (httplib hands out copies).
+    struct HeadValues {
+        explicit HeadValues(const httplib::Request& req)
+            : host(header(req, "Host")),
+              origin(header(req, "Origin")),
+              authorization(header(req, "Authorization")),
+              length(header(req, "Content-Length")),
+              transfer_encoding(header(req, "Transfer-Encoding")),
+              content_type(req.get_header_value("Content-Type")) {}
+        RequestHead head(const httplib::Request& req) const {
+            return RequestHead{req.method,          req.path,     view(host),
+                               view(origin),        view(authorization), view(length),
+                               view(transfer_encoding),
+                               Streams::is_upload(req.method, req.path, content_type)};
+        }
+        std::optional<std::string> host, origin, authorization, length, transfer_encoding;
+        std::string content_type;
+    };
+
+    static std::optional<std::string_view> view(const std::optional<std::string>& value) {
+        if (!value) return std::nullopt;
+        return std::string_view(*value);
     }
 
     static httplib::Server::HandlerResponse reject(httplib::Response& res, const Rejection& r) {
@@ -310,10 +340,13 @@ ServerPaths::ServerPaths(const Workspace& ws)
 
 std::string dashboard_url(const std::vector<std::string>& listen, uint16_t port,
                           const std::string& token) {
-    std::string host = "127.0.0.1";
-    bool has_v4 = false;
-    for (const auto& a : listen) has_v4 = has_v4 || a == "127.0.0.1";
-    if (!has_v4 && !listen.empty()) host = host_for_url(listen.front());
+    // Loopback when it is listened on (a wildcard covers it), else the first address.
+    std::string host;
+    for (const auto& a : listen)
+        if (a == "127.0.0.1" || a == "0.0.0.0") host = "127.0.0.1";
+    for (const auto& a : listen)
+        if (host.empty() && (a == "::1" || a == "::")) host = "[::1]";
+    if (host.empty()) host = listen.empty() ? "127.0.0.1" : host_for_url(listen.front());
     return "http://" + host + ":" + std::to_string(port) + "/#token=" + token;
 }
 
@@ -332,6 +365,8 @@ std::vector<std::string> exposed_addresses(const std::vector<std::string>& liste
 int run_server(const Workspace& ws, const ServeOptions& options,
                const std::function<void(const std::string& url)>& ready) {
     ServerPaths paths(ws);
+    sigset_t blocked = stop_signals();
+    ::pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     make_private_dirs(ws);
     PidfileLock lock(paths.pidfile);
     const auto& addresses = options.listen.empty() ? kLoopback : options.listen;
