@@ -167,6 +167,19 @@ nothing_installed() {
     uploads_empty
 }
 
+@test "upload: a Content-Length over the limit is refused (413) without reading the body" {
+    # Guard proved: the size check runs on the header, before the body. Without it the server
+    # would wait for 64 GiB that never come and curl would time out instead of seeing 413.
+    run curl -sS -X POST -H "Authorization: Bearer $TOKEN" -w '\nHTTP %{http_code}\n' \
+        --max-time 10 -H 'Content-Type: application/octet-stream' -H 'Expect:' \
+        -H "Content-Length: $((64 * 1024 * 1024 * 1024 + 1))" --data-binary 'x' \
+        "$BASE/api/v1/install?name=$NAME-huge"
+    echo "$output"
+    [ "$(api_status)" = 413 ]
+    [ "$(api_body | jq -r .error)" = too_large ]
+    uploads_empty
+}
+
 @test "upload of ~300 MB keeps the server small; DELETE cancels mid-way and leaves nothing" {
     # A 300 MB file of zeros in the busybox rootfs; the tarball itself is kept sparse on disk.
     local big=$SUITE_TMP/big
