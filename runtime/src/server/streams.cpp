@@ -568,14 +568,18 @@ void Streams::State::install(const httplib::Request& req, httplib::Response& res
                          ": expected application/json (an install from a path) or an archive "
                          "type such as application/octet-stream (an upload)");
         std::string body;
-        bool fits = reader([&](const char* data, size_t size) {
-            if (body.size() + size > kJsonBodyCap) return false;
-            body.append(data, size);
-            return true;
+        bool over = false;
+        bool complete = reader([&](const char* data, size_t size) {
+            over = body.size() + size > kJsonBodyCap;
+            if (!over) body.append(data, size);
+            return !over;
         });
-        if (!fits) {
+        if (!complete) {
             res.set_header("Connection", "close");
-            send_error(res, error_response(413, "too_large", "the JSON body exceeds 1 MiB"));
+            if (over)
+                send_error(res, error_response(413, "too_large", "the JSON body exceeds 1 MiB"));
+            else
+                send_error(res, error_response(400, "invalid", "the body ended early"));
             return;
         }
         request = install_request(parse_body(body));
@@ -648,15 +652,17 @@ void Streams::State::install(const httplib::Request& req, httplib::Response& res
     }
 
     auto job = std::make_shared<Job>();
-    {
-        std::lock_guard lock(mu);
-        if (closed) fail_busy("the server is stopping");
-        jobs[job->id] = job;
-    }
+    check_open();
     Workspace w = ws;
     job->worker = std::thread([raw = job.get(), w, request, d = std::move(dir)]() mutable {
         run_job(*raw, w, std::move(request), std::move(d));
     });
+    {
+        std::lock_guard lock(mu);
+        // After a shutdown() the job is not registered: the stream sees the stop fd at once and
+        // the releaser cancels and joins it.
+        if (!closed) jobs[job->id] = job;
+    }
 
     auto held = std::make_shared<StreamSlot>(std::move(*slot));
     start_sse(res);

@@ -11,6 +11,17 @@
 // A terminal ends when its shell exits, when its output stream's client goes away, or when no
 // client attached within 30 s of opening it. An install whose stream's client goes away is
 // cancelled and cleaned up.
+//
+// Events: console `console` {"text"} (valid UTF-8) then `end` {}; install `job` {"id"}, then
+// the installer's `step`, `progress`, `warning`, `done` or `error` (container::event_json, plus
+// "error": the kind on an error); terminal `output` {"data": base64} then `exit` {"exit_code"}.
+// POST .../terminal answers 201 {"id", "pid"} (the shell's host PID); input 200 {"written"};
+// resize 200 {"rows", "cols"}; DELETE .../terminal/{id} 200 {"id", "exit_code"}; DELETE
+// /api/v1/install/{id} 202 {"id", "cancelled": true}.
+// An upload is refused before its body is read for a bad name, a name in use (409), a bad
+// image_size or image_fs, a full stream cap (503) or a Content-Length over the workspace's free
+// space or 64 GiB (413); it is written to <ws>/.uploads/<random>/upload<ext> (0700 dir, 0600
+// file) and removed before the last event, whatever happened.
 #pragma once
 
 #include <functional>
