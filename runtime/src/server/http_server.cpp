@@ -139,7 +139,11 @@ class ConnectionStream final : public httplib::Stream {
     bool failed() const { return failed_; }
 
     bool is_readable() const override { return buffered() || wait_for(POLLIN, read_deadline()); }
+    // httplib asks before each chunk of a stream: a client that hung up (a closed terminal or
+    // console tab) must end the stream now, not at the next failed write 15 s later.
     bool is_writable() const override {
+        pollfd p{sock_, POLLIN | POLLRDHUP, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) return false;
         return wait_for(POLLOUT, Clock::now() + limits_.write_stall);
     }
 
