@@ -6,7 +6,8 @@
 # on disk; run's output, exit status, cap and timeout; 409 at once for a held container lock;
 # 200 concurrent lists while a container starts and stops, without an error or an fd leak.
 
-# shellcheck disable=SC2154
+# Single quotes hold JSON and the container's shell lines.
+# shellcheck disable=SC2154,SC2016
 
 bats_require_minimum_version 1.5.0
 
@@ -216,7 +217,7 @@ ensure_started() {
 	grep -qx "bind_mounts=/tmp:/mnt/tmp:ro" "$file"
 	grep -qx "# kept" "$file"
 	expect 200 PUT "/api/v1/containers/$name" '{"reset":true}'
-	! grep -q "^memory_limit=" "$file"
+	run ! grep -q "^memory_limit=" "$file"
 	grep -qx "rootfs_path=$ROOTFS" "$file"
 	expect_error 400 invalid PUT "/api/v1/containers/$name" '{"options":{"net":"wifi"}}'
 	[[ $(jq -r .detail <<<"$body") == *"field 'options.net'"* ]]
@@ -275,7 +276,7 @@ ensure_started() {
 	# Off, priority cleared.
 	expect 200 PUT /api/v1/autostart "{\"containers\":[{\"name\":\"$a\",\"run_at_boot\":false,\"priority\":null}]}"
 	grep -qx run_at_boot=0 "$fa"
-	! grep -q run_at_boot_priority "$fa"
+	run ! grep -q run_at_boot_priority "$fa"
 	ds --name="$a" config delete >/dev/null
 	ds --name="$b" config delete >/dev/null
 }
@@ -301,7 +302,7 @@ ensure_started() {
 	[ "$(jq -r .forced <<<"$body")" = false ]
 	[ "$(jq -r '.took_ms | type' <<<"$body")" = number ]
 	[ "$(jq -r '.warnings | type' <<<"$body")" = array ]
-	! running "$NAME"
+	run ! running "$NAME"
 	expect_error 404 not_found POST "/api/v1/containers/$NAME/stop" '{}'
 }
 
@@ -324,7 +325,7 @@ ensure_started() {
 		'{"command":["sh","-c","yes | head -c 3145728; echo done >&2"]}'
 	[ "$(jq -r .truncated <<<"$body")" = true ]
 	[ "$(jq -r '.stdout | length' <<<"$body")" = 1048576 ]
-	[ "$(jq -r .stderr <<<"$body")" = done ]
+	[ "$(jq -r .stderr <<<"$body")" = "done" ]
 	[ "$(jq -r .exit_code <<<"$body")" = 0 ]
 	local began=$SECONDS
 	expect 200 POST "/api/v1/containers/$NAME/run" '{"command":["sleep","60"],"timeout_seconds":1}'
@@ -371,7 +372,7 @@ ensure_started() {
 	tar -C "$ROOTFS" -cf "$SUITE_TMP/bb.tar" .
 	run -0 "$DROIDSPACES_BIN" api POST /api/v1/install \
 		"{\"name\":\"$name\",\"source\":\"$SUITE_TMP/bb.tar\"}"
-	[ "$(jq -r .event <<<"$output")" = done ]
+	[ "$(jq -r .event <<<"$output")" = "done" ]
 	[ "$(jq -r .name <<<"$output")" = "$name" ]
 	[ -f "$DROIDSPACES_HOME/Containers/$name/container.config" ]
 	run -1 "$DROIDSPACES_BIN" api POST /api/v1/install \
@@ -387,7 +388,7 @@ ensure_started() {
 	local before after
 	# Warm up (lazily opened files), then count.
 	api GET /api/v1/containers >/dev/null
-	before=$(ls "/proc/$SERVER_PID/fd" | wc -l)
+	before=$(find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
 	seq 200 | xargs -P 50 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 \
 		-H "Authorization: Bearer $TOKEN" "$BASE/api/v1/containers" >"$SUITE_TMP/codes" &
 	local clients=$!
@@ -398,7 +399,7 @@ ensure_started() {
 	[ "$(wc -l <"$SUITE_TMP/codes")" -eq 200 ]
 	[ "$(sort -u "$SUITE_TMP/codes")" = 200 ]
 	# Connections the clients closed may take a moment to be closed on the server's side too.
-	wait_until 10 bash -c "[ \$(ls /proc/$SERVER_PID/fd | wc -l) -le $before ]"
-	after=$(ls "/proc/$SERVER_PID/fd" | wc -l)
+	wait_until 10 bash -c "[ \$(find /proc/$SERVER_PID/fd -mindepth 1 -maxdepth 1 | wc -l) -le $before ]"
+	after=$(find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
 	[ "$after" -eq "$before" ]
 }
