@@ -332,6 +332,18 @@ ensure_started() {
 	((SECONDS - began < 20))
 	[ "$(jq -r .exit_code <<<"$body")" = 137 ]
 	[[ $(jq -r .error <<<"$body") == *"timed out"* ]]
+	# Output closed early, still running: the deadline holds.
+	began=$SECONDS
+	expect 200 POST "/api/v1/containers/$NAME/run" \
+		'{"command":"exec >/dev/null 2>&1; sleep 60","timeout_seconds":1}'
+	((SECONDS - began < 20))
+	[[ $(jq -r .error <<<"$body") == *"timed out"* ]]
+	# A background child holding the pipes does not keep the answer waiting.
+	began=$SECONDS
+	expect 200 POST "/api/v1/containers/$NAME/run" '{"command":"sleep 30 & echo bg"}'
+	((SECONDS - began < 20))
+	[ "$(jq -r .stdout <<<"$body")" = bg ]
+	[ "$(jq -r .exit_code <<<"$body")" = 0 ]
 	expect_error 400 invalid POST "/api/v1/containers/$NAME/run" '{"command":[]}'
 	expect_error 400 invalid POST "/api/v1/containers/$NAME/run" '{"command":["true"],"shell":1}'
 }
