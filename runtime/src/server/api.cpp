@@ -3,11 +3,11 @@
 // with LockMode::try_once: a server thread never waits for another command's lock, the client
 // gets 409 at once. The handlers only translate: bodies -> requests (server/requests.hpp),
 // results -> the CLI's --json documents (docs/json.md) through the same to_json functions.
-// The run and console handlers are in api_run.cpp and api_console.cpp.
+// The run, console and autostart handlers are in api_run.cpp, api_console.cpp and
+// api_autostart.cpp.
 #include "server/api.hpp"
 
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <exception>
