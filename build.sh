@@ -8,6 +8,10 @@
 #   ./build.sh soak       the long loops: 50 systemd start+stop pairs with zero kills, 100
 #                         start/stop cycles and 50 restarts with the host checked unchanged
 #                         (bench/soak.sh; minutes, not part of `test`)
+#   ./build.sh demo [debian]
+#                         build, boot a small container (busybox; a Debian systemd one with
+#                         `debian`) in its own workspace, start the server and print the
+#                         dashboard URL; `./build.sh demo stop` undoes all of it
 #   ./build.sh fuzz [SECONDS [TARGET...]]
 #                         build the libFuzzer targets with clang into build-fuzz/ and run each
 #                         for SECONDS (default 60); see docs/fuzzing.md
@@ -207,7 +211,66 @@ run_tests() {
     [ "$failed" -eq 0 ]
 }
 
+# The demo lives in its own workspace, so it never touches the user's containers.
+DEMO_HOME=${DEMO_HOME:-/var/lib/droidspaces-demo}
+# DEMO_PORT: the server's port (default 8420, the documented one).
+DEMO_NAME=demo
+
+demo_ds() {
+    DROIDSPACES_HOME=$DEMO_HOME "$BUILD_DIR/droidspaces" "$@"
+}
+
+demo_start() {
+    local flavour=${1:-busybox} fixture line rootfs
+    case $flavour in
+    busybox) fixture=busybox ;;
+    debian) fixture=systemd ;;
+    *)
+        echo "[build] demo: unknown flavour '$flavour': expected busybox or debian" >&2
+        return 1
+        ;;
+    esac
+    log "demo 1/5: dependencies"
+    deps
+    log "demo 2/5: building the runtime"
+    build
+    log "demo 3/5: preparing the $flavour rootfs (first time: downloads Debian packages)"
+    line=$("$ROOT/tests/fixtures/build.sh" "$fixture")
+    rootfs=${line#*=}
+    if ! demo_ds config show --name "$DEMO_NAME" >/dev/null 2>&1; then
+        demo_ds install --name "$DEMO_NAME" --from "$rootfs" >/dev/null
+    fi
+    log "demo 4/5: starting container '$DEMO_NAME' (workspace $DEMO_HOME, no network)"
+    demo_ds pid --name "$DEMO_NAME" >/dev/null 2>&1 ||
+        demo_ds start --name "$DEMO_NAME" --net=none
+    log "demo 5/5: starting the server"
+    demo_ds daemon --status >/dev/null 2>&1 || demo_ds daemon --port "${DEMO_PORT:-8420}" >/dev/null
+    demo_ds daemon --status
+    log "the CLI for this workspace: DROIDSPACES_HOME=$DEMO_HOME $BUILD_DIR/droidspaces show --all"
+    log "undo all of it: ./build.sh demo stop"
+}
+
+demo_stop() {
+    if [ ! -x "$BUILD_DIR/droidspaces" ]; then
+        log "demo: nothing to stop (no build)"
+        return 0
+    fi
+    log "demo: stopping the server"
+    demo_ds daemon --stop 2>/dev/null || true
+    log "demo: stopping and deleting container '$DEMO_NAME'"
+    demo_ds stop --name "$DEMO_NAME" 2>/dev/null || true
+    demo_ds config delete --name "$DEMO_NAME" --purge >/dev/null 2>&1 || true
+    if [ -d "$DEMO_HOME" ] && ! grep -qF " $DEMO_HOME" /proc/self/mountinfo; then
+        rm -rf "$DEMO_HOME"
+    fi
+    log "demo: removed"
+}
+
 case "${1:-build}" in
+demo)
+    shift
+    if [ "${1:-}" = stop ]; then demo_stop; else demo_start "$@"; fi
+    ;;
 build) build ;;
 deps) deps ;;
 test)
@@ -232,7 +295,7 @@ bench)
     exec "$ROOT/bench/run.sh"
     ;;
 *)
-    echo "usage: $0 [build|deps|test|bench|soak|fuzz [SECONDS [TARGET...]]]" >&2
+    echo "usage: $0 [build|deps|test|bench|soak|demo [debian|stop]|fuzz [SECONDS [TARGET...]]]" >&2
     exit 1
     ;;
 esac

@@ -59,5 +59,8 @@ int cmd_scan(Context& ctx);
 int cmd_pid(Context& ctx);
 int cmd_install(Context& ctx);
 int cmd_config(Context& ctx);
+int cmd_serve(Context& ctx);
+int cmd_daemon(Context& ctx);
+int cmd_api(Context& ctx);
 
 }  // namespace ds::cli

@@ -47,7 +47,8 @@ const std::vector<OptionSpec> kOptions = {
     CFG('E', "env", "", "FILE", "env_file", "KEY=VALUE file added to the environment"),
     {'u', "user", "", "USER", OptionId::user, "", "run", "run the command as USER"},
     CFG(0, "net", "", "MODE", "net_mode", "host (default), nat, none or gateway"),
-    {0, "port", "", "[H:]C[/PROTO]", OptionId::port, "", kBoot, "NAT port forward; repeatable"},
+    {0, "port", "", "[H:]C[/PROTO]", OptionId::port, "", "start restart config serve daemon",
+     "NAT port forward; repeatable (serve, daemon: the port to listen on, default 8420)"},
     {0, "upstream", "", "IFACE[,...]", OptionId::upstream, "", kBoot, "NAT uplink interfaces"},
     CFG(0, "nat-ip", "", "IP", "static_nat_ip", "fixed NAT address 172.28.X.Y"),
     CFG(0, "gateway", "gateway-container", "NAME", "gateway_container", "gateway container"),
@@ -77,7 +78,15 @@ const std::vector<OptionSpec> kOptions = {
      "every container, running or stopped, with usage"},
     {0, "purge", "", "", OptionId::purge, "", "config",
      "config delete: also the rootfs inside Containers/NAME/"},
-    {0, "json", "", "", OptionId::json, "", "show info check version pid scan install config",
+    {0, "listen", "", "ADDR", OptionId::listen, "", "serve daemon",
+     "listen on ADDR instead of 127.0.0.1 and ::1; repeatable"},
+    {0, "webroot", "", "DIR", OptionId::webroot, "", "serve daemon",
+     "serve the dashboard from DIR (default: webroot/ next to the binary)"},
+    {0, "stop", "", "", OptionId::daemon_stop, "", "daemon", "stop the running server"},
+    {0, "status", "", "", OptionId::daemon_status, "", "daemon",
+     "show whether a server runs, its PID and its URL"},
+    {0, "json", "", "", OptionId::json, "",
+     "show info check version pid scan install config daemon",
      "machine-readable JSON output"},
     {0, "format", "", "", OptionId::format, "", "show info", "upstream KEY=VALUE output"},
     {'v', "help", "", "", OptionId::help, "", "*", "show help"},
@@ -91,7 +100,8 @@ const OptionSpec* find_short_option(char c) {
 
 bool is_path_option(const OptionSpec& o) {
     return o.id == OptionId::rootfs || o.id == OptionId::rootfs_img || o.id == OptionId::conf ||
-           o.id == OptionId::install_from || o.config_key == "env_file";
+           o.id == OptionId::install_from || o.id == OptionId::webroot ||
+           o.config_key == "env_file";
 }
 
 // Upstream makes paths absolute while parsing: a later chdir must not change their meaning.
@@ -153,6 +163,18 @@ void apply_option(Invocation& inv, const OptionSpec& opt, std::string value) {
             return;
         case OptionId::install_fs:
             inv.install_fs = value;
+            return;
+        case OptionId::listen:
+            inv.listen.push_back(value);
+            return;
+        case OptionId::webroot:
+            inv.webroot = value;
+            return;
+        case OptionId::daemon_stop:
+            inv.daemon_stop = true;
+            return;
+        case OptionId::daemon_status:
+            inv.daemon_status = true;
             return;
         case OptionId::bind:
             value = absolutize_bind_sources(value);

@@ -34,6 +34,10 @@ enum class OptionId {
     install_fs,
     all,    // show --all
     purge,  // config delete --purge
+    listen,         // serve/daemon --listen ADDR
+    webroot,        // serve/daemon --webroot DIR
+    daemon_stop,    // daemon --stop
+    daemon_status,  // daemon --status
 };
 
 struct OptionSpec {
@@ -61,6 +65,10 @@ struct Invocation {
     bool help = false;
     bool all = false;    // show: every container, not only the running ones
     bool purge = false;  // config delete: also the rootfs inside Containers/<name>/
+    std::vector<std::string> listen;  // serve/daemon: addresses instead of 127.0.0.1 and ::1
+    std::string webroot;              // serve/daemon: the dashboard's files
+    bool daemon_stop = false;
+    bool daemon_status = false;
     std::string user;
     std::optional<unsigned> timeout_seconds;
     std::string install_from;        // install: tarball or directory

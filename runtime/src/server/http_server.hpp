@@ -5,7 +5,10 @@
 //
 // One thread per connection, up to HttpLimits::max_connections; at the cap the loop stops
 // accepting and new clients wait in the kernel's backlog until a connection ends (nginx's
-// worker_connections), so a burst is served late, never refused. Long-lived responses (SSE)
+// worker_connections), so a burst is served late, never refused. While all connections are
+// taken, a connection idle for over a second (keep-alive, or connected and silent) is closed to
+// make room, as nginx reuses idle keep-alive connections: 300 silent sockets cannot keep a real
+// request waiting for the whole head deadline. Long-lived responses (SSE)
 // also take a stream slot; beyond max_streams they answer 503 at once.
 //
 // Includes httplib.h: only the server's translation units include this header.
@@ -28,11 +31,11 @@ namespace ds::server {
 struct HttpLimits {
     size_t max_connections = 128;
     size_t max_streams = 32;
-    std::chrono::seconds head_timeout{10};   // request line + headers, in all
-    size_t max_head_bytes = 16 * 1024;       // request line + headers
-    std::chrono::seconds keep_alive{5};      // idle between requests on one connection
-    std::chrono::seconds body_stall{30};     // longest wait for the next body bytes
-    std::chrono::seconds write_stall{30};    // longest wait for a client to take our bytes
+    std::chrono::seconds head_timeout{10};  // request line + headers, in all
+    size_t max_head_bytes = 16 * 1024;      // request line + headers
+    std::chrono::seconds keep_alive{5};     // idle between requests on one connection
+    std::chrono::seconds body_stall{30};    // longest wait for the next body bytes
+    std::chrono::seconds write_stall{30};   // longest wait for a client to take our bytes
     size_t max_requests_per_connection = 100;
 };
 
@@ -42,6 +45,7 @@ struct HttpLimits {
 sys::unique_fd listen_on(const std::string& address, uint16_t port, int backlog = 256);
 
 class StreamSlot;
+class ConnectionRunner;
 
 class HttpServer : public httplib::Server {
   public:
@@ -65,7 +69,9 @@ class HttpServer : public httplib::Server {
 
   private:
     friend class StreamSlot;
+    friend class ConnectionRunner;
     struct State;
+    void accept_one(int listener);
     HttpLimits limits_;
     std::shared_ptr<State> state_;
 };
