@@ -68,6 +68,8 @@ inline std::string effective(const Config& c) {
         binds.push_back(format_bind(b));
     std::sort(binds.begin(), binds.end());
     add("binds", list(binds));
+    add("run_at_boot", c.run_at_boot ? "1" : "0");
+    add("run_at_boot_priority", std::to_string(c.run_at_boot_priority));
     return out;
 }
 

@@ -3,15 +3,14 @@
 // with LockMode::try_once: a server thread never waits for another command's lock, the client
 // gets 409 at once. The handlers only translate: bodies -> requests (server/requests.hpp),
 // results -> the CLI's --json documents (docs/json.md) through the same to_json functions.
-// The run and console handlers are in api_run.cpp and api_console.cpp.
+// The run, console and autostart handlers are in api_run.cpp, api_console.cpp and
+// api_autostart.cpp.
 #include "server/api.hpp"
 
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <exception>
-#include <functional>
 
 #include "container/inspect.hpp"
 #include "container/runtime.hpp"
@@ -30,10 +29,6 @@ using nlohmann::json;
 // Upstream release whose CLI and config files this version stays compatible with (as
 // `version --json` says).
 constexpr const char* kUpstreamCompat = "6.5.0";
-
-json warnings_json(const WarningCollector& out) {
-    return out.warnings;
-}
 
 // --- containers ------------------------------------------------------------------------------
 
@@ -97,7 +92,7 @@ json started_json(Call& call, const container::ContainerState& state) {
     for (auto& row : call.rt.show().running)
         if (row.state.name == state.name) summary = row;
     json doc = container::to_json(summary);
-    doc["warnings"] = warnings_json(call.out);
+    doc["warnings"] = call.out.warnings;
     return doc;
 }
 
@@ -124,7 +119,7 @@ ApiResponse stop_container(Call& call) {
     return {200, json_body({{"name", name},
                             {"forced", result.forced},
                             {"took_ms", result.took.count()},
-                            {"warnings", warnings_json(call.out)}})};
+                            {"warnings", call.out.warnings}})};
 }
 
 ApiResponse restart_container(Call& call) {

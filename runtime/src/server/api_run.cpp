@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -106,7 +107,17 @@ Outcome collect(container::Command& command, Capture& out, Capture& err,
         if (out.fd && fds[0].revents) drain(out);
         if (err.fd && fds[1].revents) drain(err);
     }
-    if (!ended) outcome.exit_code = command.wait();
+    if (!ended) {  // it closed its output but runs on: the deadline still holds
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (auto status = command.wait_for(std::max(left, std::chrono::milliseconds(0)))) {
+            outcome.exit_code = *status;
+        } else {
+            outcome.timed_out = true;
+            command.signal_group(SIGKILL);
+            command.signal(SIGKILL);
+            outcome.exit_code = command.wait();
+        }
+    }
     return outcome;
 }
 
