@@ -167,3 +167,12 @@ teardown() {
     run curl -s -o /dev/null "http://127.0.0.1:$port/"
     [ "$status" -ne 0 ]
 }
+
+@test "serve: a POST without a body (no Content-Length) is answered at once, not after a stall" {
+    server_start
+    # httplib alone would read such a body until the connection closes (30 s here).
+    run -0 curl -sS --max-time 5 -X POST -H "Authorization: Bearer $TOKEN" \
+        -w '\n%{http_code}' "$BASE/api/v1/containers/nosuch/start"
+    [ "$(tail -n1 <<<"$output")" = 404 ]
+    [ "$(head -n1 <<<"$output" | jq -r .error)" = not_found ]
+}

@@ -126,6 +126,9 @@ class ConnectionStream final : public httplib::Stream {
         body_chunked_ = req.has_header("Transfer-Encoding");
         const auto length = req.get_header_value("Content-Length");
         body_expected_ = length.empty() ? 0 : std::strtoull(length.c_str(), nullptr, 10);
+        // RFC 9112 6.3: a request with neither header has no body. httplib 0.11 reads a POST's
+        // body "until the connection closes" then, which would wait body_stall for nothing.
+        body_absent_ = !body_chunked_ && !req.has_header("Content-Length");
     }
     // The request's body was not (all) read: a handler or a guard answered without it. Its
     // bytes would be parsed as the next request, so the connection must end (a chunked body is
@@ -148,6 +151,7 @@ class ConnectionStream final : public httplib::Stream {
     }
 
     ssize_t read(char* ptr, size_t size) override {
+        if (phase_ == Phase::body && body_absent_) return 0;
         if (phase_ == Phase::head) {
             if (head_bytes_ >= limits_.max_head_bytes) {
                 head_capped_ = true;
@@ -243,6 +247,7 @@ class ConnectionStream final : public httplib::Stream {
     unsigned long long body_expected_ = 0;
     unsigned long long body_read_ = 0;
     bool body_chunked_ = false;
+    bool body_absent_ = false;
     std::array<char, 4096> buf_{};
     size_t off_ = 0;
     size_t len_ = 0;
