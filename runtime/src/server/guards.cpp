@@ -132,14 +132,9 @@ std::string new_token() {
 }
 
 bool tokens_equal(std::string_view a, std::string_view b) {
-    // The length is not secret (always 64); the bytes are: every byte is compared, whatever
-    // the first difference, and the accumulator is volatile so the loop is not cut short.
-    if (a.size() != b.size()) return false;
-    volatile unsigned char diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
-    }
-    return diff == 0 && !a.empty();
+    // The length is not secret (always 64); the bytes are.
+    if (a.size() != b.size() || a.empty()) return false;
+    return all_equal_constant_time(a.size(), [&](size_t i) { return a[i] ^ b[i]; });
 }
 
 std::optional<std::string_view> bearer_token(std::string_view authorization) {

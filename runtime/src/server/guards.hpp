@@ -27,6 +27,15 @@ namespace ds::server {
 std::string new_token();
 // Equal length and bytes, in time that does not depend on where they differ.
 bool tokens_equal(std::string_view a, std::string_view b);
+// The loop behind tokens_equal: visits every index of [0, n) through `differs_at(i)` (nonzero
+// when the bytes at i differ), whatever the first difference, so a wrong guess takes as long as
+// a right one. A template so that a test can count the visits.
+template <class DiffersAt>
+bool all_equal_constant_time(size_t n, DiffersAt differs_at) {
+    volatile unsigned char diff = 0;  // volatile: the loop must not be cut short
+    for (size_t i = 0; i < n; ++i) diff = diff | static_cast<unsigned char>(differs_at(i));
+    return diff == 0;
+}
 // The token of "Bearer <token>" (scheme case-insensitive), nullopt for anything else.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
 
