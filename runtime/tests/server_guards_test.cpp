@@ -37,12 +37,10 @@ Guards make_guards(std::vector<std::string> listen = {"127.0.0.1", "::1"}) {
 const std::string kAuth = "Bearer " + kToken;
 
 RequestHead api_get() {
-    RequestHead h;
-    h.method = "GET";
-    h.path = "/api/v1/containers";
-    h.host = "127.0.0.1:8420";
-    h.authorization = kAuth;
-    return h;
+    return {.method = "GET",
+            .path = "/api/v1/containers",
+            .host = "127.0.0.1:8420",
+            .authorization = kAuth};
 }
 
 // Guard 1 (DNS rebinding): only our own names and addresses, with our port.
@@ -104,19 +102,21 @@ TEST(ServerGuards, MissingOrForeignHostIs421) {
 TEST(ServerGuards, Origins) {
     const auto g = make_guards();
     EXPECT_EQ(g.classify_origin("https://mui.kernelsu.org"), OriginKind::trusted);
-    EXPECT_EQ(g.classify_origin("http://mui.kernelsu.org"), OriginKind::foreign);  // http
-    EXPECT_EQ(g.classify_origin("https://mui.kernelsu.org:444"), OriginKind::foreign);
-    EXPECT_EQ(g.classify_origin("https://mui.kernelsu.org.evil.com"), OriginKind::foreign);
-    EXPECT_EQ(g.classify_origin("http://127.0.0.1:8420"), OriginKind::own);
-    EXPECT_EQ(g.classify_origin("http://localhost:8420"), OriginKind::own);
-    EXPECT_EQ(g.classify_origin("http://[::1]:8420"), OriginKind::own);
-    EXPECT_EQ(g.classify_origin("https://127.0.0.1:8420"), OriginKind::foreign);  // not us
-    EXPECT_EQ(g.classify_origin("http://127.0.0.1:9999"), OriginKind::foreign);   // port
-    EXPECT_EQ(g.classify_origin("http://127.0.0.1"), OriginKind::foreign);
-    EXPECT_EQ(g.classify_origin("http://evil.example"), OriginKind::foreign);
-    EXPECT_EQ(g.classify_origin("http://localhost.evil.com:8420"), OriginKind::foreign);
-    EXPECT_EQ(g.classify_origin("null"), OriginKind::foreign);
-    EXPECT_EQ(g.classify_origin(""), OriginKind::foreign);
+    for (const char* own : {"http://127.0.0.1:8420", "http://localhost:8420", "http://[::1]:8420"})
+        EXPECT_EQ(g.classify_origin(own), OriginKind::own) << own;
+    for (const char* foreign : {
+             "http://mui.kernelsu.org",  // http
+             "https://mui.kernelsu.org:444",
+             "https://mui.kernelsu.org.evil.com",
+             "https://127.0.0.1:8420",  // not us
+             "http://127.0.0.1:9999",   // port
+             "http://127.0.0.1",
+             "http://evil.example",
+             "http://localhost.evil.com:8420",
+             "null",
+             "",
+         })
+        EXPECT_EQ(g.classify_origin(foreign), OriginKind::foreign) << foreign;
 }
 
 // Guard 3 (CSRF): a state-changing request from a foreign origin is refused even with the token.
@@ -169,13 +169,9 @@ TEST(ServerGuards, BearerParsing) {
     EXPECT_EQ(bearer_token("Bearer abc"), "abc");
     EXPECT_EQ(bearer_token("bearer abc"), "abc");
     EXPECT_EQ(bearer_token("BEARER   abc  "), "abc");
-    EXPECT_FALSE(bearer_token("Bearer"));
-    EXPECT_FALSE(bearer_token("Bearer "));
-    EXPECT_FALSE(bearer_token("Bearerabc"));
-    EXPECT_FALSE(bearer_token("Basic YWJj"));
-    EXPECT_FALSE(bearer_token("Bearer a b"));
-    EXPECT_FALSE(bearer_token("Bearer a,b"));
-    EXPECT_FALSE(bearer_token(""));
+    for (const char* bad :
+         {"Bearer", "Bearer ", "Bearerabc", "Basic YWJj", "Bearer a b", "Bearer a,b", ""})
+        EXPECT_FALSE(bearer_token(bad)) << bad;
 }
 
 TEST(ServerGuards, TokensEqual) {

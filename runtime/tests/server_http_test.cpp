@@ -199,10 +199,15 @@ class HttpServerTest : public ::testing::Test {
         }
     }
     std::string request(const std::string& path) {
-        auto fd = connect_to(port_);
-        EXPECT_TRUE(send_all(fd.get(), get(path, true)));
+        auto fd = connect_sending(get(path, true));
         bool closed = false;
         return read_until_closed(fd.get(), 5s, &closed);
+    }
+    // A connection to the server that has sent `bytes` (a refused send fails the test).
+    unique_fd connect_sending(const std::string& bytes) {
+        auto fd = connect_to(port_);
+        EXPECT_TRUE(send_all(fd.get(), bytes)) << "the server refused " << bytes.substr(0, 40);
+        return fd;
     }
 
     std::unique_ptr<HttpServer> server_;
@@ -239,8 +244,7 @@ TEST_F(HttpServerTest, AnswersAndKeepsTheConnectionAlive) {
 // (the read would wait for the rest).
 TEST_F(HttpServerTest, HeadDeadlineDropsAHalfRequest) {
     start(small_limits());
-    auto fd = connect_to(port_);
-    ASSERT_TRUE(send_all(fd.get(), "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    auto fd = connect_sending("GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     const auto t0 = Clock::now();
     bool closed = false;
     const auto out = read_until_closed(fd.get(), 5s, &closed);
@@ -253,16 +257,12 @@ TEST_F(HttpServerTest, HeadDeadlineDropsAHalfRequest) {
 // line every 200 ms is still dropped at the deadline.
 TEST_F(HttpServerTest, HeadDeadlineIsTotalNotPerRead) {
     start(small_limits());
-    auto fd = connect_to(port_);
-    ASSERT_TRUE(send_all(fd.get(), "GET /hello HTTP/1.1\r\n"));
+    auto fd = connect_sending("GET /hello HTTP/1.1\r\n");
     const auto t0 = Clock::now();
-    bool dropped = false;
-    while (Clock::now() - t0 < 4s) {
-        if (!send_all(fd.get(), "X-Slow: 1\r\n") || readable_within(fd.get(), 200ms)) {
-            dropped = true;
-            break;
-        }
-    }
+    // Dropped: a header line is refused, or the server's close makes the socket readable.
+    const bool dropped = wait_until(4s, [&] {
+        return !send_all(fd.get(), "X-Slow: 1\r\n") || readable_within(fd.get(), 200ms);
+    });
     EXPECT_TRUE(dropped) << "a trickled head outlived the head deadline";
     EXPECT_LT(Clock::now() - t0, 3s);
 }
@@ -288,10 +288,9 @@ TEST_F(HttpServerTest, HeadByteCapRejectsAHeaderFlood) {
 // Guard: body_stall. A client announcing a body and sending part of it is dropped.
 TEST_F(HttpServerTest, BodyStallDropsAStalledBody) {
     start(small_limits());
-    auto fd = connect_to(port_);
-    ASSERT_TRUE(send_all(fd.get(),
-                         "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
-                         "0123456789"));
+    auto fd = connect_sending(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+        "0123456789");
     const auto t0 = Clock::now();
     bool closed = false;
     const auto out = read_until_closed(fd.get(), 6s, &closed);
@@ -299,9 +298,8 @@ TEST_F(HttpServerTest, BodyStallDropsAStalledBody) {
     EXPECT_LT(Clock::now() - t0, 4s);
     EXPECT_EQ(out.find("HTTP/1.1 200"), std::string::npos) << out;
     // A complete body is fine.
-    auto ok = connect_to(port_);
-    ASSERT_TRUE(send_all(ok.get(),
-                         "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc"));
+    auto ok =
+        connect_sending("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc");
     EXPECT_NE(read_response(ok.get()).find("\r\n\r\n3"), std::string::npos);
 }
 
@@ -357,8 +355,7 @@ TEST_F(HttpServerTest, IdleConnectionsYieldUnderPressure) {
     std::vector<unique_fd> idle;
     for (int i = 0; i < 12; ++i)
         idle.push_back(connect_to(port_));
-    auto fd = connect_to(port_);
-    ASSERT_TRUE(send_all(fd.get(), get("/hello", true)));
+    auto fd = connect_sending(get("/hello", true));
     const auto t0 = Clock::now();
     bool closed = false;
     const auto out = read_until_closed(fd.get(), 15s, &closed);
@@ -370,8 +367,7 @@ TEST_F(HttpServerTest, MaxRequestsPerConnection) {
     auto limits = small_limits();
     limits.max_requests_per_connection = 2;
     start(limits);
-    auto fd = connect_to(port_);
-    ASSERT_TRUE(send_all(fd.get(), get("/hello")));
+    auto fd = connect_sending(get("/hello"));
     EXPECT_EQ(read_response(fd.get()).find("Connection: close"), std::string::npos);
     ASSERT_TRUE(send_all(fd.get(), get("/hello")));
     EXPECT_NE(read_response(fd.get()).find("Connection: close"), std::string::npos);
@@ -384,8 +380,7 @@ TEST_F(HttpServerTest, KeepAliveIdleTimeoutClosesTheConnection) {
     auto limits = small_limits();
     limits.keep_alive = 1s;
     start(limits);
-    auto fd = connect_to(port_);
-    ASSERT_TRUE(send_all(fd.get(), get("/hello")));
+    auto fd = connect_sending(get("/hello"));
     ASSERT_EQ(read_response(fd.get()).rfind("HTTP/1.1 200", 0), 0u);
     const auto t0 = Clock::now();
     bool closed = false;

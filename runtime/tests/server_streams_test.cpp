@@ -118,33 +118,34 @@ TEST(StreamId, RandomHexOf128Bits) {
 }
 
 TEST(Upload, ContentTypesThatMakeAnUpload) {
-    EXPECT_TRUE(is_upload_content_type("application/octet-stream"));
-    EXPECT_TRUE(is_upload_content_type("Application/X-Tar; charset=binary"));
-    EXPECT_TRUE(is_upload_content_type("application/gzip"));
-    EXPECT_TRUE(is_upload_content_type("application/x-xz"));
-    EXPECT_TRUE(is_upload_content_type("application/zstd"));
-    EXPECT_TRUE(is_upload_content_type("application/x-bzip2"));
-    EXPECT_FALSE(is_upload_content_type("application/json"));
-    EXPECT_FALSE(is_upload_content_type("multipart/form-data; boundary=x"));
-    EXPECT_FALSE(is_upload_content_type(""));
-    EXPECT_FALSE(is_upload_content_type("application/octet-streamx"));
+    for (const char* upload :
+         {"application/octet-stream", "Application/X-Tar; charset=binary", "application/gzip",
+          "application/x-xz", "application/zstd", "application/x-bzip2"})
+        EXPECT_TRUE(is_upload_content_type(upload)) << upload;
+    for (const char* other :
+         {"application/json", "multipart/form-data; boundary=x", "", "application/octet-streamx"})
+        EXPECT_FALSE(is_upload_content_type(other)) << other;
 }
 
 TEST(Upload, ExtensionFromTheFileNameThenTheTypeAndNeverTheClientsText) {
-    EXPECT_EQ(upload_extension("alpine.tar.xz", ""), ".tar.xz");
-    EXPECT_EQ(upload_extension("ROOTFS.TAR.GZ", ""), ".tar.gz");
-    EXPECT_EQ(upload_extension("x.tgz", "application/octet-stream"), ".tgz");
-    EXPECT_EQ(upload_extension("x.tar.zst", ""), ".tar.zst");
-    EXPECT_EQ(upload_extension("x.tar.bz2", ""), ".tar.bz2");
-    EXPECT_EQ(upload_extension("x.tar", "application/gzip"), ".tar");
-    EXPECT_EQ(upload_extension("", "application/gzip"), ".tar.gz");
-    EXPECT_EQ(upload_extension("", "application/x-xz"), ".tar.xz");
-    EXPECT_EQ(upload_extension("", "application/octet-stream"), ".tar");
+    struct Case {
+        const char *filename, *content_type, *extension;
+    };
+    const Case cases[] = {{"alpine.tar.xz", "", ".tar.xz"},
+                          {"ROOTFS.TAR.GZ", "", ".tar.gz"},
+                          {"x.tgz", "application/octet-stream", ".tgz"},
+                          {"x.tar.zst", "", ".tar.zst"},
+                          {"x.tar.bz2", "", ".tar.bz2"},
+                          {"x.tar", "application/gzip", ".tar"},
+                          {"", "application/gzip", ".tar.gz"},
+                          {"", "application/x-xz", ".tar.xz"},
+                          {"", "application/octet-stream", ".tar"}};
+    for (const auto& c : cases)
+        EXPECT_EQ(upload_extension(c.filename, c.content_type), c.extension)
+            << c.filename << " " << c.content_type;
     // A name cannot smuggle a path or an unknown suffix into .uploads/.
-    EXPECT_EQ(upload_extension("../../etc/cron.d/x", ""), ".tar");
-    EXPECT_EQ(upload_extension("a.tar.gz/../../x", ""), ".tar");
-    EXPECT_EQ(upload_extension("evil.sh", ""), ".tar");
-    EXPECT_EQ(upload_extension(".tar", ""), ".tar");
+    for (const char* name : {"../../etc/cron.d/x", "a.tar.gz/../../x", "evil.sh", ".tar"})
+        EXPECT_EQ(upload_extension(name, ""), ".tar") << name;
 }
 
 TEST(Upload, LimitIsTheFreeSpaceCappedAt64GiB) {
@@ -155,12 +156,8 @@ TEST(Upload, LimitIsTheFreeSpaceCappedAt64GiB) {
 TEST(Upload, ContentLengthDigitsOnly) {
     EXPECT_EQ(parse_content_length("0"), 0u);
     EXPECT_EQ(parse_content_length("314572800"), 314572800u);
-    EXPECT_FALSE(parse_content_length(""));
-    EXPECT_FALSE(parse_content_length("-1"));
-    EXPECT_FALSE(parse_content_length("+5"));
-    EXPECT_FALSE(parse_content_length("12 "));
-    EXPECT_FALSE(parse_content_length("0x10"));
-    EXPECT_FALSE(parse_content_length("99999999999999999999999"));
+    for (const char* bad : {"", "-1", "+5", "12 ", "0x10", "99999999999999999999999"})
+        EXPECT_FALSE(parse_content_length(bad)) << bad;
 }
 
 TEST(WindowSize, RowsAndColsFrom1To1000) {

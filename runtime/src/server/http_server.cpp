@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "sys/eventfd.hpp"
 #include "sys/syscall_error.hpp"
 
 namespace ds::server {
@@ -33,25 +33,6 @@ namespace {
 // client that connected and sent nothing. Legitimate clients send their request at once.
 constexpr milliseconds kIdleGraceUnderPressure{1000};
 
-sys::unique_fd make_eventfd(const char* what) {
-    sys::unique_fd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!fd) sys::fail_errno(std::string("eventfd for the server's ") + what);
-    return fd;
-}
-
-void signal_eventfd(int fd) {
-    const uint64_t one = 1;
-    // EAGAIN (counter saturated) still leaves it readable: nothing to handle.
-    while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-}
-
-void drain_eventfd(int fd) {
-    uint64_t value = 0;
-    while (read(fd, &value, sizeof value) < 0 && errno == EINTR) {
-    }
-}
-
 int poll_timeout_ms(Clock::duration left) {
     if (left <= Clock::duration::zero()) return 0;
     const auto ms = std::chrono::ceil<milliseconds>(left).count();
@@ -63,9 +44,9 @@ int poll_timeout_ms(Clock::duration left) {
 struct HttpServer::State {
     explicit State(HttpLimits l)
         : limits(l),
-          stop_fd(make_eventfd("stop")),
-          ended_fd(make_eventfd("connection end")),
-          pressure_fd(make_eventfd("connection pressure")) {}
+          stop_fd(sys::make_eventfd("the server's stop")),
+          ended_fd(sys::make_eventfd("the server's connection end")),
+          pressure_fd(sys::make_eventfd("the server's connection pressure")) {}
 
     const HttpLimits limits;
     sys::unique_fd stop_fd;      // readable once stop was requested (never drained)
@@ -85,7 +66,7 @@ struct HttpServer::State {
         ++active;
         if (active >= limits.max_connections && !pressure) {
             pressure = true;
-            signal_eventfd(pressure_fd.get());
+            sys::signal_eventfd(pressure_fd.get());
         }
     }
     void connection_ended() {
@@ -93,9 +74,9 @@ struct HttpServer::State {
         --active;
         if (active < limits.max_connections && pressure) {
             pressure = false;
-            drain_eventfd(pressure_fd.get());
+            sys::drain_eventfd(pressure_fd.get());
         }
-        signal_eventfd(ended_fd.get());
+        sys::signal_eventfd(ended_fd.get());
         idle.notify_all();
     }
 };
@@ -374,21 +355,22 @@ sys::unique_fd listen_on(const std::string& address, uint16_t port, int backlog)
     const std::string where = (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
     sockaddr_storage storage{};
     socklen_t length = 0;
+    void* ip = nullptr;  // where inet_pton writes the address
     if (!v6) {
         auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-        if (inet_pton(AF_INET, address.c_str(), &in->sin_addr) != 1)
-            fail_invalid("listen address " + address + " is not a numeric IPv4 or IPv6 address");
         in->sin_family = AF_INET;
         in->sin_port = htons(port);
+        ip = &in->sin_addr;
         length = sizeof *in;
     } else {
         auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
-        if (inet_pton(AF_INET6, address.c_str(), &in6->sin6_addr) != 1)
-            fail_invalid("listen address " + address + " is not a numeric IPv4 or IPv6 address");
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons(port);
+        ip = &in6->sin6_addr;
         length = sizeof *in6;
     }
+    if (inet_pton(storage.ss_family, address.c_str(), ip) != 1)
+        fail_invalid("listen address " + address + " is not a numeric IPv4 or IPv6 address");
     sys::unique_fd fd(socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) sys::fail_errno(where + ": socket");
     const int on = 1;
@@ -433,7 +415,7 @@ void HttpServer::request_stop() {
     if (state_->stopping.exchange(true)) return;
     // httplib's content providers (chunked, SSE) end when svr_sock_ is invalid.
     svr_sock_ = INVALID_SOCKET;
-    signal_eventfd(state_->stop_fd.get());
+    sys::signal_eventfd(state_->stop_fd.get());
 }
 
 bool HttpServer::stopping() const {
@@ -476,7 +458,7 @@ void HttpServer::serve(std::vector<sys::unique_fd> listeners) {
             sys::fail_errno("poll on the server's listeners");
         }
         if (fds[0].revents) break;
-        if (fds[1].revents) drain_eventfd(st.ended_fd.get());
+        if (fds[1].revents) sys::drain_eventfd(st.ended_fd.get());
         for (size_t i = 2; i < fds.size(); ++i) {
             if (fds[i].revents & POLLIN) accept_one(fds[i].fd);
         }

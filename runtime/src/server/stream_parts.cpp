@@ -1,15 +1,12 @@
 // The pure parts of the live routes: see stream_parts.hpp.
 #include "server/stream_parts.hpp"
 
-#include <sys/random.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <limits>
 
 #include "core/error.hpp"
-#include "sys/syscall_error.hpp"
+#include "sys/random.hpp"
 
 namespace ds::server {
 namespace {
@@ -166,23 +163,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
 }
 
 std::string new_stream_id() {
-    unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t n = ::getrandom(raw + got, sizeof raw - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            sys::fail_errno("getrandom for a stream id");
-        }
-        got += static_cast<size_t>(n);
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id;
-    for (unsigned char b : raw) {
-        id += kHex[b >> 4];
-        id += kHex[b & 15];
-    }
-    return id;
+    return sys::random_hex(16, "a stream id");
 }
 
 bool is_stream_id(std::string_view id) {
