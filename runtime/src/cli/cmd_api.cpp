@@ -38,15 +38,19 @@ std::string url_decode(std::string_view s) {
 
 server::ApiRequest parse_api_arguments(const std::vector<std::string>& args) {
     if (args.size() < 2 || args.size() > 3)
-        fail_usage("api: expected METHOD PATH [JSON-BODY], e.g. 'droidspaces api GET /api/v1/containers'");
+        fail_usage(
+            "api: expected METHOD PATH [JSON-BODY], e.g. 'droidspaces api GET /api/v1/containers'");
     server::ApiRequest request;
-    for (char c : args[0]) request.method += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : args[0])
+        request.method += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (request.method != "GET" && request.method != "POST" && request.method != "PUT" &&
         request.method != "PATCH" && request.method != "DELETE")
-        fail_usage("api: method " + quote_value(args[0]) + ": expected GET, POST, PUT, PATCH or DELETE");
+        fail_usage("api: method " + quote_value(args[0]) +
+                   ": expected GET, POST, PUT, PATCH or DELETE");
     const std::string& target = args[1];
     if (target.empty() || target[0] != '/')
-        fail_usage("api: path " + quote_value(target) + ": expected an absolute path such as /api/v1/system");
+        fail_usage("api: path " + quote_value(target) +
+                   ": expected an absolute path such as /api/v1/system");
     auto q = target.find('?');
     request.path = url_decode(target.substr(0, q));
     if (q != std::string::npos) {

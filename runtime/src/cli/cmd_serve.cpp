@@ -37,7 +37,8 @@ uint16_t parse_port(const std::string& value) {
         used = 0;
     }
     if (used == 0 || used != value.size() || port > 65535)
-        fail_usage("--port " + quote_value(value) + ": expected a port number 0..65535 (0: any free port)");
+        fail_usage("--port " + quote_value(value) +
+                   ": expected a port number 0..65535 (0: any free port)");
     return static_cast<uint16_t>(port);
 }
 
@@ -71,7 +72,8 @@ void redirect_to_log(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && st.st_size > kLogRotateBytes)
         ::rename(path.c_str(), (path + ".old").c_str());
-    sys::unique_fd log(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+    sys::unique_fd log(
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
     sys::unique_fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
     if (!log || !null) ::_exit(kExitRuntime);
     ::dup2(null.get(), STDIN_FILENO);
@@ -81,7 +83,8 @@ void redirect_to_log(const std::string& path) {
 
 // The detached server: setsid, a second fork (no controlling terminal can come back), stdio to
 // the log. It tells the waiting parent over `report` "ok URL" once it listens, or why it failed.
-[[noreturn]] void daemon_child(const Context& ctx, const server::ServeOptions& options, int report) {
+[[noreturn]] void daemon_child(const Context& ctx, const server::ServeOptions& options,
+                               int report) {
     ::setsid();
     pid_t pid = ::fork();
     if (pid != 0) ::_exit(pid < 0 ? kExitRuntime : 0);
@@ -138,7 +141,8 @@ int detach(const Context& ctx, const server::ServeOptions& options) {
         if (n < 0) sys::fail_errno("read the daemon's report");
         line.append(buf, static_cast<size_t>(n));
     }
-    while (!line.empty() && line.back() == '\n') line.pop_back();
+    while (!line.empty() && line.back() == '\n')
+        line.pop_back();
     if (line.rfind("ok ", 0) == 0) {
         std::printf("Dashboard: %s\n", line.substr(3).c_str());
         print_info("server running in the background; log: " +
@@ -186,7 +190,8 @@ int daemon_status(const Context& ctx) {
     std::string url;
     if (running) {
         auto token = sys::try_read_file(server::ServerPaths(ctx.workspace).token).value_or("");
-        while (!token.empty() && token.back() == '\n') token.pop_back();
+        while (!token.empty() && token.back() == '\n')
+            token.pop_back();
         url = server::dashboard_url(running->listen, running->port, token);
     }
     if (ctx.inv.json) {

@@ -48,7 +48,7 @@ const std::vector<OptionSpec> kOptions = {
     {'u', "user", "", "USER", OptionId::user, "", "run", "run the command as USER"},
     CFG(0, "net", "", "MODE", "net_mode", "host (default), nat, none or gateway"),
     {0, "port", "", "[H:]C[/PROTO]", OptionId::port, "", "start restart config serve daemon",
-     "NAT port forward; repeatable (serve, daemon: the port to listen on, default 8420)"},
+     "NAT port forward, repeatable; serve, daemon: the port (8420)"},
     {0, "upstream", "", "IFACE[,...]", OptionId::upstream, "", kBoot, "NAT uplink interfaces"},
     CFG(0, "nat-ip", "", "IP", "static_nat_ip", "fixed NAT address 172.28.X.Y"),
     CFG(0, "gateway", "gateway-container", "NAME", "gateway_container", "gateway container"),
@@ -86,8 +86,7 @@ const std::vector<OptionSpec> kOptions = {
     {0, "status", "", "", OptionId::daemon_status, "", "daemon",
      "show whether a server runs, its PID and its URL"},
     {0, "json", "", "", OptionId::json, "",
-     "show info check version pid scan install config daemon",
-     "machine-readable JSON output"},
+     "show info check version pid scan install config daemon", "machine-readable JSON output"},
     {0, "format", "", "", OptionId::format, "", "show info", "upstream KEY=VALUE output"},
     {'v', "help", "", "", OptionId::help, "", "*", "show help"},
 };

@@ -1,16 +1,14 @@
 // The server's security decisions (guards.hpp). Pure functions of the request head and the
-// configuration, except new_token (getrandom): server.cpp applies them, the unit tests drive them
-// with hostile inputs.
+// configuration, except new_token (sys::random_hex): server.cpp applies them, the unit tests drive
+// them with hostile inputs.
 #include "server/guards.hpp"
 
 #include <arpa/inet.h>
-#include <sys/random.h>
 
 #include <array>
-#include <cerrno>
 #include <charconv>
 
-#include "sys/syscall_error.hpp"
+#include "sys/random.hpp"
 
 namespace ds::server {
 namespace {
@@ -111,24 +109,7 @@ std::optional<size_t> parse_length(std::string_view text) {
 }  // namespace
 
 std::string new_token() {
-    std::array<unsigned char, 32> bytes{};
-    size_t got = 0;
-    while (got < bytes.size()) {
-        const ssize_t n = getrandom(bytes.data() + got, bytes.size() - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            sys::fail_errno("getrandom for the server token");
-        }
-        got += static_cast<size_t>(n);
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string token;
-    token.reserve(bytes.size() * 2);
-    for (const unsigned char b : bytes) {
-        token.push_back(kHex[b >> 4]);
-        token.push_back(kHex[b & 0xf]);
-    }
-    return token;
+    return sys::random_hex(32, "the server token");  // 256 bits
 }
 
 bool tokens_equal(std::string_view a, std::string_view b) {

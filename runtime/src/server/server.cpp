@@ -2,11 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +21,7 @@
 #include "server/http_server.hpp"
 #include "server/static_files.hpp"
 #include "server/streams.hpp"
+#include "sys/eventfd.hpp"
 #include "sys/file.hpp"
 #include "sys/syscall_error.hpp"
 
@@ -44,13 +44,14 @@ class PidfileLock {
         if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno != EWOULDBLOCK) sys::fail_errno("lock " + path);
             auto pid = sys::try_read_file(path).value_or("?");
-            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+                pid.pop_back();
             fail_busy("a server already runs for this workspace (PID " + pid + "; " + path +
                       "): stop it with 'droidspaces daemon --stop'");
         }
         std::string text = std::to_string(::getpid()) + "\n";
-        if (::ftruncate(fd_.get(), 0) != 0 || ::pwrite(fd_.get(), text.data(), text.size(), 0) !=
-                                                   static_cast<ssize_t>(text.size()))
+        if (::ftruncate(fd_.get(), 0) != 0 ||
+            ::pwrite(fd_.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
             sys::fail_errno("write " + path);
         path_ = path;
     }
@@ -69,7 +70,8 @@ class PidfileLock {
 struct RemoveOnExit {
     std::vector<std::string> paths;
     ~RemoveOnExit() {
-        for (const auto& p : paths) ::unlink(p.c_str());
+        for (const auto& p : paths)
+            ::unlink(p.c_str());
     }
 };
 
@@ -97,7 +99,8 @@ std::optional<std::string> header(const httplib::Request& req, const char* name)
 
 ApiRequest api_request(const httplib::Request& req) {
     ApiRequest a{req.method, req.path, {}, req.body};
-    for (const auto& [key, value] : req.params) a.query.emplace(key, value);
+    for (const auto& [key, value] : req.params)
+        a.query.emplace(key, value);
     return a;
 }
 
@@ -120,8 +123,8 @@ std::string find_webroot(const std::string& requested) {
     if (n <= 0) return "";
     std::string dir(exe, static_cast<size_t>(n));
     dir.erase(dir.rfind('/'));
-    for (const auto& candidate : {dir + "/webroot", dir + "/../webroot",
-                                  std::string("/usr/share/droidspaces/webroot")})
+    for (const auto& candidate :
+         {dir + "/webroot", dir + "/../webroot", std::string("/usr/share/droidspaces/webroot")})
         if (sys::path_exists(candidate + "/index.html")) return candidate;
     return "";
 }
@@ -144,13 +147,11 @@ class SignalWatcher {
         sigset_t set = stop_signals();
         sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC));
         if (!sigfd_) sys::fail_errno("signalfd");
-        done_.reset(::eventfd(0, EFD_CLOEXEC));
-        if (!done_) sys::fail_errno("eventfd");
+        done_ = sys::make_eventfd("the signal watcher");
         thread_ = std::thread([this, &http] { watch(http); });
     }
     ~SignalWatcher() {
-        uint64_t one = 1;
-        (void)!::write(done_.get(), &one, sizeof one);
+        sys::signal_eventfd(done_.get());
         thread_.join();
     }
     SignalWatcher(const SignalWatcher&) = delete;
@@ -194,9 +195,10 @@ class Server {
           listen_(options.listen.empty() ? kLoopback : options.listen),
           guards_(GuardConfig{port, listen_, std::move(token)}),
           api_(ws, ServerFacts{::getpid(), port, listen_, static_cast<long>(::time(nullptr))}),
-          streams_(ws, http_, [this](const httplib::Request& req, httplib::Response& res) {
-              send(res, api_.handle(api_request(req)));
-          }),
+          streams_(ws, http_,
+                   [this](const httplib::Request& req, httplib::Response& res) {
+                       send(res, api_.handle(api_request(req)));
+                   }),
           webroot_(std::move(webroot)) {
         if (!webroot_.empty()) {
             webroot_fd_.reset(::open(webroot_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -213,10 +215,11 @@ class Server {
 
   private:
     void wire() {
-        http_.set_default_headers(httplib::Headers(security_headers().begin(),
-                                                   security_headers().end()));
-        http_.set_pre_routing_handler(
-            [this](const httplib::Request& req, httplib::Response& res) { return guard(req, res); });
+        http_.set_default_headers(
+            httplib::Headers(security_headers().begin(), security_headers().end()));
+        http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            return guard(req, res);
+        });
         http_.set_expect_100_continue_handler(
             [this](const httplib::Request& req, httplib::Response& res) {
                 return expect_continue(req, res);
@@ -245,16 +248,19 @@ class Server {
         HeadValues values(req);
         if (req.method == "OPTIONS") {
             if (!values.host || !guards_.host_allowed(*values.host))
-                return reject(res, {421, "misdirected", "this server answers only to its own host names"});
+                return reject(
+                    res, {421, "misdirected", "this server answers only to its own host names"});
             auto headers = guards_.preflight_headers(
                 view(values.origin), req.has_header("Access-Control-Request-Private-Network"));
             if (!headers) return reject(res, {403, "forbidden_origin", "origin not allowed"});
-            for (const auto& [k, v] : *headers) res.set_header(k, v);
+            for (const auto& [k, v] : *headers)
+                res.set_header(k, v);
             res.status = 204;
             return httplib::Server::HandlerResponse::Handled;
         }
         if (auto rejection = guards_.check(values.head(req))) return reject(res, *rejection);
-        for (const auto& [k, v] : guards_.cors_headers(view(values.origin))) res.set_header(k, v);
+        for (const auto& [k, v] : guards_.cors_headers(view(values.origin)))
+            res.set_header(k, v);
         return httplib::Server::HandlerResponse::Unhandled;
     }
 
@@ -279,8 +285,12 @@ class Server {
               transfer_encoding(header(req, "Transfer-Encoding")),
               content_type(req.get_header_value("Content-Type")) {}
         RequestHead head(const httplib::Request& req) const {
-            return RequestHead{req.method,          req.path,     view(host),
-                               view(origin),        view(authorization), view(length),
+            return RequestHead{req.method,
+                               req.path,
+                               view(host),
+                               view(origin),
+                               view(authorization),
+                               view(length),
                                view(transfer_encoding),
                                Streams::is_upload(req.method, req.path, content_type)};
         }
@@ -355,8 +365,9 @@ std::vector<std::string> exposed_addresses(const std::vector<std::string>& liste
     for (const auto& a : listen) {
         in_addr v4{};
         in6_addr v6{};
-        bool loopback = (::inet_pton(AF_INET, a.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
-                        (::inet_pton(AF_INET6, a.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+        bool loopback =
+            (::inet_pton(AF_INET, a.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127) ||
+            (::inet_pton(AF_INET6, a.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
         if (!loopback) out.push_back(a);
     }
     return out;
