@@ -32,8 +32,8 @@ enum class OptionId {
     install_from,
     install_image_size,
     install_fs,
-    all,    // show --all
-    purge,  // config delete --purge
+    all,            // show --all
+    purge,          // config delete --purge
     listen,         // serve/daemon --listen ADDR
     webroot,        // serve/daemon --webroot DIR
     daemon_stop,    // daemon --stop
@@ -63,8 +63,8 @@ struct Invocation {
     bool json = false;    // --json
     bool format = false;  // --format (upstream KEY=VALUE)
     bool help = false;
-    bool all = false;    // show: every container, not only the running ones
-    bool purge = false;  // config delete: also the rootfs inside Containers/<name>/
+    bool all = false;                 // show: every container, not only the running ones
+    bool purge = false;               // config delete: also the rootfs inside Containers/<name>/
     std::vector<std::string> listen;  // serve/daemon: addresses instead of 127.0.0.1 and ::1
     std::string webroot;              // serve/daemon: the dashboard's files
     bool daemon_stop = false;

@@ -18,10 +18,10 @@
 namespace ds::server {
 
 struct ApiRequest {
-    std::string method;  // "GET", "POST", "PUT", "DELETE"
-    std::string path;    // "/api/v1/containers/web", without the query
+    std::string method;                        // "GET", "POST", "PUT", "DELETE"
+    std::string path;                          // "/api/v1/containers/web", without the query
     std::map<std::string, std::string> query;  // decoded
-    std::string body;    // JSON text; "" = none
+    std::string body;                          // JSON text; "" = none
 };
 
 struct ApiResponse {

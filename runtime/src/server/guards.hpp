@@ -33,7 +33,8 @@ bool tokens_equal(std::string_view a, std::string_view b);
 template <class DiffersAt>
 bool all_equal_constant_time(size_t n, DiffersAt differs_at) {
     volatile unsigned char diff = 0;  // volatile: the loop must not be cut short
-    for (size_t i = 0; i < n; ++i) diff = diff | static_cast<unsigned char>(differs_at(i));
+    for (size_t i = 0; i < n; ++i)
+        diff = diff | static_cast<unsigned char>(differs_at(i));
     return diff == 0;
 }
 // The token of "Bearer <token>" (scheme case-insensitive), nullopt for anything else.
