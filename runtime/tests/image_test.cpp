@@ -24,9 +24,10 @@
 #include "core/error.hpp"
 #include "sys/fd.hpp"
 #include "sys/file.hpp"
-#include "sys/path_lookup.hpp"
 #include "sys/loop.hpp"
 #include "sys/mount.hpp"
+#include "sys/path_lookup.hpp"
+#include "test_support.hpp"
 
 namespace ds::container {
 namespace {
@@ -207,27 +208,7 @@ TEST(ImageLoopName, ParsesLoopDeviceNames) {
 
 // --- helpers for tests on real files ------------------------------------------------------------
 
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/ds-image-test.XXXXXX";
-        if (::mkdtemp(tmpl)) path_ = tmpl;
-    }
-    ~TempDir() {
-        if (!path_.empty()) {
-            std::error_code ec;
-            std::filesystem::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    // Leaves the directory for the caller to remove (after unmounting what is inside).
-    std::string release() { return std::exchange(path_, ""); }
-
-  private:
-    std::string path_;
-};
+using ds::test::TempDir;
 
 void write_at(const std::string& path, off_t offset, const std::string& bytes) {
     unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));

@@ -19,29 +19,14 @@
 #include "container/config_store.hpp"
 #include "core/error.hpp"
 #include "sys/file.hpp"
+#include "test_support.hpp"
 
 namespace ds::container {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/ds-runtime-test.XXXXXX";
-        if (::mkdtemp(tmpl)) path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+using ds::test::TempDir;
 
 // Records what the operations said.
 class Recorder : public Output {
@@ -63,21 +48,6 @@ struct RuntimeTest : ::testing::Test {
     }
 };
 
-// `stmt` throws ds::Error of `kind` whose message contains `needle`.
-#define EXPECT_KIND(stmt, expected_kind, needle)                                            \
-    do {                                                                                    \
-        bool thrown_ = false;                                                               \
-        try {                                                                               \
-            stmt;                                                                           \
-        } catch (const ds::Error& e_) {                                                     \
-            thrown_ = true;                                                                 \
-            EXPECT_EQ(e_.kind(), expected_kind) << e_.what();                               \
-            EXPECT_NE(std::string(e_.what()).find(needle), std::string::npos) << e_.what(); \
-            EXPECT_EQ(std::string(e_.what()).find('\n'), std::string::npos) << e_.what();   \
-        }                                                                                   \
-        EXPECT_TRUE(thrown_) << #stmt " did not throw";                                     \
-    } while (0)
-
 // --- error kinds ---------------------------------------------------------------------------------
 
 TEST(ErrorKinds, ExitCodesStayAsDocumented) {
@@ -90,10 +60,10 @@ TEST(ErrorKinds, ExitCodesStayAsDocumented) {
 }
 
 TEST(ErrorKinds, LegacyHelpersKeepTheirMeaning) {
-    EXPECT_KIND(fail_usage("bad"), ErrorKind::invalid, "bad");
-    EXPECT_KIND(fail_runtime("no"), ErrorKind::system, "no");
-    EXPECT_KIND(fail_not_found("gone"), ErrorKind::not_found, "gone");
-    EXPECT_KIND(fail_busy("held"), ErrorKind::busy, "held");
+    EXPECT_ERROR(fail_usage("bad"), ErrorKind::invalid, "bad");
+    EXPECT_ERROR(fail_runtime("no"), ErrorKind::system, "no");
+    EXPECT_ERROR(fail_not_found("gone"), ErrorKind::not_found, "gone");
+    EXPECT_ERROR(fail_busy("held"), ErrorKind::busy, "held");
 }
 
 // --- list ----------------------------------------------------------------------------------------
@@ -170,41 +140,42 @@ TEST_F(RuntimeTest, CreateEditShowDelete) {
 
 TEST_F(RuntimeTest, CreateRefusesAnExistingNameOrSpelling) {
     rt.create_config({"my box", {}});
-    EXPECT_KIND(rt.create_config({"my box", {}}), ErrorKind::busy, "already has a config");
+    EXPECT_ERROR(rt.create_config({"my box", {}}), ErrorKind::busy, "already has a config");
     // "my-box" is stored in the same directory: one identity.
-    EXPECT_KIND(rt.create_config({"my-box", {}}), ErrorKind::busy, "'my box'");
+    EXPECT_ERROR(rt.create_config({"my-box", {}}), ErrorKind::busy, "'my box'");
 }
 
 TEST_F(RuntimeTest, MissingConfigsAreNotFound) {
-    EXPECT_KIND(rt.edit_config({"nobody", false, {{"memory", "8M"}}}), ErrorKind::not_found,
-                "'nobody'");
-    EXPECT_KIND(rt.delete_config({"nobody", false}), ErrorKind::not_found, "'nobody'");
-    EXPECT_KIND(rt.read_config("nobody"), ErrorKind::not_found, "'nobody'");
-    EXPECT_KIND(rt.inspect("nobody"), ErrorKind::not_found, "'nobody'");
-    EXPECT_KIND(rt.stop("nobody"), ErrorKind::not_found, "not running");
-    EXPECT_KIND(rt.run("nobody", {{"true"}, "", ""}), ErrorKind::not_found, "not running");
+    EXPECT_ERROR(rt.edit_config({"nobody", false, {{"memory", "8M"}}}), ErrorKind::not_found,
+                 "'nobody'");
+    EXPECT_ERROR(rt.delete_config({"nobody", false}), ErrorKind::not_found, "'nobody'");
+    EXPECT_ERROR(rt.read_config("nobody"), ErrorKind::not_found, "'nobody'");
+    EXPECT_ERROR(rt.inspect("nobody"), ErrorKind::not_found, "'nobody'");
+    EXPECT_ERROR(rt.stop("nobody"), ErrorKind::not_found, "not running");
+    EXPECT_ERROR(rt.run("nobody", {{"true"}, "", ""}), ErrorKind::not_found, "not running");
 }
 
 TEST_F(RuntimeTest, BadValuesNameKeyValueAndRuleAndLeaveNothing) {
-    EXPECT_KIND(rt.create_config({"box", {{"memory", "1M"}}}), ErrorKind::invalid, "'1M'");
-    EXPECT_KIND(rt.create_config({"box", {{"memory", "1M"}}}), ErrorKind::invalid, "--memory");
-    EXPECT_KIND(rt.create_config({"box", {{"cpus", "0"}}}), ErrorKind::invalid, "--cpus");
-    EXPECT_KIND(rt.create_config({"box", {{"bind", "/a:relative"}}}), ErrorKind::invalid, "--bind");
-    EXPECT_KIND(rt.create_config({"box", {{"net", "bogus"}}}), ErrorKind::invalid, "'bogus'");
-    EXPECT_KIND(rt.create_config({"box", {{"foreground", "maybe"}}}), ErrorKind::invalid,
-                "'maybe'");
-    EXPECT_KIND(rt.create_config({"box", {{"rootfs", "relative/dir"}}}), ErrorKind::invalid,
-                "absolute");
-    EXPECT_KIND(rt.create_config({"box", {{"memory_limit", "8M"}}}), ErrorKind::invalid,
-                "unknown config option 'memory_limit'");
-    EXPECT_KIND(rt.create_config({"../x", {}}), ErrorKind::invalid, "container name");
+    EXPECT_ERROR(rt.create_config({"box", {{"memory", "1M"}}}), ErrorKind::invalid, "'1M'");
+    EXPECT_ERROR(rt.create_config({"box", {{"memory", "1M"}}}), ErrorKind::invalid, "--memory");
+    EXPECT_ERROR(rt.create_config({"box", {{"cpus", "0"}}}), ErrorKind::invalid, "--cpus");
+    EXPECT_ERROR(rt.create_config({"box", {{"bind", "/a:relative"}}}), ErrorKind::invalid,
+                 "--bind");
+    EXPECT_ERROR(rt.create_config({"box", {{"net", "bogus"}}}), ErrorKind::invalid, "'bogus'");
+    EXPECT_ERROR(rt.create_config({"box", {{"foreground", "maybe"}}}), ErrorKind::invalid,
+                 "'maybe'");
+    EXPECT_ERROR(rt.create_config({"box", {{"rootfs", "relative/dir"}}}), ErrorKind::invalid,
+                 "absolute");
+    EXPECT_ERROR(rt.create_config({"box", {{"memory_limit", "8M"}}}), ErrorKind::invalid,
+                 "unknown config option 'memory_limit'");
+    EXPECT_ERROR(rt.create_config({"../x", {}}), ErrorKind::invalid, "container name");
     // Nothing was created by the refused requests.
     EXPECT_FALSE(sys::path_exists(ws.container_dir("box")));
 
     rt.create_config({"box", {{"memory", "64M"}}});
     std::string before = sys::read_file(ws.config_path("box"));
-    EXPECT_KIND(rt.edit_config({"box", false, {{"cpus", "2"}, {"pids-limit", "0"}}}),
-                ErrorKind::invalid, "pids_limit");
+    EXPECT_ERROR(rt.edit_config({"box", false, {{"cpus", "2"}, {"pids-limit", "0"}}}),
+                 ErrorKind::invalid, "pids_limit");
     EXPECT_EQ(sys::read_file(ws.config_path("box")), before);  // all or nothing
 }
 
@@ -308,16 +279,16 @@ TEST_F(RuntimeTest, TryOnceLockFailsAtOnceWithBusy) {
     auto held = lock_container(ws, "box", LockMode::wait);  // another command at work
     Runtime server(ws, out, LockMode::try_once);
     auto began = std::chrono::steady_clock::now();
-    EXPECT_KIND(server.edit_config({"box", false, {{"memory", "8M"}}}), ErrorKind::busy,
-                "container 'box' is busy");
-    EXPECT_KIND(server.delete_config({"box", false}), ErrorKind::busy, "'box'");
-    EXPECT_KIND(server.stop("box"), ErrorKind::busy, "'box'");
+    EXPECT_ERROR(server.edit_config({"box", false, {{"memory", "8M"}}}), ErrorKind::busy,
+                 "container 'box' is busy");
+    EXPECT_ERROR(server.delete_config({"box", false}), ErrorKind::busy, "'box'");
+    EXPECT_ERROR(server.stop("box"), ErrorKind::busy, "'box'");
     // An install of a new name whose lock another install holds (the source passes the checks
     // made before the lock).
     auto held_new = lock_container(ws, "fresh", LockMode::wait);
     sys::make_dirs(ws.root + "/source");
-    EXPECT_KIND(server.install({"fresh", ws.root + "/source", 0, "ext4"}), ErrorKind::busy,
-                "container 'fresh' is busy");
+    EXPECT_ERROR(server.install({"fresh", ws.root + "/source", 0, "ext4"}), ErrorKind::busy,
+                 "container 'fresh' is busy");
     // Nowhere near the CLI's 30 s wait (generous bound: this is not a timing test).
     EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(10));
     EXPECT_TRUE(sys::path_exists(ws.config_path("box")));
@@ -364,14 +335,14 @@ TEST_F(RuntimeTest, ResolveConfigFollowsUpstreamOrder) {
     r = resolve_config(ws, {"box", conf, true, {}});
     EXPECT_EQ(r.config.net_mode, NetMode::host);
 
-    EXPECT_KIND(resolve_config(ws, {"box", "", false, {{"memory", "x"}}}), ErrorKind::invalid,
-                "--memory");
+    EXPECT_ERROR(resolve_config(ws, {"box", "", false, {{"memory", "x"}}}), ErrorKind::invalid,
+                 "--memory");
 }
 
 TEST_F(RuntimeTest, ResolveNameNeedsOneRunningContainer) {
     EXPECT_EQ(rt.resolve_name({"a"}, "", "info"), "a");
-    EXPECT_KIND(rt.resolve_name({"a", "b"}, "", "info"), ErrorKind::invalid, "takes one");
-    EXPECT_KIND(rt.resolve_name({}, "", "info"), ErrorKind::not_found, "no containers");
+    EXPECT_ERROR(rt.resolve_name({"a", "b"}, "", "info"), ErrorKind::invalid, "takes one");
+    EXPECT_ERROR(rt.resolve_name({}, "", "info"), ErrorKind::not_found, "no containers");
 }
 
 }  // namespace

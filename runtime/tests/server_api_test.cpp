@@ -18,6 +18,7 @@
 #include "container/runtime.hpp"
 #include "core/error.hpp"
 #include "sys/file.hpp"
+#include "test_support.hpp"
 
 namespace ds::server {
 namespace {
@@ -25,23 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/ds-api-test.XXXXXX";
-        if (::mkdtemp(tmpl)) path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
-};
+using ds::test::TempDir;
 
 struct ApiTest : ::testing::Test {
     TempDir dir;

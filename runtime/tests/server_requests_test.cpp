@@ -8,28 +8,14 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "test_support.hpp"
 
 namespace ds::server {
 namespace {
 
 using nlohmann::json;
 
-// `stmt` throws an invalid ds::Error of one line containing every needle.
-#define EXPECT_INVALID(stmt, ...)                                                             \
-    do {                                                                                      \
-        bool thrown_ = false;                                                                 \
-        try {                                                                                 \
-            stmt;                                                                             \
-        } catch (const ds::Error& e_) {                                                       \
-            thrown_ = true;                                                                   \
-            std::string m_ = e_.what();                                                       \
-            EXPECT_EQ(e_.kind(), ErrorKind::invalid) << m_;                                   \
-            EXPECT_EQ(m_.find('\n'), std::string::npos) << m_;                                \
-            for (std::string needle_ : {__VA_ARGS__})                                         \
-                EXPECT_NE(m_.find(needle_), std::string::npos) << m_ << " lacks " << needle_; \
-        }                                                                                     \
-        EXPECT_TRUE(thrown_) << #stmt " did not throw";                                       \
-    } while (0)
+#define EXPECT_INVALID(stmt, ...) EXPECT_ERROR(stmt, ErrorKind::invalid, __VA_ARGS__)
 
 TEST(ServerRequests, BodyMustBeAJsonObject) {
     EXPECT_EQ(parse_body(""), json::object());
