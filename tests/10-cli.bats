@@ -33,12 +33,14 @@ teardown() {
 @test "help lists every command and every long option within 100 columns" {
     run ds help
     [ "$status" -eq 0 ]
-    for cmd in start stop restart enter run info show scan check pid help version config; do
+    for cmd in start stop restart enter run info show scan check pid help version config serve \
+        daemon api; do
         [[ $output == *"  $cmd "* ]] || { echo "missing command $cmd"; return 1; }
     done
     for opt in --name --rootfs --rootfs-img --conf --hostname --dns --foreground --hw-access \
         --volatile --bind --env --net --port --privileged --memory --cpus --pids-limit --init \
-        --reset --json --format --timeout --disable-ipv6 --force-cgroupv1 --all --purge; do
+        --reset --json --format --timeout --disable-ipv6 --force-cgroupv1 --all --purge --listen \
+        --webroot --stop --status --run-at-boot; do
         [[ $output == *"$opt"* ]] || { echo "missing option $opt"; return 1; }
     done
     local longest

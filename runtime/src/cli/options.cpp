@@ -81,7 +81,7 @@ const std::vector<OptionSpec> kOptions = {
     {0, "listen", "", "ADDR", OptionId::listen, "", "serve daemon",
      "listen on ADDR instead of 127.0.0.1 and ::1; repeatable"},
     {0, "webroot", "", "DIR", OptionId::webroot, "", "serve daemon",
-     "serve the dashboard from DIR (default: webroot/ next to the binary)"},
+     "the dashboard's files (default: webroot/ next to the binary)"},
     {0, "stop", "", "", OptionId::daemon_stop, "", "daemon", "stop the running server"},
     {0, "status", "", "", OptionId::daemon_status, "", "daemon",
      "show whether a server runs, its PID and its URL"},
