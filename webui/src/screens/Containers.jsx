@@ -1,0 +1,3 @@
+export default function Containers() {
+  return <h2>Containers</h2>;
+}

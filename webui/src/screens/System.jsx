@@ -1,0 +1,3 @@
+export default function System() {
+  return <h2>System</h2>;
+}
