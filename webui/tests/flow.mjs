@@ -129,6 +129,11 @@ const flows = {
     await page.locator(testid('done-link')).waitFor({ timeout: 120000 });
     polling = false;
     await poller;
+    const fin = await page.evaluate(() => {
+      const p = document.querySelector('[data-testid="progress"]');
+      return [p.value, p.max];
+    });
+    if (!seen.length || seen[seen.length - 1][0] !== fin[0]) seen.push(fin);
     log('progress values seen [value, max]:', JSON.stringify(seen));
     log('progress text:', await text(page, 'progress-text'));
     const values = seen.map((v) => v[0]);

@@ -1,7 +1,7 @@
 // New container (#/new): install from a tarball path on the device, from an upload, or register
 // an existing directory or ext4 image. Every guest/config string is rendered as a text node.
 import { useRef, useState } from 'preact/hooks';
-import { call, stream, upload } from '../api.js';
+import { call, callLive, stream, upload } from '../api.js';
 import { formatBytes } from '../util.js';
 
 const SOURCES = [
@@ -35,6 +35,7 @@ export function NewContainer() {
   const job = useRef(null);
   const ctrl = useRef(null);
   const last = useRef(null);
+  const ended = useRef(false);
 
   function onProgress(bytes, total, phase) {
     const now = Date.now();
@@ -54,8 +55,9 @@ export function NewContainer() {
     else if (type === 'step') setStep(data.message || data.step || '');
     else if (type === 'progress') onProgress(data.bytes || 0, data.total || 0, 'install');
     else if (type === 'warning') setWarnings((w) => w.concat(String(data.message || '')));
-    else if (type === 'done') setDone(data);
+    else if (type === 'done') { ended.current = true; setDone(data); }
     else if (type === 'error') {
+      ended.current = true;
       const kindOf = data.error && typeof data.error === 'object' ? data.error.kind : data.error;
       setError(kindOf ? `${kindOf}: ${data.message || ''}` : String(data.message || 'install failed'));
     }
@@ -70,6 +72,7 @@ export function NewContainer() {
     setProg(null);
     last.current = null;
     job.current = null;
+    ended.current = false;
     const n = name.trim();
     if (!n) {
       setError('A name is required.');
@@ -83,19 +86,19 @@ export function NewContainer() {
         if (!existing.trim()) throw new Error('A directory or image path is required.');
         const options = {};
         options[existingKind] = existing.trim();
-        const cfg = await call('POST', '/api/v1/containers', { name: n, options });
+        const cfg = await call('POST', '/containers', { name: n, options });
         setDone({ name: (cfg && cfg.name) || n });
       } else if (kind === 'path') {
         if (!source.trim()) throw new Error('A tarball path is required.');
         const body = { name: n, source: source.trim() };
         if (storage === 'image') body.image_size = imageSize.trim();
         try {
-          await stream('/api/v1/install', { method: 'POST', body, onEvent, signal: ac && ac.signal });
+          await stream('/install', { method: 'POST', body, onEvent, signal: ac && ac.signal });
         } catch (err) {
           if (err && err.status === 0 && err.error === 'no_server') {
             // KernelSU without a server: the exec transport installs in one call.
             setStep('Installing (no live progress without the server)…');
-            const ev = await call('POST', '/api/v1/install', body);
+            const ev = await call('POST', '/install', body);
             onEvent('done', ev);
           } else throw err;
         }
@@ -114,6 +117,8 @@ export function NewContainer() {
           signal: ac && ac.signal,
         });
       }
+      if (kind !== 'existing' && !ended.current && !(ac && ac.signal.aborted))
+        setError('The install ended without a result (the connection closed).');
     } catch (err) {
       if (!(err && (err.name === 'AbortError' || err.error === 'aborted'))) setError(errorText(err));
     } finally {
@@ -125,7 +130,7 @@ export function NewContainer() {
   async function cancel() {
     const id = job.current;
     try {
-      if (id) await call('DELETE', `/api/v1/install/${encodeURIComponent(id)}`);
+      if (id) await callLive('DELETE', `/install/${encodeURIComponent(id)}`);
       else if (ctrl.current) ctrl.current.abort();
       setError('Cancelled.');
     } catch (err) {
@@ -142,7 +147,6 @@ export function NewContainer() {
         <label>
           Name
           <input name="name" value={name} required autocomplete="off" spellcheck={false}
-            pattern="[A-Za-z0-9][A-Za-z0-9._-]*"
             onInput={(e) => setName(e.currentTarget.value)} disabled={busy} />
         </label>
         <fieldset disabled={busy}>
