@@ -16,9 +16,9 @@ function cpuPercent(prev, cur, now) {
   return ((b - a) / wallUs) * 100;
 }
 
-function Stat({ label, value, title }) {
+function Stat({ label, value, title, wide }) {
   return (
-    <div class="stat" title={title}>
+    <div class={wide ? 'stat wide' : 'stat'} title={title}>
       <dt>{label}</dt>
       <dd>{value}</dd>
     </div>
@@ -33,7 +33,7 @@ function Card({ c, os, cpu, busy, error, onAction, onDismiss }) {
   const pids = u.pids === null || u.pids === undefined ? '–'
     : String(u.pids) + (u.pids_limit ? ' / ' + u.pids_limit : '');
   const sub = c.config_error ? 'config error: ' + c.config_error
-    : (os || (running ? (c.init ? c.init : '') : (c.rootfs || '')));
+    : [os || (running ? '' : c.rootfs || ''), c.net ? 'net ' + c.net : ''].filter(Boolean).join(' · ');
   const stateText = busy ? busy.toUpperCase() + '…' : c.state;
   return (
     <article class="card" data-testid={'card-' + c.name} aria-busy={busy ? 'true' : 'false'}>
@@ -47,9 +47,8 @@ function Card({ c, os, cpu, busy, error, onAction, onDismiss }) {
         <Stat label="Init" value={running ? (c.init || '–') : '–'} />
         <Stat label="Uptime" value={running ? formatUptime(c.uptime_seconds) : '–'} />
         <Stat label="CPU" value={running ? formatPercent(cpu) : '–'} title="of one core" />
-        <Stat label="Memory" value={running ? mem : '–'} />
+        <Stat label="Memory" value={running ? mem : '–'} wide />
         <Stat label="PIDs" value={running ? pids : '–'} />
-        <Stat label="Net" value={c.net || '–'} />
       </dl>
       {error && (
         <div class="banner error" role="alert">
