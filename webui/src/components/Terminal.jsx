@@ -1,4 +1,210 @@
-// Placeholder: replaced by the container helper (xterm.js via dynamic import()).
-export default function Terminal() {
-  return <h2 data-testid="terminal">Terminal</h2>;
+// A terminal in the container: xterm.js, loaded only when a terminal is opened (dynamic
+// import(), its own chunk). POST .../terminal -> id; output from the SSE stream (base64);
+// keystrokes -> POST .../input; fit to the panel (ResizeObserver) -> POST .../resize;
+// closing (unmount) -> DELETE. Under KernelSU without a server: a message and a start button.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { callLive, stream, serverAvailable, startServer } from '../api.js';
+import { errorText } from '../util.js';
+
+let cssDone = false;
+
+// The page's CSP has no 'unsafe-inline' for styles, so no <style> element: the rules go in
+// through the CSSOM (a constructed sheet, else appended to our own same-origin stylesheet).
+function injectCss(text) {
+  if (cssDone) return;
+  cssDone = true;
+  try {
+    if (typeof CSSStyleSheet === 'function' && 'adoptedStyleSheets' in document && 'replaceSync' in CSSStyleSheet.prototype) {
+      const s = new CSSStyleSheet();
+      s.replaceSync(text);
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
+      return;
+    }
+  } catch (e) { /* fall back */ }
+  let sheet = null;
+  for (const s of Array.from(document.styleSheets)) {
+    try { if (s.cssRules) { sheet = s; } } catch (e) { /* cross-origin */ }
+  }
+  if (!sheet) return;
+  const body = text.replace(/\/\*[\s\S]*?\*\//g, '');
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) {
+      const rule = body.slice(start, i + 1).trim();
+      start = i + 1;
+      try { sheet.insertRule(rule, sheet.cssRules.length); } catch (e) { /* skip a rule the engine refuses */ }
+    }
+  }
+}
+
+function b64ToBytes(b64) {
+  const bin = atob(b64 || '');
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function theme() {
+  const dark = typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches;
+  return dark
+    ? { background: '#0d1117', foreground: '#e6edf3', cursor: '#e6edf3', selectionBackground: '#264f78' }
+    : { background: '#ffffff', foreground: '#1b1f24', cursor: '#1b1f24', selectionBackground: '#b6d6fd' };
+}
+
+const BOX = {
+  height: '60vh', minHeight: '240px', maxHeight: '720px', padding: '4px', borderRadius: '8px',
+  border: '1px solid var(--line)', overflow: 'hidden',
+};
+
+export default function Terminal(props) {
+  const name = props.name;
+  const host = useRef(null);
+  const [status, setStatus] = useState('Loading the terminal…');
+  const [err, setErr] = useState(null);
+  const [needServer, setNeedServer] = useState(false);
+  const [starting, setStarting] = useState(false);
+  const [gen, setGen] = useState(0);
+
+  useEffect(() => {
+    let live = true;
+    let term = null;
+    let fit = null;
+    let id = null;
+    let ended = false;
+    let ro = null;
+    let onWinResize = null;
+    let resizeTimer = null;
+    const ac = new AbortController();
+    const base = '/containers/' + encodeURIComponent(name) + '/terminal';
+
+    // Keystrokes in order, coalesced while a request is in flight.
+    let pending = '';
+    let sending = false;
+    const flushInput = async () => {
+      if (sending || !pending || id === null) return;
+      sending = true;
+      const data = pending;
+      pending = '';
+      try {
+        await callLive('POST', base + '/' + id + '/input', { data });
+      } catch (e) {
+        if (live && !ended) setErr(errorText(e));
+      } finally {
+        sending = false;
+        if (pending) flushInput();
+      }
+    };
+    const sendBinary = (bin) => {
+      if (id === null) return;
+      callLive('POST', base + '/' + id + '/input', { base64: btoa(bin) }).catch(() => {});
+    };
+    const doFit = () => {
+      if (!term || !fit || !host.current || host.current.clientWidth === 0) return;
+      try { fit.fit(); } catch (e) { /* hidden */ }
+    };
+
+    (async () => {
+      setErr(null);
+      setNeedServer(false);
+      if (!(await serverAvailable())) {
+        if (live) { setNeedServer(true); setStatus(''); }
+        return;
+      }
+      const [xt, fa, css] = await Promise.all([
+        import('@xterm/xterm'), import('@xterm/addon-fit'), import('./xterm-css.js'),
+      ]);
+      if (!live) return;
+      injectCss(css.default);
+      term = new xt.Terminal({
+        cursorBlink: true, scrollback: 2000, fontSize: 14, theme: theme(),
+        fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace',
+      });
+      fit = new fa.FitAddon();
+      term.loadAddon(fit);
+      term.open(host.current);
+      doFit();
+      const r = await callLive('POST', base, { rows: term.rows, cols: term.cols });
+      if (!live) {
+        callLive('DELETE', base + '/' + r.id).catch(() => {});
+        return;
+      }
+      id = r.id;
+      term.onData((d) => { pending += d; flushInput(); });
+      term.onBinary(sendBinary);
+      term.onResize(({ rows, cols }) => {
+        if (resizeTimer) clearTimeout(resizeTimer);
+        resizeTimer = setTimeout(() => {
+          if (id !== null && !ended) callLive('POST', base + '/' + id + '/resize', { rows, cols }).catch(() => {});
+        }, 80);
+      });
+      if (typeof ResizeObserver === 'function') {
+        ro = new ResizeObserver(() => doFit());
+        ro.observe(host.current);
+      } else {
+        onWinResize = () => doFit();
+        window.addEventListener('resize', onWinResize);
+      }
+      setStatus('Connected');
+      term.focus();
+      await stream(base + '/' + id, {
+        signal: ac.signal,
+        onEvent(type, data) {
+          if (!live) return;
+          if (type === 'output' && data && data.data) term.write(b64ToBytes(data.data));
+          else if (type === 'exit') {
+            ended = true;
+            setStatus('The shell exited' + (data && data.exit_code != null ? ' (exit code ' + data.exit_code + ')' : '') + '.');
+            if (props.onExit) props.onExit(data);
+          }
+        },
+      });
+      if (live && !ended) { ended = true; setStatus('The terminal ended.'); }
+    })().catch((e) => {
+      if (!live) return;
+      if (e && e.error === 'no_server') { setNeedServer(true); setStatus(''); return; }
+      setErr(errorText(e));
+      setStatus('');
+    });
+
+    return () => {
+      live = false;
+      ac.abort();
+      if (ro) ro.disconnect();
+      if (onWinResize) window.removeEventListener('resize', onWinResize);
+      if (resizeTimer) clearTimeout(resizeTimer);
+      if (id !== null && !ended) callLive('DELETE', base + '/' + id).catch(() => {});
+      if (term) term.dispose();
+    };
+  }, [name, gen]);
+
+  const doStart = async () => {
+    setStarting(true);
+    setErr(null);
+    try {
+      await startServer();
+      setGen(gen + 1);
+    } catch (e) {
+      setErr(errorText(e));
+    } finally {
+      setStarting(false);
+    }
+  };
+
+  return (
+    <div data-testid="terminal-panel">
+      {needServer && (
+        <div class="banner warn" data-testid="terminal-no-server">
+          <span>The terminal needs the Droidspaces server, which is not running.</span>
+          <button type="button" data-testid="terminal-start-server" disabled={starting} onClick={doStart}>
+            {starting ? 'Starting…' : 'Start server'}</button>
+        </div>
+      )}
+      {err && <div class="banner error" data-testid="terminal-error">{err}</div>}
+      {status && <div class="muted small" data-testid="terminal-status" aria-live="polite">{status}</div>}
+      {!needServer && <div ref={host} data-testid="terminal" style={BOX} />}
+    </div>
+  );
 }
