@@ -22,11 +22,12 @@ setup_file() {
     export WEBROOT
     export WEBUI_ARTIFACTS=${WEBUI_ARTIFACTS:-$REPO_ROOT/build/webui-artifacts}
     suite_setup
-    export RUN_NAME="ui-$$" SECOND_NAME="ui2-$$" NEW_NAME="uinew-$$" XSS_NAME="uixss-$$"
+    export RUN_NAME="ui-$$" SECOND_NAME="ui2-$$" NEW_NAME="uinew-$$" XSS_NAME="uixss-$$" XSSCFG_NAME="uixsscfg-$$"
     suite_track_name "$RUN_NAME"
     suite_track_name "$SECOND_NAME"
     suite_track_name "$NEW_NAME"
     suite_track_name "$XSS_NAME"
+    suite_track_name "$XSSCFG_NAME"
     [ -f "$WEBROOT/index.html" ] && [ -d "$REPO_ROOT/webui/node_modules/playwright-core" ] &&
         [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || return 0
     local rootfs
@@ -34,14 +35,17 @@ setup_file() {
     ds --name="$RUN_NAME" --rootfs="$rootfs" --net=none start
     rootfs=$(fixture_copy busybox "$SUITE_TMP/bb2")
     ds --name="$SECOND_NAME" --rootfs="$rootfs" --net=none config create >/dev/null
-    # The payload container: PRETTY_NAME and hostname are markup.
+    # The payload containers. XSS_NAME runs with a PRETTY_NAME that is markup (shown as its OS);
+    # XSSCFG_NAME's container.config carries a hostname that is markup, written by hand: the
+    # runtime refuses it (config create), so it reaches the dashboard in the config error.
     rootfs=$(fixture_copy busybox "$SUITE_TMP/xss")
     rm -f "$rootfs/etc/os-release"
     printf '%s\n' 'NAME=x' 'ID=x' 'PRETTY_NAME="<img src=x onerror=window.__pwned=1>"' \
         >"$rootfs/etc/os-release"
-    ds --name="$XSS_NAME" --rootfs="$rootfs" --net=none config create >/dev/null
-    local cfg=$DROIDSPACES_HOME/Containers/$XSS_NAME/container.config
-    # Written by hand: the runtime may refuse markup in a hostname, a hand-edited config may not.
+    ds --name="$XSS_NAME" --rootfs="$rootfs" --net=none start
+    rootfs=$(fixture_copy busybox "$SUITE_TMP/xsscfg")
+    ds --name="$XSSCFG_NAME" --rootfs="$rootfs" --net=none config create >/dev/null
+    local cfg=$DROIDSPACES_HOME/Containers/$XSSCFG_NAME/container.config
     sed -i '/^hostname=/d' "$cfg"
     echo 'hostname=<script>window.__pwned=1</script>' >>"$cfg"
     # The install flow's tarball: busybox and 150 MB of zeros (sparse on disk), so that the
