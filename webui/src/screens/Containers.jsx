@@ -51,8 +51,8 @@ function Card({ c, os, cpu, busy, error, onAction, onDismiss }) {
         <Stat label="PIDs" value={running ? pids : '–'} />
       </dl>
       {error && (
-        <div class="banner error" role="alert">
-          <span>{error}</span>
+        <div class={error.warn ? 'banner warn' : 'banner error'} role={error.warn ? 'status' : 'alert'}>
+          <span>{error.text}</span>
           <button type="button" class="link" aria-label="Dismiss" onClick={onDismiss}>×</button>
         </div>
       )}
@@ -145,10 +145,10 @@ export default function Containers() {
       const body = action === 'start' ? undefined : { timeout_seconds: 15 };
       const r = await call('POST', '/containers/' + enc(name) + '/' + action, body);
       if (r && Array.isArray(r.warnings) && r.warnings.length && alive.current) {
-        setErrors((e) => Object.assign({}, e, { [name]: 'warning: ' + r.warnings.join('; ') }));
+        setErrors((e) => Object.assign({}, e, { [name]: { warn: true, text: 'warning: ' + r.warnings.join('; ') } }));
       }
     } catch (e) {
-      if (alive.current) setErrors((x) => Object.assign({}, x, { [name]: errorText(e) }));
+      if (alive.current) setErrors((x) => Object.assign({}, x, { [name]: { text: errorText(e) } }));
     } finally {
       if (alive.current) {
         setBusy((b) => { const n = Object.assign({}, b); delete n[name]; return n; });
