@@ -6,38 +6,108 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { callLive, stream, serverAvailable, startServer } from '../api.js';
 import { errorText } from '../util.js';
 
-let cssDone = false;
-
-// The page's CSP has no 'unsafe-inline' for styles, so no <style> element: the rules go in
-// through the CSSOM (a constructed sheet, else appended to our own same-origin stylesheet).
-function injectCss(text) {
-  if (cssDone) return;
-  cssDone = true;
+// The page's CSP has no 'unsafe-inline' for styles, so no <style> element may carry rules:
+// they go in through the CSSOM instead (a constructed sheet; on old WebViews without one, rules
+// appended to our own same-origin stylesheet). set(text) replaces the sheet's rules.
+function cssSheet() {
   try {
     if (typeof CSSStyleSheet === 'function' && 'adoptedStyleSheets' in document && 'replaceSync' in CSSStyleSheet.prototype) {
       const s = new CSSStyleSheet();
-      s.replaceSync(text);
       document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
-      return;
+      return {
+        set(text) { try { s.replaceSync(text); } catch (e) { /* ignore */ } },
+        remove() { document.adoptedStyleSheets = document.adoptedStyleSheets.filter((x) => x !== s); },
+      };
     }
   } catch (e) { /* fall back */ }
   let sheet = null;
   for (const s of Array.from(document.styleSheets)) {
-    try { if (s.cssRules) { sheet = s; } } catch (e) { /* cross-origin */ }
+    try { if (s.cssRules && !sheet) sheet = s; } catch (e) { /* cross-origin */ }
   }
-  if (!sheet) return;
-  const body = text.replace(/\/\*[\s\S]*?\*\//g, '');
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) {
-      const rule = body.slice(start, i + 1).trim();
-      start = i + 1;
-      try { sheet.insertRule(rule, sheet.cssRules.length); } catch (e) { /* skip a rule the engine refuses */ }
+  let mine = [];
+  const clear = () => {
+    if (!sheet) return;
+    for (const r of mine) {
+      const i = Array.prototype.indexOf.call(sheet.cssRules, r);
+      if (i >= 0) sheet.deleteRule(i);
     }
-  }
+    mine = [];
+  };
+  return {
+    set(text) {
+      clear();
+      if (!sheet) return;
+      const body = String(text).replace(/\/\*[\s\S]*?\*\//g, '');
+      let depth = 0;
+      let start = 0;
+      for (let i = 0; i < body.length; i++) {
+        if (body[i] === '{') depth++;
+        else if (body[i] === '}' && --depth === 0) {
+          const rule = body.slice(start, i + 1).trim();
+          start = i + 1;
+          try {
+            const at = sheet.insertRule(rule, sheet.cssRules.length);
+            mine.push(sheet.cssRules[at]);
+          } catch (e) { /* a rule the engine refuses */ }
+        }
+      }
+    },
+    remove: clear,
+  };
+}
+
+let cssDone = false;
+function injectCss(text) {
+  if (cssDone) return;
+  cssDone = true;
+  cssSheet().set(text);
+}
+
+// xterm's DOM renderer writes its theme and cell sizes into <style> elements, which the CSP
+// blocks (a console error each time). While a terminal lives, document.createElement('style')
+// gives a hidden inert element instead, and a MutationObserver copies its text into a CSSOM sheet.
+const STYLE_TAG = 'ds-xterm-style';
+let patched = 0;
+let origCreate = null;
+function patchCreateElement() {
+  if (patched++ > 0) return;
+  origCreate = Document.prototype.createElement;
+  Document.prototype.createElement = function (tag, opts) {
+    if (typeof tag === 'string' && tag.toLowerCase() === 'style') {
+      const el = origCreate.call(this, STYLE_TAG);
+      el.hidden = true;
+      el.style.display = 'none';
+      return el;
+    }
+    return origCreate.call(this, tag, opts);
+  };
+}
+function unpatchCreateElement() {
+  if (--patched > 0 || !origCreate) return;
+  Document.prototype.createElement = origCreate;
+  origCreate = null;
+}
+function mirrorStyles(root) {
+  const sheets = new Map();
+  const sync = () => {
+    for (const el of Array.from(root.querySelectorAll(STYLE_TAG + ',style'))) {
+      let m = sheets.get(el);
+      if (!m) { m = { text: null, sheet: cssSheet() }; sheets.set(el, m); }
+      const t = el.textContent || '';
+      if (m.text !== t) { m.text = t; m.sheet.set(t); }
+    }
+    for (const [el, m] of Array.from(sheets)) {
+      if (!root.contains(el)) { m.sheet.remove(); sheets.delete(el); }
+    }
+  };
+  const mo = new MutationObserver(sync);
+  mo.observe(root, { childList: true, subtree: true, characterData: true });
+  sync();
+  return () => {
+    mo.disconnect();
+    for (const m of sheets.values()) m.sheet.remove();
+    sheets.clear();
+  };
 }
 
 function b64ToBytes(b64) {
@@ -77,6 +147,8 @@ export default function Terminal(props) {
     let ro = null;
     let onWinResize = null;
     let resizeTimer = null;
+    let patchedHere = false;
+    let unmirror = null;
     const ac = new AbortController();
     const base = '/containers/' + encodeURIComponent(name) + '/terminal';
 
@@ -118,12 +190,15 @@ export default function Terminal(props) {
       ]);
       if (!live) return;
       injectCss(css.default);
+      patchCreateElement();
+      patchedHere = true;
       term = new xt.Terminal({
         cursorBlink: true, scrollback: 2000, fontSize: 14, theme: theme(),
         fontFamily: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace',
       });
       fit = new fa.FitAddon();
       term.loadAddon(fit);
+      unmirror = mirrorStyles(host.current);
       term.open(host.current);
       doFit();
       const r = await callLive('POST', base, { rows: term.rows, cols: term.cols });
@@ -177,6 +252,8 @@ export default function Terminal(props) {
       if (resizeTimer) clearTimeout(resizeTimer);
       if (id !== null && !ended) callLive('DELETE', base + '/' + id).catch(() => {});
       if (term) term.dispose();
+      if (unmirror) unmirror();
+      if (patchedHere) unpatchCreateElement();
     };
   }, [name, gen]);
 

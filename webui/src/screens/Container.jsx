@@ -643,7 +643,7 @@ export default function Container(props) {
         {!running && !term && <div class="muted small">The terminal needs a running container.</div>}
         {term && <Terminal name={name} onExit={() => { /* keep the last screen visible */ }} />}
       </section>
-      <ConsolePane name={name} running={running} />
+      {(info || infoErr) && <ConsolePane name={name} running={running} />}
       <RunBox name={name} running={running} />
       {info && info.features !== null && <ConfigForm name={name} onSaved={() => refresh()} android={!!(info.host && info.host.platform === 'Android')} />}
       {info && info.features !== null && <Autostart name={name} />}
