@@ -137,6 +137,6 @@ flow() {
 
 @test "webui: nothing of the suite's leaked (mounts, loops, cgroups, processes)" {
     server_stop
-    ds --name="$RUN_NAME" stop || true
+    stop_suite_containers
     assert_host_clean
 }
