@@ -22,10 +22,12 @@ setup_file() {
     export WEBROOT
     export WEBUI_ARTIFACTS=${WEBUI_ARTIFACTS:-$REPO_ROOT/build/webui-artifacts}
     suite_setup
-    export RUN_NAME="ui-$$" SECOND_NAME="ui2-$$" NEW_NAME="uinew-$$" XSS_NAME="uixss-$$" XSSCFG_NAME="uixsscfg-$$"
+    export RUN_NAME="ui-$$" SECOND_NAME="ui2-$$" NEW_NAME="uinew-$$" UP_NAME="uiup-$$" CANCEL_NAME="uicancel-$$" XSS_NAME="uixss-$$" XSSCFG_NAME="uixsscfg-$$"
     suite_track_name "$RUN_NAME"
     suite_track_name "$SECOND_NAME"
     suite_track_name "$NEW_NAME"
+    suite_track_name "$UP_NAME"
+    suite_track_name "$CANCEL_NAME"
     suite_track_name "$XSS_NAME"
     suite_track_name "$XSSCFG_NAME"
     [ -f "$WEBROOT/index.html" ] && [ -d "$REPO_ROOT/webui/node_modules/playwright-core" ] &&
@@ -56,6 +58,8 @@ setup_file() {
     tar -C "$SUITE_TMP/big/rootfs" -cf - . | cp --sparse=always /dev/stdin "$SUITE_TMP/big.tar"
     rm -rf "$SUITE_TMP/big"
     export TARBALL=$SUITE_TMP/big.tar
+    tar -C "$SUITE_TMP/bb2/rootfs" -cf "$SUITE_TMP/bb.tar" .
+    export SMALL_TARBALL=$SUITE_TMP/bb.tar
     server_start --webroot "$WEBROOT"
     DS_URL=$(grep -o 'http://[^ ]*#token=[0-9a-f]*' "$SUITE_TMP/server.out" | head -n1)
     export DS_URL
@@ -95,6 +99,17 @@ flow() {
 @test "webui: install from a tarball path; the progress bar moves; the container appears" {
     flow install
     [ -f "$DROIDSPACES_HOME/Containers/$NEW_NAME/container.config" ]
+}
+
+@test "webui: upload a tarball from the browser; upload progress, then the install; it appears" {
+    flow upload
+    [ -f "$DROIDSPACES_HOME/Containers/$UP_NAME/container.config" ]
+    [ -z "$(ls -A "$DROIDSPACES_HOME/.uploads" 2>/dev/null)" ]
+}
+
+@test "webui: cancel stops an install from a path and nothing is left" {
+    flow cancel
+    wait_until 30 test ! -e "$DROIDSPACES_HOME/Containers/$CANCEL_NAME"
 }
 
 @test "webui: editing the hostname writes container.config" {

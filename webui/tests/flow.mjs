@@ -151,6 +151,46 @@ const flows = {
     log(`card-${name} is listed`);
   },
 
+  // Upload from the browser (file input): upload progress, then the installer's events.
+  async upload(s) {
+    const { page } = s;
+    const name = env('UP_NAME');
+    await openDashboard(page);
+    await page.locator(testid('nav-new')).click();
+    await page.locator('[name="name"]').fill(name);
+    await page.locator('input[name="kind"][value="upload"]').check();
+    await page.locator(testid('upload-file')).setInputFiles(env('SMALL_TARBALL'));
+    await checkScreen(page, 'new-upload');
+    await page.locator(testid('install')).click();
+    await page.locator(testid('done-link')).waitFor({ timeout: 120000 });
+    log('progress text:', await text(page, 'progress-text'), '| done:', await text(page, 'done'));
+    await page.locator(testid('nav-containers')).click();
+    await page.locator(testid(`card-${name}`)).waitFor();
+    log(`card-${name} is listed`);
+  },
+
+  // Cancel once the install reports progress: an error shown as an alert, no done link.
+  async cancel(s) {
+    const { page } = s;
+    const name = env('CANCEL_NAME');
+    await openDashboard(page);
+    await page.locator(testid('nav-new')).click();
+    await page.locator('[name="name"]').fill(name);
+    await page.locator('[name="source"]').fill(env('TARBALL'));
+    await page.locator(testid('install')).click();
+    await page.locator(testid('cancel')).waitFor();
+    await until('a job id and some progress', () => page.evaluate(() => {
+      const p = document.querySelector('[data-testid="progress"]');
+      return p && p.value > 0 && p.value < p.max;
+    }), 60000, 10);
+    await page.locator(testid('cancel')).click();
+    await until('the install ended', async () => !(await page.locator(testid('cancel')).count()), 30000);
+    const alert = await page.locator('[role="alert"]').allTextContents();
+    log('alerts:', JSON.stringify(alert));
+    if (!alert.length) throw new Error('no role="alert" after cancel');
+    if (await page.locator(testid('done-link')).count()) throw new Error('done after cancel');
+  },
+
   async config(s) {
     const { page } = s;
     await openDashboard(page);
