@@ -219,7 +219,7 @@ export function NewContainer() {
           </fieldset>
         )}
         <div class="actions">
-          <button type="submit" data-testid="install" disabled={busy}>
+          <button type="submit" class="primary" data-testid="install" disabled={busy}>
             {kind === 'existing' ? 'Create' : 'Install'}
           </button>
           {busy && kind !== 'existing' && (
