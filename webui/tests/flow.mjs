@@ -210,7 +210,7 @@ const flows = {
     // Wait for the shell's prompt before typing.
     await until('a prompt in the terminal', async () => (await rows()).some((r) => r.trim() !== ''));
     await term.click();
-    await page.keyboard.type('echo h""i');
+    await page.keyboard.type('echo hi');
     await page.keyboard.press('Enter');
     const got = await until('a row reading "hi"',
       async () => { const r = await rows(); return r.some((l) => l.trim() === 'hi') && r; }, 20000);
