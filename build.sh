@@ -38,6 +38,7 @@ APT_PACKAGES=(
     clang libclang-rt-14-dev        # libFuzzer targets
     busybox-static debootstrap      # rootfs fixtures
     hyperfine systemd-container     # benchmarks against peers
+    chromium                        # the dashboard's browser tests (tests/95-webui.bats)
 )
 # The 32-bit x86 probe of tests/81-attack-guards.bats (the host's compat ABI under seccomp).
 if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then APT_PACKAGES+=(gcc-multilib); fi
@@ -92,10 +93,37 @@ fetch_httplib() {
     rm -rf "$work"
 }
 
+# The dashboard's JavaScript dependencies (webui/package-lock.json), installed again when the
+# lock file changed since the last install.
+webui_deps() {
+    local dir=$ROOT/webui
+    [ -f "$dir/package-lock.json" ] || return 0
+    if ! command -v npm >/dev/null; then
+        log "npm not found: the dashboard (webui/) is not built; install Node.js 18 or later"
+        return 0
+    fi
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+        log "installing the dashboard's packages (npm ci in webui/)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+
 deps() {
     mkdir -p "$DS_CACHE"
     install_packages
     fetch_httplib
+    webui_deps
+}
+
+# The dashboard into $BUILD_DIR/webroot, where the server finds it next to the binary.
+build_webui() {
+    webui_deps
+    if [ ! -d "$ROOT/webui/node_modules" ]; then
+        log "the dashboard is not built (no webui/node_modules)"
+        return 0
+    fi
+    log "building the dashboard into $BUILD_DIR/webroot"
+    node "$ROOT/webui/build.mjs" "$BUILD_DIR/webroot" | tail -n 1
 }
 
 build() {
@@ -103,6 +131,7 @@ build() {
         -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
     cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory
     log "built $BUILD_DIR/droidspaces ($(stat -c %s "$BUILD_DIR/droidspaces") bytes)"
+    build_webui
 }
 
 build_debug() {

@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(process.argv[2] || join(here, '..', 'build', 'webroot'));
 
-rmSync(out, { recursive: true, force: true });
+// Empty the directory rather than replace it: a running server keeps the webroot open.
 mkdirSync(out, { recursive: true });
+for (const f of readdirSync(out)) rmSync(join(out, f), { recursive: true, force: true });
 
 const result = await esbuild.build({
   entryPoints: { main: join(here, 'src', 'main.jsx') },

@@ -6,6 +6,8 @@
 // live features (streams, uploads) use HTTP to the running server found with
 // `droidspaces daemon --status --json`.
 
+import { showError } from './util.js';
+
 export const PREFIX = '/api/v1';
 const TOKEN_KEY = 'droidspaces.token';
 // The binary under KernelSU; a module may put it elsewhere (window.DROIDSPACES_BIN overrides).
@@ -127,6 +129,12 @@ function authHeaders(extra) {
 }
 
 async function errorFrom(res) {
+  if (res.status === 401 && transportKind() === 'ksu') {
+    serverInfo = null; // the server restarted with a new token: look it up again next time
+  } else if (res.status === 401) {
+    showError('The server refused the access token: open the dashboard with the address that '
+      + '"droidspaces serve" (or "droidspaces daemon --status") prints, ending in #token=…');
+  }
   let doc = null;
   try { doc = parseDoc(await res.text()); } catch (e) { doc = null; }
   if (doc && typeof doc === 'object' && doc.error) return new ApiError(res.status, doc.error, doc.detail);

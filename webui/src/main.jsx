@@ -22,9 +22,6 @@ export function parseRoute(hash) {
   return { screen: 'containers' };
 }
 
-// A screen reports a failure that is not its own (a lost server, a bad token) with this.
-let bannerSetter = null;
-export function showError(msg) { if (bannerSetter) bannerSetter(msg || null); }
 
 function NavLink({ href, id, current, children }) {
   return (
@@ -36,11 +33,12 @@ function NavLink({ href, id, current, children }) {
 function App() {
   const [route, setRoute] = useState(parseRoute(location.hash));
   const [banner, setBanner] = useState(null);
-  bannerSetter = setBanner;
   useEffect(() => {
     const on = () => { initToken(); setRoute(parseRoute(location.hash)); setBanner(null); };
+    const err = (ev) => setBanner(ev.detail || null);
     window.addEventListener('hashchange', on);
-    return () => window.removeEventListener('hashchange', on);
+    window.addEventListener('ds-error', err);
+    return () => { window.removeEventListener('hashchange', on); window.removeEventListener('ds-error', err); };
   }, []);
   const noToken = transportKind() === 'http' && !getToken();
   let screen;

@@ -43,3 +43,9 @@ export function errorText(e) {
   if (e.detail) return e.detail + (e.error ? ' (' + e.error + ')' : '');
   return e.message || String(e);
 }
+
+// The app-wide error banner (role="alert" under the header): showError(message) shows it,
+// showError(null) hides it. It also hides when the route changes.
+export function showError(msg) {
+  try { window.dispatchEvent(new CustomEvent('ds-error', { detail: msg || null })); } catch (e) { /* old engine */ }
+}
