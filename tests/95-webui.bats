@@ -10,7 +10,7 @@
 # wide (into $WEBUI_ARTIFACTS, default build/webui-artifacts/) and scanned with axe-core (no
 # serious or critical violation).
 #
-# Needs: the built webroot (cd webui && npm ci && npm run build), webui/node_modules and
+# Needs (./build.sh deps and build make them): the built webroot, webui/node_modules and
 # /usr/bin/chromium; WEBROOT overrides "$(dirname "$DROIDSPACES_BIN")/webroot".
 
 bats_require_minimum_version 1.5.0
@@ -75,9 +75,10 @@ teardown_file() {
 setup() {
     load helpers
     load helpers/server
-    [ -f "$WEBROOT/index.html" ] || skip "no built dashboard in $WEBROOT (cd webui && npm run build)"
-    [ -d "$REPO_ROOT/webui/node_modules/playwright-core" ] || skip "webui/node_modules missing (npm ci)"
-    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || skip "no chromium at ${CHROMIUM:-/usr/bin/chromium}"
+    # ./build.sh deps installs all three: a missing one is a failure, never a silent skip.
+    [ -f "$WEBROOT/index.html" ] || { echo "no built dashboard in $WEBROOT (./build.sh)" >&2; return 1; }
+    [ -d "$REPO_ROOT/webui/node_modules/playwright-core" ] || { echo "webui/node_modules missing (./build.sh deps)" >&2; return 1; }
+    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "no chromium at ${CHROMIUM:-/usr/bin/chromium} (./build.sh deps)" >&2; return 1; }
     [ -n "${DS_URL:-}" ]
 }
 
