@@ -201,7 +201,7 @@ export default function Terminal(props) {
       unmirror = mirrorStyles(host.current);
       term.open(host.current);
       doFit();
-      const r = await callLive('POST', base, { rows: term.rows, cols: term.cols });
+      const r = await callLive('POST', base, { rows: Math.max(1, Math.min(1000, term.rows)), cols: Math.max(1, Math.min(1000, term.cols)) });
       if (!live) {
         callLive('DELETE', base + '/' + r.id).catch(() => {});
         return;
@@ -212,7 +212,8 @@ export default function Terminal(props) {
       term.onResize(({ rows, cols }) => {
         if (resizeTimer) clearTimeout(resizeTimer);
         resizeTimer = setTimeout(() => {
-          if (id !== null && !ended) callLive('POST', base + '/' + id + '/resize', { rows, cols }).catch(() => {});
+          const clamp = (n) => Math.max(1, Math.min(1000, n | 0));
+          if (id !== null && !ended) callLive('POST', base + '/' + id + '/resize', { rows: clamp(rows), cols: clamp(cols) }).catch(() => {});
         }, 80);
       });
       if (typeof ResizeObserver === 'function') {
@@ -257,12 +258,19 @@ export default function Terminal(props) {
     };
   }, [name, gen]);
 
+  // A server started here or by the console pane: try again.
+  useEffect(() => {
+    const on = () => setGen((g) => g + 1);
+    window.addEventListener('droidspaces-server-started', on);
+    return () => window.removeEventListener('droidspaces-server-started', on);
+  }, []);
+
   const doStart = async () => {
     setStarting(true);
     setErr(null);
     try {
       await startServer();
-      setGen(gen + 1);
+      window.dispatchEvent(new Event('droidspaces-server-started'));
     } catch (e) {
       setErr(errorText(e));
     } finally {
@@ -270,18 +278,19 @@ export default function Terminal(props) {
     }
   };
 
+  // Keys: Preact may otherwise reuse the xterm host <div> for a banner that appears before it.
   return (
     <div data-testid="terminal-panel">
       {needServer && (
-        <div class="banner warn" data-testid="terminal-no-server">
+        <div key="noserver" class="banner warn" data-testid="terminal-no-server">
           <span>The terminal needs the Droidspaces server, which is not running.</span>
           <button type="button" data-testid="terminal-start-server" disabled={starting} onClick={doStart}>
             {starting ? 'Starting…' : 'Start server'}</button>
         </div>
       )}
-      {err && <div class="banner error" data-testid="terminal-error">{err}</div>}
-      {status && <div class="muted small" data-testid="terminal-status" aria-live="polite">{status}</div>}
-      {!needServer && <div ref={host} data-testid="terminal" style={BOX} />}
+      {err && <div key="err" class="banner error" data-testid="terminal-error">{err}</div>}
+      {status && <div key="status" class="muted small" data-testid="terminal-status" aria-live="polite">{status}</div>}
+      {!needServer && <div key="host" ref={host} data-testid="terminal" style={BOX} />}
     </div>
   );
 }

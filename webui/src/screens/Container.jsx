@@ -466,8 +466,17 @@ function ConsolePane({ name, running }) {
   };
   const doStart = async () => {
     setStarting(true); setErr(null);
-    try { await startServer(); setGen(gen + 1); } catch (e) { setErr(errorText(e)); } finally { setStarting(false); }
+    try {
+      await startServer();
+      window.dispatchEvent(new Event('droidspaces-server-started'));
+    } catch (e) { setErr(errorText(e)); } finally { setStarting(false); }
   };
+  // A server started here or by the terminal: go live.
+  useEffect(() => {
+    const on = () => setGen((g) => g + 1);
+    window.addEventListener('droidspaces-server-started', on);
+    return () => window.removeEventListener('droidspaces-server-started', on);
+  }, []);
   return (
     <section class="panel" aria-labelledby="c-console-h">
       <div class="toolbar">
