@@ -216,6 +216,11 @@ ensure_started() {
 	grep -qx "volatile_mode=0" "$file"
 	grep -qx "bind_mounts=/tmp:/mnt/tmp:ro" "$file"
 	grep -qx "# kept" "$file"
+	# null lifts a limit (the dashboard sends it for an emptied field).
+	expect 200 PUT "/api/v1/containers/$name" '{"options":{"memory":null,"pids-limit":null}}'
+	[ "$(jq -r .features.memory_limit <<<"$body")" = null ]
+	run ! grep -q "^memory_limit=[1-9]" "$file"
+	run ! grep -q "^pids_limit=[1-9]" "$file"
 	expect 200 PUT "/api/v1/containers/$name" '{"reset":true}'
 	run ! grep -q "^memory_limit=" "$file"
 	grep -qx "rootfs_path=$ROOTFS" "$file"

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.hpp"
+#include "core/config_options.hpp"
 #include "core/error.hpp"
 
 namespace {
@@ -450,3 +452,18 @@ TEST(Parse, UnknownOptionsAreShownEscaped) {
 
 }  // namespace
 }  // namespace ds::cli
+
+// The API's "memory": null (and an empty --memory=) lifts a limit instead of failing: the
+// dashboard's form sends null when the user empties a limit field.
+TEST(Options, AnEmptyLimitLiftsIt) {
+    ds::Config config;
+    ds::apply_config_edits(config, {{"memory", "512M"}, {"cpus", "1.5"}, {"pids-limit", "64"}});
+    EXPECT_EQ(config.memory_limit, 512ull << 20);
+    EXPECT_EQ(config.pids_limit, 64u);
+    ds::apply_config_edits(config, {{"memory", ""}, {"cpus", ""}, {"pids-limit", ""}});
+    EXPECT_EQ(config.memory_limit, 0u);
+    EXPECT_EQ(config.cpu_quota, 0u);
+    EXPECT_EQ(config.cpu_period, 0u);
+    EXPECT_EQ(config.pids_limit, 0u);
+    EXPECT_EQ(ds::serialize_config(config).find("memory_limit="), std::string::npos);
+}

@@ -105,10 +105,16 @@ void apply_unchecked(Config& config, const ConfigOption& option, std::string_vie
         case Kind::upstream:
             apply_list(config, option.kind, value);
             return;
+        // An empty value lifts the limit, as an empty bind/port list clears it (the API sends
+        // null for "no limit").
         case Kind::memory:
-            config.memory_limit = parse_memory_size(value);
+            config.memory_limit = value.empty() ? 0 : parse_memory_size(value);
             return;
         case Kind::cpus: {
+            if (value.empty()) {
+                config.cpu_quota = config.cpu_period = 0;
+                return;
+            }
             double cpus = parse_cpus(value);
             config.cpu_period = 100000;
             config.cpu_quota = std::max<uint64_t>(1000, std::llround(cpus * 100000));

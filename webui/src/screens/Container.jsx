@@ -34,9 +34,9 @@ const TEXT_FIELDS = [
   ['dns', 'DNS servers', (d) => ((d.features && d.features.dns_servers) || []).join(' '), 'comma or space separated; default 1.1.1.1 8.8.8.8'],
   ['init', 'Custom init', (d) => str(d.features && d.features.custom_init), 'absolute path; default /sbin/init'],
   ['privileged', 'Privileged', (d) => str(d.features && d.features.privileged), 'nomask, nocaps, noseccomp, shared, unfiltered-dev or full (comma separated)'],
-  ['memory', 'Memory limit', (d) => sizeString(d.features && d.features.memory_limit), 'e.g. 512M (at least 4M)'],
-  ['cpus', 'CPU limit (cores)', (d) => str(d.features && d.features.cpus), 'e.g. 1.5'],
-  ['pids-limit', 'Process limit', (d) => str(d.features && d.features.pids_limit), 'e.g. 256'],
+  ['memory', 'Memory limit', (d) => sizeString(d.features && d.features.memory_limit), 'e.g. 512M (at least 4M); empty: no limit'],
+  ['cpus', 'CPU limit (cores)', (d) => str(d.features && d.features.cpus), 'e.g. 1.5; empty: no limit'],
+  ['pids-limit', 'Process limit', (d) => str(d.features && d.features.pids_limit), 'e.g. 256; empty: no limit'],
 ];
 
 // Switches: [long option, features key, label, android only]
