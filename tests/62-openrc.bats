@@ -67,7 +67,7 @@ in_runlevel_2() {
     openrc_running
     local before
     before=$(ds --name="$NAME" pid)
-    ds --name="$NAME" run reboot
+    ds_power_request --name="$NAME" run reboot
     wait_until 60 bash -c "p=\$($DROIDSPACES_BIN --name=$NAME pid) && [ \"\$p\" != $before ]"
     wait_until 60 in_runlevel_2
 }
@@ -87,7 +87,7 @@ in_runlevel_2() {
     wait_until 60 in_runlevel_2
     local monitor
     monitor=$(monitor_pid "$NAME")
-    ds --name="$NAME" run poweroff
+    ds_power_request --name="$NAME" run poweroff
     wait_until 60 bash -c "! kill -0 $monitor 2>/dev/null"
     [ "$(ds --name="$NAME" pid)" = "NONE" ]
 }

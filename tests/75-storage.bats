@@ -86,7 +86,7 @@ tree_hash() {
     ensure_stopped "$NAME"
     ds --name="$NAME" --rootfs-img="$IMAGE" --net=none start
     wait_until 10 booted "$NAME"
-    ds --name="$NAME" run poweroff
+    ds_power_request --name="$NAME" run poweroff
     wait_until 20 bash -c "[ ! -e '$DROIDSPACES_HOME/Pids/$NAME.pid' ] && [ -z \"\$(losetup -j '$IMAGE')\" ]"
     [ ! -e "$(mount_point "$NAME")" ]
 }

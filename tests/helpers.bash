@@ -19,6 +19,18 @@ ds() {
     timeout --foreground -k 5 "${DS_TIMEOUT:-90}" "$DROIDSPACES_BIN" "$@"
 }
 
+# A power request from inside (`run poweroff`, `run reboot`, `run kill -USR2 1`): init's
+# shutdown may SIGTERM the requesting command before it exits (status 143), which is still a
+# delivered request. Usage: ds_power_request --name=N run poweroff
+ds_power_request() {
+    local status=0
+    ds "$@" || status=$?
+    [ "$status" -eq 0 ] || [ "$status" -eq 143 ] || {
+        echo "power request '$*' failed with status $status" >&2
+        return 1
+    }
+}
+
 # Records the container names of a runtime command line in $SUITE_TMP/names (the leak check
 # looks at these names' cgroups). --name=A,B / --name A / -n A / -nA.
 suite_record_names() {
