@@ -27,7 +27,7 @@ teardown() {
     run chroot "$root" /droidspaces version
     rm -rf "$root"
     [ "$status" -eq 0 ]
-    [[ $output =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]
+    [[ $output =~ ^v[0-9]+\.[0-9]+\.[0-9]+\  ]]
 }
 
 @test "help lists every command and every long option within 100 columns" {
@@ -75,7 +75,7 @@ teardown() {
 @test "version, and version --json" {
     run ds version
     [ "$status" -eq 0 ]
-    [[ $output =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]
+    [[ $output =~ ^v[0-9]+\.[0-9]+\.[0-9]+\ \(compatible\ with\ upstream\ Droidspaces\ v6\.5\.0\)$ ]]
     run ds version --json
     [ "$status" -eq 0 ]
     python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["upstream_compatible"]=="6.5.0"' <<<"$output"

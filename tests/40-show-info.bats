@@ -196,6 +196,25 @@ EOF
 	[ "$status" -eq 1 ]
 }
 
+@test "usage prints upstream's KEY=VALUE lines; --json the same values; a stopped one fails" {
+	run --separate-stderr ds --name="$CA" usage
+	[ "$status" -eq 0 ]
+	[ "$(cut -d= -f1 <<<"$output" | tr '\n' ' ')" = "UPTIME_SEC UPTIME RAM_USED_KB RAM_TOTAL_KB CPU_PERMILL " ]
+	local ram total permill
+	ram=$(sed -n 's/^RAM_USED_KB=//p' <<<"$output")
+	total=$(sed -n 's/^RAM_TOTAL_KB=//p' <<<"$output")
+	permill=$(sed -n 's/^CPU_PERMILL=//p' <<<"$output")
+	[ "$total" = "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" ]
+	((ram > 0 && ram < total && permill >= 0 && permill <= 1000))
+	run ds --name="$CA" usage --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.name + " " + (.ram_total_kb|tostring)' <<<"$output")" = "$CA $total" ]
+	jq -e '.uptime_sec >= 0 and (.uptime|type) == "string" and .cpu_permill <= 1000' <<<"$output"
+	run --separate-stderr ds --name=si-nowhere usage
+	[ "$status" -eq 1 ]
+	[[ $stderr == *si-nowhere* ]]
+}
+
 @test "info on an unknown container fails naming it; a stopped one is described from its config" {
 	run -1 --separate-stderr ds --name=si-nothing-here info
 	[[ $stderr == *"si-nothing-here"* ]]

@@ -64,11 +64,62 @@ init_env() {
     [ "$status" -eq 1 ]
 }
 
-@test "a missing bind source is refused before anything starts" {
-    run --separate-stderr ds --name="$NAME-b" --rootfs="$ROOTFS" --net=none -B /nonexistent/x:/mnt/x start
-    [ "$status" -eq 1 ]
-    [[ $stderr == *"'/nonexistent/x'"* ]]
-    [ "$(ds --name="$NAME-b" pid)" = "NONE" ]
+@test "a missing bind source is skipped with a warning; the rest boots and the config keeps it" {
+    mkdir -p "$SUITE_TMP/present"
+    echo here >"$SUITE_TMP/present/file"
+    run --separate-stderr ds --name="$NAME-b" --rootfs="$ROOTFS" --net=none \
+        -B /nonexistent/x:/mnt/x -B "$SUITE_TMP/present:/mnt/present" start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"bind source '/nonexistent/x' does not exist"* ]]
+    run ds --name="$NAME-b" run cat /mnt/present/file
+    [ "$output" = here ]
+    run ds --name="$NAME-b" run test -e /mnt/x
+    [ "$status" -ne 0 ]
+    grep -q '/nonexistent/x:/mnt/x' "$DROIDSPACES_HOME/Containers/$NAME-b/container.config"
+    ds --name="$NAME-b" stop
+}
+
+@test "a config file's bad lines are warnings naming file:line; those keys keep their defaults" {
+    local conf=$SUITE_TMP/lenient.config
+    printf 'name=%s\nrootfs_path=%s\ngarbage line\nvolatile_mode=maybe\nhostname=from-file\nnet_mode=none\n' \
+        "$NAME-l" "$ROOTFS" >"$conf"
+    run --separate-stderr ds -C "$conf" start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"$conf:3: malformed line"* ]]
+    [[ $stderr == *"$conf:4: "*"'maybe'"* ]]
+    [ "$(ds --name="$NAME-l" run hostname)" = from-file ]
+    # Not volatile: a file written inside stays in the rootfs.
+    ds --name="$NAME-l" run sh -c 'echo kept > /lenient-mark'
+    [ "$(ds --name="$NAME-l" info --json | jq -r .config.volatile_mode)" != true ]
+    ds --name="$NAME-l" stop
+    [ "$(cat "$ROOTFS/lenient-mark")" = kept ]
+    rm -f "$ROOTFS/lenient-mark"
+}
+
+@test "two rootfs folders side by side do not share the container.config beside them" {
+    local parent=$SUITE_TMP/side
+    mkdir -p "$parent"
+    cp -a "$ROOTFS" "$parent/one"
+    cp -a "$ROOTFS" "$parent/two"
+    ds --name="$NAME-one" --rootfs="$parent/one" --net=none --hostname=first-host --memory=64M start
+    ds --name="$NAME-one" stop
+    grep -qx "rootfs_path=$parent/one" "$parent/container.config"
+    local before
+    before=$(sha256sum <"$parent/container.config")
+    # The second rootfs in the same folder takes nothing from the first one's file...
+    ds --name="$NAME-two" --rootfs="$parent/two" --net=none start
+    [ "$(ds --name="$NAME-two" run hostname)" = "$NAME-two" ]
+    ! grep -q '^memory' "$DROIDSPACES_HOME/Containers/$NAME-two/container.config"
+    ds --name="$NAME-two" stop
+    # ...and never writes over it.
+    [ "$(sha256sum <"$parent/container.config")" = "$before" ]
+    grep -qx "rootfs_path=$parent/two" "$DROIDSPACES_HOME/Containers/$NAME-two/container.config"
+    # The first one still reads its own file.
+    ds --name="$NAME-one" --rootfs="$parent/one" --net=none start
+    [ "$(ds --name="$NAME-one" run hostname)" = first-host ]
+    ds --name="$NAME-one" stop
+    ds --name="$NAME-one" config delete >/dev/null
+    ds --name="$NAME-two" config delete >/dev/null
 }
 
 @test "init runs under the seccomp filter with a trimmed bounding set" {

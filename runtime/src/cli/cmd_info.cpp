@@ -103,16 +103,7 @@ std::string render_format(const container::ContainerInfo& info) {
         out += key_value("BIND_MOUNT_COUNT", std::to_string(c.bind_mounts.size()));
         out += key_value("ENV_VAR_COUNT", std::to_string(info.env_vars));
     }
-    if (info.running) {
-        // Upstream appends its `usage` output.
-        out += key_value("UPTIME_SEC", std::to_string(std::max<int64_t>(info.uptime_seconds, 0)));
-        out += key_value("UPTIME", format::uptime(info.uptime_seconds));
-        if (info.usage) {
-            out += key_value("RAM_USED_KB", std::to_string(info.usage->ram_used_kb));
-            out += key_value("RAM_TOTAL_KB", std::to_string(info.usage->ram_total_kb));
-            out += key_value("CPU_PERMILL", std::to_string(info.usage->cpu_permill.value_or(0)));
-        }
-    }
+    if (info.running) out += render_usage(info);  // upstream appends its `usage` output
     return out;
 }
 

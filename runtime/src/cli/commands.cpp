@@ -30,6 +30,7 @@ const std::vector<CommandSpec> kCommands = {
     {"api", cmd_api, "METHOD PATH [JSON]", "call the server's API in-process (KernelSU WebUI)",
      true},
     {"pid", cmd_pid, "", "print the container's init PID or NONE", true},
+    {"usage", cmd_usage, "", "uptime, memory and CPU of a running container (KEY=VALUE)", true},
     {"help", cmd_help, "[COMMAND]", "show this help, or one command's options", false},
     {"version", cmd_version, "", "print the version", false},
 };

@@ -8,6 +8,7 @@
 
 #include "cli/options.hpp"
 #include "cli/output.hpp"
+#include "container/inspect.hpp"
 #include "container/runtime.hpp"
 #include "core/workspace.hpp"
 
@@ -62,5 +63,9 @@ int cmd_config(Context& ctx);
 int cmd_serve(Context& ctx);
 int cmd_daemon(Context& ctx);
 int cmd_api(Context& ctx);
+int cmd_usage(Context& ctx);
+
+// Upstream's `usage` lines (cmd_usage.cpp), also the tail of `info --format`.
+std::string render_usage(const container::ContainerInfo& info);
 
 }  // namespace ds::cli

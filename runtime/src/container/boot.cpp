@@ -280,7 +280,11 @@ class Boot {
                          [](auto& a, auto& b) { return a.dest < b.dest; });
         for (const auto& bind : binds) {
             struct stat src;
-            if (::stat(bind.src.c_str(), &src) != 0) sys::fail_errno("bind source " + bind.src);
+            if (::stat(bind.src.c_str(), &src) != 0) {  // gone since the start checked it
+                warn("bind mount " + bind.src + ":" + bind.dest + " skipped: " +
+                     std::strerror(errno));
+                continue;
+            }
             auto kind = S_ISDIR(src.st_mode) ? sys::NodeKind::directory : sys::NodeKind::file;
             sys::unique_fd target;
             try {

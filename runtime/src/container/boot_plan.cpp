@@ -29,7 +29,10 @@ std::string serialize_plan(const BootPlan& plan) {
 BootPlan parse_plan(const std::string& text) {
     auto j = nlohmann::json::parse(text);
     BootPlan plan;
-    plan.config = parse_config(j.at("config").get<std::string>(), "boot plan");
+    // The config text keeps the user's file's lines; those the start warned about and ignored
+    // are ignored again here.
+    std::vector<std::string> ignored;
+    plan.config = parse_config(j.at("config").get<std::string>(), "boot plan", &ignored);
     plan.config.rootfs_is_image = j.at("rootfs_is_image").get<bool>();
     plan.workspace.root = j.at("workspace").get<std::string>();
     plan.workspace.mount_base = j.at("mount_base").get<std::string>();

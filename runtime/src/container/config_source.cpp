@@ -20,21 +20,44 @@ std::string rootfs_from_edits(const ConfigEdits& edits) {
     return rootfs;
 }
 
+// The same path, or two names of one file or directory.
+bool same_file(const std::string& a, const std::string& b) {
+    if (a == b) return true;
+    struct stat sa, sb;
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 std::string sibling_config(const std::string& rootfs) {
     auto slash = rootfs.rfind('/');
     std::string dir = slash == std::string::npos || slash == 0 ? "" : rootfs.substr(0, slash);
     return dir + "/container.config";
 }
 
+// Whether the container.config beside `rootfs` is this rootfs's own: upstream keeps one per
+// rootfs folder (Containers/<name>/rootfs beside Containers/<name>/container.config), but
+// /srv/debian and /srv/arch would both find /srv/container.config. It is this rootfs's when it
+// does not exist yet, or its rootfs_path names this rootfs (an empty rootfs_path or an unreadable
+// file is nobody's: it is neither read nor overwritten).
+bool sibling_belongs_to(const std::string& rootfs) {
+    const std::string path = sibling_config(rootfs);
+    auto text = sys::try_read_file(path);
+    if (!text) return !sys::path_exists(path);
+    std::vector<std::string> ignored;
+    Config theirs = parse_config(*text, path, &ignored);
+    return !theirs.rootfs_path.empty() && same_file(theirs.rootfs_path, rootfs);
+}
+
 }  // namespace
 
-Config load_config_file(const std::string& path) {
+Config load_config_file(const std::string& path, std::vector<std::string>* warnings) {
     auto text = sys::try_read_file(path);
     if (!text) {
         if (sys::path_exists(path)) fail_system("cannot read config '" + path + "'");
         return {};
     }
-    Config config = parse_config(*text, path);
+    std::vector<std::string> ignored;
+    Config config = parse_config(*text, path, warnings ? warnings : &ignored);
     // One key for both kinds of rootfs: a file or block device is an image (upstream's rule).
     struct stat st;
     config.rootfs_is_image = !config.rootfs_path.empty() &&
@@ -56,14 +79,15 @@ ResolvedConfig resolve_config(const Workspace& ws, const ConfigRequest& request)
     ResolvedConfig resolved;
     if (!request.conf_path.empty()) {
         resolved.path = request.conf_path;
-        resolved.config = load_config_file(resolved.path);
-    } else if (auto rootfs = rootfs_from_edits(request.edits); !rootfs.empty()) {
+        resolved.config = load_config_file(resolved.path, &resolved.warnings);
+    } else if (auto rootfs = rootfs_from_edits(request.edits);
+               !rootfs.empty() && sibling_belongs_to(rootfs)) {
         resolved.path = sibling_config(rootfs);
-        resolved.config = load_config_file(resolved.path);
+        resolved.config = load_config_file(resolved.path, &resolved.warnings);
     } else if (!request.name.empty()) {
         // Never the running container's /run/droidspaces/container.config: the guest can
         // rewrite it (privileged=full, binds, env_file) and power off just before a start.
-        resolved.config = load_config_file(ws.config_path(request.name));
+        resolved.config = load_config_file(ws.config_path(request.name), &resolved.warnings);
     }
     if (request.reset) reset_config(resolved.config);
     apply_config_edits(resolved.config, request.edits);

@@ -27,15 +27,20 @@ struct ConfigRequest {
 struct ResolvedConfig {
     Config config;
     std::string path;  // the user's config file to keep in sync, "" for the workspace copy only
+    std::vector<std::string> warnings;  // lines of the file that were ignored, and why
 };
 
 // The config file at `path`, or defaults when there is none. Decides rootfs_is_image by stat
-// (upstream's rule). Throws invalid (bad content) or system (unreadable).
-Config load_config_file(const std::string& path);
+// (upstream's rule). A bad line is ignored with a warning naming path:line (appended to
+// `warnings` when given), as upstream reads config files; command-line values stay strict.
+// Throws system when the file exists but cannot be read.
+Config load_config_file(const std::string& path, std::vector<std::string>* warnings = nullptr);
 // The workspace copy of `name`'s config, nullopt when there is none or it does not parse.
 std::optional<Config> workspace_config(const Workspace& ws, const std::string& name);
 
-// The config a start/restart boots, as described above.
+// The config a start/restart boots, as described above. A container.config beside the rootfs
+// is used only when it is this rootfs's (its rootfs_path names it, or it does not exist yet):
+// several rootfs directories in one folder must not share one config.
 ResolvedConfig resolve_config(const Workspace& ws, const ConfigRequest& request);
 
 // The container a stateful command means: `names[0]`, the name in `conf_path`, or the only

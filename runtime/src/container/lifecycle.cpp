@@ -122,10 +122,18 @@ EnvVars load_env_file(const Config& config) {
     return parse_env_file(*text, config.env_file);
 }
 
-void check_binds(const Config& config) {
-    for (const auto& bind : config.bind_mounts)
-        if (!sys::path_exists(bind.src))
-            fail_usage("bind source '" + bind.src + "' does not exist");
+// Upstream skips a bind whose source is missing (an unmounted SD card, a folder not made yet)
+// and boots the rest. The saved config keeps it for the next start.
+std::vector<BindMount> binds_with_sources(const std::vector<BindMount>& binds, const Warn& warn) {
+    std::vector<BindMount> present;
+    for (const auto& bind : binds) {
+        if (sys::path_exists(bind.src))
+            present.push_back(bind);
+        else
+            warn("bind source '" + bind.src + "' does not exist: skipping " + bind.src + ":" +
+                 bind.dest);
+    }
+    return present;
 }
 
 void save_config(const Workspace& ws, const StartRequest& request) {
@@ -325,7 +333,8 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     // The boot skips a bind whose destination cannot be resolved inside the rootfs (a symlink
     // leading nowhere there, a file where a directory is needed): say so where the user sees it.
     sys::unique_fd root_fd = sys::open_tree_root(plan.rootfs);
-    for (const auto& b : config.bind_mounts) {
+    auto binds = binds_with_sources(config.bind_mounts, warn);
+    for (const auto& b : binds) {
         auto kind = sys::is_directory(b.src) ? sys::NodeKind::directory : sys::NodeKind::file;
         if (auto why = sys::node_problem_in_root(root_fd.get(), b.dest, kind))
             warn("bind mount " + b.src + ":" + b.dest + " will be skipped: " + *why);
@@ -334,6 +343,7 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     save_config(ws, request);
 
     plan.config = config;
+    plan.config.bind_mounts = std::move(binds);
     plan.workspace = ws;
     plan.init_path = init;
     plan.family = detect_init_family(plan.rootfs, init);
@@ -494,7 +504,6 @@ void validate_request(StartRequest& request, const Warn& warn) {
     check_supported(config, warn);
     check_rootfs(config);
     check_volatile(config);
-    check_binds(config);
     request.env = load_env_file(config);  // read now: bad input is refused before any change
     if (config.hostname.empty()) config.hostname = config.name;
 }

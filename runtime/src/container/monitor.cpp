@@ -329,11 +329,12 @@ class Monitor {
 
     // A reboot picks up edits made to the saved config while the container ran (upstream
     // does the same); what the host set up for this run (rootfs, image, overlay, cgroup layout)
-    // stays. A config that no longer parses keeps the old one.
+    // stays. Bad lines are ignored as at start; a config that cannot be read keeps the old one.
     void reload_config() {
         const std::string path = plan_.workspace.config_path(plan_.config.name);
         try {
-            Config fresh = parse_config(sys::read_file(path), path);
+            std::vector<std::string> ignored;
+            Config fresh = parse_config(sys::read_file(path), path, &ignored);
             fresh.name = plan_.config.name;
             fresh.uuid = plan_.config.uuid;
             fresh.rootfs_path = plan_.config.rootfs_path;

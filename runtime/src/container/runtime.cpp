@@ -108,6 +108,8 @@ namespace {
 StartRequest start_request(const Workspace& ws, const StartOptions& options, bool console,
                            const Warn& warn) {
     auto resolved = resolve_config(ws, options.config);
+    for (const auto& warning : resolved.warnings)
+        warn(warning);
     StartRequest request;
     request.config = std::move(resolved.config);
     request.config_path = std::move(resolved.path);

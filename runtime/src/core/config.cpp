@@ -322,25 +322,29 @@ bool set_config_key(Config& config, std::string_view key, std::string_view value
     return true;
 }
 
-Config parse_config(std::string_view text, std::string_view origin) {
+Config parse_config(std::string_view text, std::string_view origin,
+                    std::vector<std::string>* warnings) {
     Config config;
-    config.source_lines = split_lines(text);
-    for (size_t i = 0; i < config.source_lines.size(); ++i) {
-        std::string_view line = config.source_lines[i];
-        auto where = std::string(origin) + ":" + std::to_string(i + 1) + ": ";
-        auto t = trim(line);
+    std::vector<std::string> lines = split_lines(text);
+    for (size_t i = 0; i < lines.size(); ++i) {
+        auto t = trim(lines[i]);
         if (t.empty() || t[0] == '#') continue;
-        auto eq = t.find('=');
-        if (eq == std::string_view::npos || trim(t.substr(0, eq)).empty())
-            fail_usage(where + "malformed line " + quote_value(t) + ": expected key=value");
-        auto key = trim(t.substr(0, eq));
-        auto value = trim(t.substr(eq + 1));
         try {
-            set_config_key(config, key, value);  // unknown keys stay in source_lines verbatim
+            auto eq = t.find('=');
+            if (eq == std::string_view::npos || trim(t.substr(0, eq)).empty())
+                fail_usage("malformed line " + quote_value(t) + ": expected key=value");
+            // On a copy: a list key that fails half way leaves nothing of the bad line behind.
+            // Unknown keys are kept by source_lines.
+            Config next = config;
+            set_config_key(next, trim(t.substr(0, eq)), trim(t.substr(eq + 1)));
+            config = std::move(next);
         } catch (const Error& e) {
-            fail_usage(where + e.what());
+            auto where = std::string(origin) + ":" + std::to_string(i + 1) + ": ";
+            if (!warnings) fail_usage(where + e.what());
+            warnings->push_back(where + e.what() + ": line ignored");
         }
     }
+    config.source_lines = std::move(lines);
     return config;
 }
 

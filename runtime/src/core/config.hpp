@@ -70,7 +70,11 @@ bool set_config_key(Config& config, std::string_view key, std::string_view value
 bool is_known_config_key(std::string_view key);
 
 // Parses a container.config. `origin` (a path) prefixes error messages with "origin:LINE: ".
-Config parse_config(std::string_view text, std::string_view origin);
+// Strict without `warnings`: the first bad line throws. With it, as upstream reads its files, a
+// malformed line or a bad value is one warning there and that line is ignored (the key keeps
+// the value it had: its default unless an earlier line set it).
+Config parse_config(std::string_view text, std::string_view origin,
+                    std::vector<std::string>* warnings = nullptr);
 // The file text for `config`: its source lines with known values rewritten in place, new keys
 // appended; or, for a config that has no source, a fresh file in upstream's key order.
 std::string serialize_config(const Config& config);
