@@ -481,7 +481,7 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
     [ "$marker_after" = yes ]
 }
 
-@test "enter on systemd (bash): root and a user, exit status propagated" {
+@test "enter on systemd (bash): root and a user through su -l (PAM), exit status propagated" {
     run harness \
         -e 'expect # ' \
         -e 'sendline echo "ui""d=$(id -u) sh""ell=$0"' \
@@ -495,6 +495,8 @@ stty -g >"$0/before2"; "$1" --name="$2" enter; echo "enter-status=$?"; stty -g >
         -e 'expect [$] ' \
         -e 'sendline echo "wh""o=$(id -un) ho""me=$HOME sh""ell=$0 si""ze=$(stty size)"' \
         -e 'expect who=tester home=/home/tester shell=-bash size=30 90' \
+        -e 'sendline echo "pa""rent=$(cat /proc/$PPID/comm)"' \
+        -e 'expect parent=su' \
         -e 'sendline exit' \
         -e 'wait-exit' \
         -- "$DROIDSPACES_BIN" --name="$SD_NAME" enter tester

@@ -12,7 +12,8 @@ int cmd_version(Context& ctx) {
     if (ctx.inv.json) {
         print_json({{"version", DS_VERSION}, {"upstream_compatible", kUpstreamCompat}});
     } else {
-        std::printf("v%s (compatible with upstream Droidspaces v%s)\n", DS_VERSION, kUpstreamCompat);
+        std::printf("v%s (compatible with upstream Droidspaces v%s)\n", DS_VERSION,
+                    kUpstreamCompat);
     }
     return 0;
 }

@@ -461,17 +461,35 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
     return result;
 }
 
+// The guest's su, where upstream looks for it (NixOS keeps its setuid wrappers apart).
+std::optional<std::string> guest_su(const Target& target) {
+    for (const char* path : {"/bin/su", "/usr/bin/su", "/run/wrappers/bin/su"})
+        if (is_executable_file(target, path)) return path;
+    return std::nullopt;
+}
+
 Command open_terminal(const Workspace& ws, const ContainerState& state, const EnterRequest& request,
                       int console_socket) {
     HostSide host = read_host_side(ws, state);
     Target target = open_target(state, request.join);
-    Identity id = resolve_identity(target, request.user.empty() ? "root" : request.user);
+    const std::string user = request.user.empty() ? "root" : request.user;
+    Identity id = resolve_identity(target, user);
     std::string shell = id.entry.shell;
-    if (shell.empty() || !is_executable_file(target, shell)) shell = "/bin/sh";
-    auto env = build_environment(target, request.term, host.env, &id, shell);
+    const bool shell_usable = !shell.empty() && is_executable_file(target, shell);
+    if (!shell_usable) shell = "/bin/sh";
+    // A real login, as upstream: `su -l USER` (PAM opens the session: logind, XDG_RUNTIME_DIR,
+    // limits), started as root. Without su, or when su could not start the user's shell, that
+    // shell is started directly as the user's login shell.
+    auto su = shell_usable ? guest_su(target) : std::nullopt;
+    Identity runs_as = su ? resolve_identity(target, "root") : id;
+    std::string exec_path = su ? *su : shell;
+    auto env = build_environment(target, request.term, host.env, &runs_as, su ? "" : shell);
     auto envp = c_strings(env);
-    std::string argv0 = "-" + shell.substr(shell.rfind('/') + 1);  // a login shell
-    std::vector<std::string> args = {argv0};
+    std::vector<std::string> args;
+    if (su)
+        args = {"su", "-l", id.entry.name};
+    else
+        args = {"-" + shell.substr(shell.rfind('/') + 1)};  // a login shell
     auto argv = c_strings(args);
 
     TerminalPlan terminal;
@@ -487,12 +505,12 @@ Command open_terminal(const Workspace& ws, const ContainerState& state, const En
     plan.security = &host.security;
     plan.remount_deny = &host.remount_deny;
     plan.set_ids = true;
-    plan.uid = id.entry.uid;
-    plan.gid = id.entry.gid;
-    plan.groups = id.groups.data();
-    plan.group_count = id.groups.size();
-    plan.home = id.entry.home.c_str();
-    plan.exec_path = shell.c_str();
+    plan.uid = runs_as.entry.uid;
+    plan.gid = runs_as.entry.gid;
+    plan.groups = runs_as.groups.data();
+    plan.group_count = runs_as.groups.size();
+    plan.home = runs_as.entry.home.c_str();
+    plan.exec_path = exec_path.c_str();
     plan.argv = argv.data();
     plan.envp = envp.data();
     return launch(plan);

@@ -281,8 +281,8 @@ class Boot {
         for (const auto& bind : binds) {
             struct stat src;
             if (::stat(bind.src.c_str(), &src) != 0) {  // gone since the start checked it
-                warn("bind mount " + bind.src + ":" + bind.dest + " skipped: " +
-                     std::strerror(errno));
+                warn("bind mount " + bind.src + ":" + bind.dest +
+                     " skipped: " + std::strerror(errno));
                 continue;
             }
             auto kind = S_ISDIR(src.st_mode) ? sys::NodeKind::directory : sys::NodeKind::file;

@@ -69,13 +69,13 @@ std::optional<std::string> flag_if_on(bool b) {
             [](const Config& c) { return if_set(c.key); } \
     }
 // An empty value unsets the count (0 = no limit), as an empty string unsets a text key.
-#define DS_COUNT(key, min, max)                                                        \
-    Field {                                                                            \
+#define DS_COUNT(key, min, max)                                                          \
+    Field {                                                                              \
 #key,                                                                                  \
             [](Config& c, std::string_view v) {                                        \
                 c.key = v.empty() ? 0 : parse_positive(#key, v, min, max);             \
             },                                                                         \
-            [](const Config& c) { return if_positive(c.key); }                         \
+            [](const Config& c) { return if_positive(c.key); } \
     }
 
 bool is_container_name(std::string_view v) {
