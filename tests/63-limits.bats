@@ -283,6 +283,60 @@ cpu_usage_above() {
     fi
 }
 
+# Reads a /proc view inside until it satisfies $2 (a bash test on $view) or 10 s pass.
+view_until() {
+    local file=$1 condition=$2 deadline=$((SECONDS + 10))
+    while :; do
+        view=$(ds --name="$NAME-v" run cat "$file")
+        eval "$condition" && return 0
+        ((SECONDS < deadline)) || { echo "last $file: $view" >&2; return 1; }
+        sleep 0.2
+    done
+}
+
+@test "/proc views: meminfo, cpuinfo, stat, CPU sysfs and nproc follow --memory and --cpus" {
+    ds --name="$NAME-v" --rootfs="$ROOTFS" --net=none --reset --memory=192M --cpus=1.5 start
+    run ds --name="$NAME-v" run sh -c 'grep ^MemTotal: /proc/meminfo; nproc; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online /sys/devices/system/cpu/possible; grep -c "^cpu[0-9]" /proc/stat'
+    echo "$output"
+    [ "${lines[0]}" = "MemTotal:         196608 kB" ]
+    local expect=2
+    (($(nproc) >= 2)) || expect=1
+    [ "${lines[1]}" = "$expect" ] && [ "${lines[2]}" = "$expect" ] && [ "${lines[5]}" = "$expect" ]
+    [ "${lines[3]}" = "$( ((expect == 2)) && echo 0-1 || echo 0)" ]
+    # Memory the guest uses shows up within the monitor's refresh (a tmpfs file is charged).
+    local before
+    before=$(ds --name="$NAME-v" run sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+    ds --name="$NAME-v" run sh -c 'head -c 64000000 /dev/zero > /dev/shm/fill'
+    view_until /proc/meminfo '(( $(sed -n "s/^MemFree: *\([0-9]*\) kB/\1/p" <<<"$view") < before - 50000 ))'
+    ds --name="$NAME-v" run rm /dev/shm/fill
+    # The host's own files are untouched.
+    [ "$(grep -c ^processor /proc/cpuinfo)" = "$(nproc --all)" ]
+}
+
+@test "/proc views: uptime counts from the container's start and keeps counting" {
+    # Still running from the test above.
+    view_until /proc/uptime '(( ${view%%.*} >= 1 ))'
+    local host
+    host=$(cut -d. -f1 /proc/uptime)
+    [ "${view%%.*}" -lt "$host" ]
+    local first=${view%%.*}
+    view_until /proc/uptime "(( \${view%%.*} > $first ))"
+    run ds --name="$NAME-v" run cat /proc/loadavg
+    [[ $output =~ ^[0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}\ [0-9]+/[0-9]+\ 0$ ]]
+    # The guest cannot write them.
+    run ds --name="$NAME-v" run sh -c 'echo 1 > /proc/uptime'
+    [ "$status" -ne 0 ]
+    ds --name="$NAME-v" stop
+}
+
+@test "/proc views: none without limits" {
+    ds --name="$NAME-v" --rootfs="$ROOTFS" --net=none --reset start
+    run ds --name="$NAME-v" run sh -c 'grep -c vproc /proc/self/mountinfo; grep ^MemTotal: /proc/meminfo'
+    [ "${lines[0]}" = 0 ]
+    [ "${lines[1]}" = "$(grep ^MemTotal: /proc/meminfo)" ]
+    ds --name="$NAME-v" stop
+}
+
 @test "the host is left as it was" {
     assert_host_clean
 }

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/proc_views.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
 #include "container/security.hpp"
@@ -166,11 +167,12 @@ void write_run_file(const std::string& path, const std::string& content, mode_t 
 
 class Boot {
   public:
-    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd)
+    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd, int views_fd)
         : plan_(plan),
           root_(plan.rootfs),
           in_cgroup_(in_cgroup),
           guard_fd_(guard_fd),
+          views_fd_(views_fd),
           log_(plan.workspace.logs_dir(plan.config.name) + "/log", "boot") {}
 
     void join_cgroup() {
@@ -394,6 +396,13 @@ class Boot {
         write_run_file("/run/droidspaces/" + plan_.config.uuid, "");
     }
 
+    // With --memory or --cpus: free, top, nproc and uptime inside see the container's share.
+    void mount_views() {
+        long host_cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+        mount_proc_views(view_limits(plan_.config, host_cpus > 0 ? unsigned(host_cpus) : 1),
+                         views_fd_);
+    }
+
     // The --env variables for login shells too: /run/droidspaces.env, sourced from profile.d.
     void write_environment() {
         if (plan_.env.empty()) return;
@@ -504,6 +513,7 @@ class Boot {
     std::string root_;
     bool in_cgroup_;
     int guard_fd_;            // the socket that takes the remount guard's listener
+    int views_fd_;            // the socket that takes the /proc view files
     RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
     sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
 };
@@ -529,6 +539,7 @@ const Step kSteps[] = {
     {"write /etc/resolv.conf", &Boot::write_resolv_conf},
     {"configure the network namespace", &Boot::configure_own_network},
     {"write identity markers", &Boot::write_markers},
+    {"set up the /proc views", &Boot::mount_views},
     {"write the environment", &Boot::write_environment},
     {"take the console", &Boot::take_console},
     {"apply capability and seccomp limits", &Boot::restrict},
@@ -564,7 +575,8 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
 
 }  // namespace
 
-void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int guard_fd) {
+void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int guard_fd,
+                         int views_fd) {
     // Signals the monitor ignores must not stay ignored in the distro's init.
     for (int sig = 1; sig < NSIG; ++sig)
         ::signal(sig, SIG_DFL);
@@ -572,7 +584,7 @@ void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-    Boot boot(plan, in_cgroup, guard_fd);
+    Boot boot(plan, in_cgroup, guard_fd, views_fd);
     for (const auto& step : kSteps) {
         try {
             (boot.*step.run)();

@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "container/crash_point.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
+#include "container/proc_views.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
 #include "container/state.hpp"
@@ -173,6 +175,10 @@ class Monitor {
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, guard_fds) != 0)
             return "socketpair: " + sys::errno_text(errno);
         sys::unique_fd guard_here(guard_fds[0]), guard_there(guard_fds[1]);
+        int views_fds[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, views_fds) != 0)
+            return "socketpair: " + sys::errno_text(errno);
+        sys::unique_fd views_here(views_fds[0]), views_there(views_fds[1]);
         unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
         if (plan_.own_netns()) flags |= CLONE_NEWNET;
         // Born in the container's cgroup where the kernel can; else the child joins it itself.
@@ -187,10 +193,13 @@ class Monitor {
         if (pid == 0) {
             reader.reset();
             guard_here.reset();
-            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get());
+            views_here.reset();
+            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get(),
+                                views_there.get());
         }
         writer.reset();
         guard_there.reset();
+        views_there.reset();
         crash_point("after-clone");
         // The pipe closes on a successful exec; otherwise it carries the reason.
         std::string error;
@@ -208,6 +217,12 @@ class Monitor {
             return error;
         }
         init_pid_ = pid;
+        long host_cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+        std::vector<std::string> cgroups = plan_.limit_cgroups;
+        if (!plan_.cgroup_path.empty()) cgroups.insert(cgroups.begin(), plan_.cgroup_path);
+        views_.receive(views_here.get(),
+                       view_limits(plan_.config, host_cpus > 0 ? unsigned(host_cpus) : 1), cgroups);
+        arm_view_timer();
         std::string note = guard_.adopt(guard_here.get());
         if (!note.empty()) log_.write("remount guard: " + note);
         return "";
@@ -216,7 +231,7 @@ class Monitor {
     // Runs until init ends; returns its wait status.
     int supervise() {
         for (;;) {
-            struct pollfd fds[3];
+            struct pollfd fds[4];
             int n = 0;
             fds[n++] = {signals_.get(), POLLIN, 0};
             bool draining = !client_;
@@ -225,7 +240,10 @@ class Monitor {
             else
                 fds[n++] = {client_.get(), POLLIN, 0};
             int guard_fd = guard_.poll_fd();
+            int guard_at = guard_fd >= 0 ? n : -1;
             if (guard_fd >= 0) fds[n++] = {guard_fd, POLLIN, 0};
+            int timer_at = view_timer_ ? n : -1;
+            if (view_timer_) fds[n++] = {view_timer_.get(), POLLIN, 0};
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
             int ready = fault_injected("poll")
                             ? (errno = EINVAL, -1)
@@ -250,7 +268,8 @@ class Monitor {
                 return wait_for_init_alone();
             }
             poll_failures_ = 0;
-            if (guard_fd >= 0 && fds[2].revents) guard_.on_ready(fds[2].revents);
+            if (guard_at >= 0 && fds[guard_at].revents) guard_.on_ready(fds[guard_at].revents);
+            if (timer_at >= 0 && fds[timer_at].revents) refresh_views();
             if (fds[1].revents) {
                 if (draining)
                     drain_console();
@@ -290,6 +309,27 @@ class Monitor {
             }
             if (pid == init_pid_) return status;
         }
+    }
+
+    // A one-second tick while the container has /proc views; none otherwise.
+    void arm_view_timer() {
+        view_timer_.reset();
+        if (!views_.active()) return;
+        view_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+        if (!view_timer_) {
+            log_.write("/proc views stay as at boot: timerfd: " + sys::errno_text(errno));
+            return;
+        }
+        struct itimerspec every_second = {{1, 0}, {1, 0}};
+        ::timerfd_settime(view_timer_.get(), 0, &every_second, nullptr);
+        refresh_views();
+    }
+
+    void refresh_views() {
+        uint64_t expirations;
+        while (::read(view_timer_.get(), &expirations, sizeof expirations) > 0) {
+        }
+        views_.refresh();
     }
 
     void drain_console() {
@@ -460,6 +500,8 @@ class Monitor {
     RemountGuard guard_;  // answers the guest's superblock remounts
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive
+    ProcViews views_;
+    sys::unique_fd view_timer_;
     bool pages_released_ = false;
     unsigned boots_ = 1;
     int64_t started_at_ = 0;
