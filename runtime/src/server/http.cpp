@@ -272,7 +272,8 @@ HeadScan scan_head(std::string_view buffered, size_t max_head_bytes, size_t from
     const size_t limit = std::min(buffered.size(), begin + max_head_bytes);
     for (size_t i = std::max(from, begin); i < limit; ++i) {
         const char c = buffered[i];
-        if (c == '\r' && i + 1 < buffered.size() && buffered[i + 1] != '\n') {
+        // (Only within the cap: the verdict must not depend on bytes past it.)
+        if (c == '\r' && i + 1 < limit && buffered[i + 1] != '\n') {
             scan.state = HeadScan::bad;  // a bare CR
             return scan;
         }
