@@ -33,9 +33,10 @@ std::string rewrite(const http::Request& req) {
 }
 
 std::string describe(const http::Request& req) {
-    std::string out = req.method + " " + req.path + " " + req.version + " cl=" +
-                      std::to_string(req.content_length) + (req.chunked ? " chunked" : "") +
-                      (req.keep_alive ? " keep" : "") + (req.expect_continue ? " 100" : "");
+    std::string out = req.method + " " + req.path + " " + req.version +
+                      " cl=" + std::to_string(req.content_length) +
+                      (req.chunked ? " chunked" : "") + (req.keep_alive ? " keep" : "") +
+                      (req.expect_continue ? " 100" : "");
     for (const auto& [k, v] : req.query)
         out += " q[" + k + "]=" + v;
     for (const auto& [k, v] : req.headers)
