@@ -284,6 +284,35 @@ TAR = {
 }
 
 
+# http_head: the first byte picks the head cap (64 + 16 * byte) and the read size (1 + byte % 7).
+HTTP_GET = "GET /api/v1/containers/web/console?follow=1&lines=5 HTTP/1.1\r\nHost: 127.0.0.1:8420\r\n" \
+    "Authorization: Bearer " + "a" * 64 + "\r\nOrigin: https://mui.kernelsu.org\r\n\r\n"
+HTTP_HEAD = {
+    "get": "\xff" + HTTP_GET,
+    "get-small-cap": "\x02" + HTTP_GET,
+    "pipelined": "\x40" + HTTP_GET + HTTP_GET,
+    "post-upload": "\xff\r\nPOST /api/v1/install?name=x&filename=bb.tar HTTP/1.1\r\nHost: [::1]:8420\r\n"
+                   "Content-Type: application/octet-stream\r\nContent-Length: 10240\r\n"
+                   "Expect: 100-continue\r\n\r\nbody",
+    "http10": "\x10GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "terminal": "\x30DELETE /api/v1/containers/a/terminal/" + "0f" * 16 + " HTTP/1.1\r\n\r\n",
+    "chunked": "\xffPOST /api/v1/containers HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "attack-cl-te": "\xffPOST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "attack-cl-cl": "\xffPOST / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n",
+    "attack-te-space": "\xffPOST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n",
+    "attack-obs-fold": "\xffGET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+    "attack-bare-lf": "\xffGET / HTTP/1.1\nHost: x\n\n",
+    "attack-bare-cr": "\xffGET / HTTP/1.1\rHost: x\r\n\r\n",
+    "attack-dotdot": "\xffGET /%2e%2e/%2E%2e/etc/passwd HTTP/1.1\r\n\r\n",
+    "attack-nul": "\xffGET /index.html%00.js?x=%00 HTTP/1.1\r\n\r\n",
+    "attack-log-lf": "\xffGET /a%0d%0aGET%20/b HTTP/1.1\r\n\r\n",
+    "attack-absolute": "\xffGET http://evil.example/ HTTP/1.1\r\n\r\n",
+    "attack-version": "\xffGET / HTTP/1.2\r\n\r\n",
+    "attack-flood": "\x00GET / HTTP/1.1\r\n" + "X-Flood: y\r\n" * 40 + "\r\n",
+    "attack-crlf-flood": "\x01" + "\r\n" * 200 + "GET / HTTP/1.1\r\n\r\n",
+}
+
+
 def write(target, name, data):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -315,6 +344,8 @@ def main():
     write("tar", "attack-pax-global", tar_seed([("x", "file", "x")], tarfile.PAX_FORMAT,
                                                {"path": "../x"}))
     write("tar", "member-path", "\x00../a/./b//c")
+    for name, text in HTTP_HEAD.items():
+        write("http_head", name, text)
     for name, argv in OPTIONS.items():
         write("options", name, "\0".join(argv))
     return 0

@@ -160,26 +160,61 @@ class HttpServerTest : public ::testing::Test {
   protected:
     void start(HttpLimits limits) {
         server_ = std::make_unique<HttpServer>(limits);
-        server_->Get("/hello", [](const httplib::Request&, httplib::Response& res) {
-            res.set_content("hello", "text/plain");
-        });
-        server_->Get("/block", [this](const httplib::Request&, httplib::Response& res) {
-            gate_.pass();
-            res.set_content("unblocked", "text/plain");
-        });
-        server_->Get("/throw", [](const httplib::Request&, httplib::Response&) {
+        server_->Get("/hello",
+                     [](const ds::server::http::Request&, ds::server::http::Response& res) {
+                         res.set_content("hello", "text/plain");
+                     });
+        server_->Get("/block",
+                     [this](const ds::server::http::Request&, ds::server::http::Response& res) {
+                         gate_.pass();
+                         res.set_content("unblocked", "text/plain");
+                     });
+        server_->Get("/throw", [](const ds::server::http::Request&, ds::server::http::Response&) {
             throw std::runtime_error("secret-detail /var/lib/x: Permission denied");
         });
-        server_->Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
-            res.set_content(std::to_string(req.body.size()), "text/plain");
+        server_->Post("/echo",
+                      [](const ds::server::http::Request& req, ds::server::http::Response& res) {
+                          res.set_content(std::to_string(req.body.size()), "text/plain");
+                      });
+        server_->Get("/stream",
+                     [](const ds::server::http::Request&, ds::server::http::Response& res) {
+                         res.set_chunked_content_provider(
+                             "text/event-stream", [](size_t, ds::server::http::DataSink& sink) {
+                                 sink.write("one\n", 4);
+                                 sink.write("two\n", 4);
+                                 sink.done();
+                                 return true;
+                             });
+                     });
+        server_->Get("/params/{name}/x/{id:hex32}",
+                     [](const ds::server::http::Request& req, ds::server::http::Response& res) {
+                         res.set_content(req.path_param("name") + "," + req.path_param("id") + "," +
+                                             req.get_param_value("q"),
+                                         "text/plain");
+                     });
+        server_->Post("/upload", [this](const ds::server::http::Request& req,
+                                        ds::server::http::Response& res,
+                                        const ds::server::http::ContentReader& reader) {
+            if (req.get_param_value("refuse") == "1") {
+                res.status = 409;  // answered before reading: the body stays unread
+                return;
+            }
+            size_t n = 0;
+            const bool complete = reader([&n](const char*, size_t size) {
+                n += size;
+                return true;
+            });
+            uploaded_ = n;
+            res.set_content(std::to_string(n) + (complete ? " complete" : " short"), "text/plain");
         });
         // What server.cpp's guards do: answer from the head, without reading the body.
-        server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-            if (req.path != "/reject") return httplib::Server::HandlerResponse::Unhandled;
-            res.status = 413;
-            res.set_content("too large", "text/plain");
-            return httplib::Server::HandlerResponse::Handled;
-        });
+        server_->set_pre_routing_handler(
+            [](const ds::server::http::Request& req, ds::server::http::Response& res) {
+                if (req.path != "/reject") return ds::server::http::HandlerResponse::Unhandled;
+                res.status = 413;
+                res.set_content("too large", "text/plain");
+                return ds::server::http::HandlerResponse::Handled;
+            });
         std::vector<unique_fd> listeners;
         listeners.push_back(ds::server::listen_on("127.0.0.1", 0));
         port_ = local_port(listeners.back().get());
@@ -214,6 +249,7 @@ class HttpServerTest : public ::testing::Test {
     std::future<void> serving_;
     uint16_t port_ = 0;
     Gate gate_;
+    std::atomic<size_t> uploaded_{0};
 };
 
 HttpLimits small_limits() {
@@ -465,6 +501,177 @@ TEST(ListenOn, ErrorsNameTheAddress) {
     ASSERT_EQ(getsockopt(v6.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), 0);
     EXPECT_EQ(v6only, 1);
     EXPECT_TRUE(fcntl(v6.get(), F_GETFD) & FD_CLOEXEC);
+}
+
+// --- the request loop (server/http.hpp behind the transport) -------------------------------------
+
+// Pipelined requests in one send are answered in order, each once.
+TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+    start(small_limits());
+    auto fd = connect_sending(get("/hello") + get("/params/a/x/" + std::string(32, 'f') + "?q=1") +
+                              get("/hello", true));
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 5s, &closed);
+    EXPECT_TRUE(closed);
+    const auto first = out.find("HTTP/1.1 200");
+    const auto second = out.find("HTTP/1.1 200", first + 1);
+    const auto third = out.find("HTTP/1.1 200", second + 1);
+    ASSERT_NE(third, std::string::npos) << out;
+    EXPECT_EQ(out.find("HTTP/1.1", third + 1), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\n\r\na," + std::string(32, 'f') + ",1"), std::string::npos) << out;
+}
+
+// Smuggling over the wire: a request with both Content-Length and Transfer-Encoding is refused
+// (400) and the connection ends, so the "body" is never parsed as a second request.
+TEST_F(HttpServerTest, ContentLengthWithTransferEncodingIsRefused) {
+    start(small_limits());
+    const std::string smuggled = get("/hello");
+    auto fd = connect_sending("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                              std::to_string(smuggled.size() + 5) +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled);
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 5s, &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+    EXPECT_EQ(out.find("HTTP/1.1", 1), std::string::npos) << "a second response: " << out;
+    EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+}
+
+// A chunked request body is refused with 411 (its end would be ours to find); the chunk bytes
+// are never parsed as a request.
+TEST_F(HttpServerTest, ChunkedRequestBodyIs411) {
+    start(small_limits());
+    auto fd = connect_sending(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        std::string("12\r\n") + get("/hello") + "\r\n0\r\n\r\n");
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 5s, &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(out.rfind("HTTP/1.1 411", 0), 0u) << out;
+    EXPECT_EQ(out.find("HTTP/1.1", 1), std::string::npos) << out;
+}
+
+TEST_F(HttpServerTest, BadHeadsAre400AndEndTheConnection) {
+    start(small_limits());
+    for (const std::string bad :
+         {"GET /hello HTTP/1.1\nHost: 127.0.0.1\n\n", "GET /hello HTTP/1.1\r\nX : y\r\n\r\n",
+          "GET /hello HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", "GET /%2e%2e/hello HTTP/1.1\r\n\r\n",
+          "GET /a%00 HTTP/1.1\r\n\r\n", "GET http://x/hello HTTP/1.1\r\n\r\n"}) {
+        auto fd = connect_sending(bad + get("/hello"));
+        bool closed = false;
+        const auto out = read_until_closed(fd.get(), 5s, &closed);
+        EXPECT_TRUE(closed) << bad;
+        EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << bad << out;
+        EXPECT_EQ(out.find("HTTP/1.1", 1), std::string::npos) << bad << out;
+    }
+    EXPECT_EQ(request("/hello").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST_F(HttpServerTest, Http10AndConnectionCloseEndTheConnection) {
+    start(small_limits());
+    for (const std::string head :
+         {std::string("GET /hello HTTP/1.0\r\n\r\n"),
+          std::string("GET /hello HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n")}) {
+        auto fd = connect_sending(head);
+        bool closed = false;
+        const auto out = read_until_closed(fd.get(), 3s, &closed);
+        EXPECT_TRUE(closed) << head;
+        EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+        EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+    }
+    // HTTP/1.0 with keep-alive stays open.
+    auto fd = connect_sending("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    EXPECT_EQ(read_response(fd.get()).rfind("HTTP/1.1 200", 0), 0u);
+    ASSERT_TRUE(send_all(fd.get(), get("/hello")));
+    EXPECT_EQ(read_response(fd.get()).rfind("HTTP/1.1 200", 0), 0u);
+}
+
+// HEAD: the GET route's headers and Content-Length, no body; the connection stays usable.
+TEST_F(HttpServerTest, HeadHasNoBody) {
+    start(small_limits());
+    auto fd = connect_sending("HEAD /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + get("/hello"));
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 2500ms, &closed);
+    ASSERT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+    const auto end = out.find("\r\n\r\n");
+    EXPECT_NE(out.substr(0, end).find("Content-Length: 5"), std::string::npos) << out;
+    EXPECT_EQ(out.compare(end + 4, 12, "HTTP/1.1 200"), 0) << "HEAD sent a body: " << out;
+    EXPECT_NE(out.find("\r\n\r\nhello"), std::string::npos) << out;
+}
+
+TEST_F(HttpServerTest, NoRouteIs404AndUnknownMethodIs501) {
+    start(small_limits());
+    EXPECT_EQ(request("/nowhere").rfind("HTTP/1.1 404", 0), 0u);
+    auto fd = connect_sending("BREW /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    bool closed = false;
+    EXPECT_EQ(read_until_closed(fd.get(), 3s, &closed).rfind("HTTP/1.1 501", 0), 0u);
+}
+
+// A stream is chunked, ends with the last chunk, and the connection is reusable after it.
+TEST_F(HttpServerTest, ChunkedStreamThenTheNextRequest) {
+    start(small_limits());
+    auto fd = connect_sending(get("/stream") + get("/hello", true));
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 5s, &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\n\r\n4\r\none\n\r\n4\r\ntwo\n\r\n0\r\n\r\nHTTP/1.1 200"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("\r\n\r\nhello"), std::string::npos) << out;
+}
+
+// Expect: 100-continue: "100 Continue" only when the handler reads the body; a handler that
+// answers first gets its answer out without the client sending the body.
+TEST_F(HttpServerTest, ExpectContinueOnlyWhenTheBodyIsRead) {
+    start(small_limits());
+    auto fd = connect_sending(
+        "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    ASSERT_TRUE(readable_within(fd.get(), 3000ms));
+    char buf[64];
+    const ssize_t n = recv(fd.get(), buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+    ASSERT_TRUE(send_all(fd.get(), "abcde"));
+    const auto out = read_response(fd.get());
+    EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+    EXPECT_NE(out.find("\r\n\r\n5 complete"), std::string::npos) << out;
+    // Refused before reading: a final answer, no 100, and the connection ends.
+    auto refused = connect_sending(
+        "POST /upload?refuse=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    bool closed = false;
+    const auto answer = read_until_closed(refused.get(), 5s, &closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 409", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("100 Continue"), std::string::npos) << answer;
+    EXPECT_TRUE(closed);
+}
+
+// The body of a ContentReader route arrives in pieces, across reads, in full.
+TEST_F(HttpServerTest, ContentReaderGetsTheWholeBody) {
+    start(small_limits());
+    const std::string body(300 * 1024, 'z');
+    auto fd = connect_to(port_);
+    std::thread writer([&] {
+        send_all(fd.get(), "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
+    });
+    const auto out = read_response(fd.get());
+    writer.join();
+    EXPECT_NE(out.find("\r\n\r\n307200 complete"), std::string::npos) << out.substr(0, 300);
+}
+
+TEST_F(HttpServerTest, BodyOverMaxBodyIs413WithoutReadingIt) {
+    auto limits = small_limits();
+    limits.max_body = 1000;
+    start(limits);
+    auto fd =
+        connect_sending("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1001\r\n\r\n");
+    bool closed = false;
+    const auto out = read_until_closed(fd.get(), 5s, &closed);
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
 }
 
 }  // namespace

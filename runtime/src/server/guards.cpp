@@ -96,8 +96,8 @@ bool may_have_body(std::string_view method) {
     return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
-// Content-Length as a number; nullopt for anything but plain digits (httplib would read a
-// garbled length as 0 and leave the body on the wire as the next request).
+// Content-Length as a number; nullopt for anything but plain digits (the transport refuses
+// such a head already; this layer does not rely on it).
 std::optional<size_t> parse_length(std::string_view text) {
     size_t value = 0;
     if (text.empty()) return std::nullopt;
@@ -185,7 +185,7 @@ std::optional<Rejection> Guards::check(const RequestHead& head) const {
     if (!presented || config_.token.empty() || !tokens_equal(*presented, config_.token)) {
         return Rejection{401, "unauthorized", "a valid Authorization: Bearer token is required"};
     }
-    // 5. Bodies: decided on the head, before httplib reads any of it into memory.
+    // 5. Bodies: decided on the head, before the transport reads any of it.
     if (head.is_upload || !may_have_body(head.method)) return std::nullopt;
     if (head.transfer_encoding) {
         return Rejection{411, "length_required",

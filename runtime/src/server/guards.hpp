@@ -1,6 +1,6 @@
 // The server's security layers (docs/server.md "Security"), as pure decisions over a request's
 // method, path and headers, and the headers every response carries. server/server.cpp applies
-// them in httplib's pre-routing handler, in this order:
+// them in the transport's pre-routing handler, in this order:
 //   1. Host allowlist (DNS rebinding): 127.0.0.1:PORT, [::1]:PORT, localhost:PORT, plus the
 //      --listen address; missing or other -> 421.
 //   2. CORS: a preflight (OPTIONS) from an allowed origin -> 204 with the Allow-* headers (and

@@ -1,5 +1,5 @@
-// The HTTP transport (http_server.hpp): our listeners, accept loop and per-connection limits
-// around httplib's request parser and router (Server::process_request).
+// The HTTP transport (http_server.hpp): our listeners, accept loop, per-connection limits, the
+// request loop (head, guards, route, body, response) over server/http.hpp's parser and router.
 #include "server/http_server.hpp"
 
 #include <arpa/inet.h>
@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -58,7 +59,7 @@ struct HttpServer::State {
     std::mutex mutex;
     std::condition_variable idle;  // signalled when active reaches 0
     size_t active = 0;             // connection threads alive
-    size_t in_server = 0;          // connection threads inside process_request (see ~HttpServer)
+    size_t in_server = 0;          // connection threads serving a request (see ~HttpServer)
     size_t streams = 0;
     bool pressure = false;
 
@@ -84,121 +85,102 @@ struct HttpServer::State {
 
 namespace {
 
-// httplib's view of one connection, with our limits. The socket is non-blocking: every wait is a
-// poll() over the socket and the stop eventfd with the deadline of the current phase, so no read
-// or write can outlive its limit or a stop request.
-class ConnectionStream final : public httplib::Stream {
+// One connection's bytes, with our limits. The socket is non-blocking: every wait is a poll()
+// over the socket and the stop eventfd with the deadline of the current phase, so no read or
+// write can outlive its limit or a stop request. Bytes received past the current request (a
+// pipelined next request) stay in the buffer for the next head.
+class Connection {
   public:
-    ConnectionStream(int sock, const HttpLimits& limits, int stop_fd)
+    Connection(int sock, const HttpLimits& limits, int stop_fd)
         : sock_(sock), limits_(limits), stop_fd_(stop_fd) {}
 
-    // The next request's head starts now: it must be complete by `deadline`, within
-    // max_head_bytes.
-    void begin_head(Clock::time_point deadline) {
-        phase_ = Phase::head;
-        head_deadline_ = deadline;
-        head_bytes_ = 0;
-        body_expected_ = 0;
-        body_read_ = 0;
-        body_chunked_ = false;
-    }
-    // httplib read the head (setup_request callback): from now on only body_stall applies.
-    void begin_body(const httplib::Request& req) {
-        phase_ = Phase::body;
-        body_chunked_ = req.has_header("Transfer-Encoding");
-        const auto length = req.get_header_value("Content-Length");
-        body_expected_ = length.empty() ? 0 : std::strtoull(length.c_str(), nullptr, 10);
-        // RFC 9112 6.3: a request with neither header has no body. httplib 0.11 reads a POST's
-        // body "until the connection closes" then, which would wait body_stall for nothing.
-        body_absent_ = !body_chunked_ && !req.has_header("Content-Length");
-    }
-    // The request's body was not (all) read: a handler or a guard answered without it. Its
-    // bytes would be parsed as the next request, so the connection must end (a chunked body is
-    // assumed unread: we do not track its end).
-    bool body_left_unread() const { return body_chunked_ || body_read_ < body_expected_; }
-    // The client may still be sending what we will not read (a body, a header flood).
-    bool input_left_unread() const { return head_capped_ || body_left_unread(); }
+    enum class Head { ok, closed, too_large, bad };
 
-    bool buffered() const { return off_ < len_; }
-    // A limit cut the request short: the connection cannot be reused.
-    bool failed() const { return failed_; }
+    // Reads until the buffer holds a complete head (by `deadline`, within max_head_bytes);
+    // `head` then views it in the buffer until consume().
+    Head read_head(Clock::time_point deadline, std::string_view& head, size_t& length) {
+        size_t from = 0;
+        while (true) {
+            const auto scan = http::scan_head(unread(), limits_.max_head_bytes, from);
+            switch (scan.state) {
+                case http::HeadScan::complete:
+                    head = unread().substr(scan.begin, scan.end - scan.begin);
+                    length = scan.end;
+                    return Head::ok;
+                case http::HeadScan::too_large:
+                    return Head::too_large;
+                case http::HeadScan::bad:
+                    return Head::bad;
+                case http::HeadScan::incomplete:
+                    from = scan.scanned;
+                    break;
+            }
+            if (fill(deadline) <= 0) return Head::closed;
+        }
+    }
 
-    bool is_readable() const override { return buffered() || wait_for(POLLIN, read_deadline()); }
-    // httplib asks before each chunk of a stream: a client that hung up (a closed terminal or
-    // console tab) must end the stream now, not at the next failed write 15 s later.
-    bool is_writable() const override {
+    void consume(size_t n) { off_ += std::min(n, buf_.size() - off_); }
+    bool buffered() const { return off_ < buf_.size(); }
+
+    // Passes the next `length` body bytes to `receiver` as they arrive; false when the client
+    // stalls for body_stall, hangs up, or the receiver refuses. `left` counts down.
+    bool read_body(uint64_t& left, const http::ContentReceiver& receiver) {
+        while (left > 0) {
+            if (!buffered() && fill(Clock::time_point::max()) <= 0) return false;
+            const auto n = static_cast<size_t>(std::min<uint64_t>(left, buf_.size() - off_));
+            const char* data = buf_.data() + off_;
+            off_ += n;
+            left -= n;
+            if (!receiver(data, n)) return false;
+        }
+        return true;
+    }
+
+    bool write_all(std::string_view data) {
+        while (!data.empty()) {
+            const ssize_t n = send(sock_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                data.remove_prefix(static_cast<size_t>(n));
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+            // Each wait restarts the stall clock: a slow reader is fine, a stopped one is not.
+            if (!wait_for(POLLOUT, Clock::now() + limits_.write_stall)) return false;
+        }
+        return true;
+    }
+
+    // Asked by streams before each step: a client that hung up (a closed terminal or console
+    // tab) must end the stream now, not at the next failed write 15 s later.
+    bool is_writable() const {
         pollfd p{sock_, POLLIN | POLLRDHUP, 0};
         if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) return false;
         return wait_for(POLLOUT, Clock::now() + limits_.write_stall);
     }
 
-    ssize_t read(char* ptr, size_t size) override {
-        if (phase_ == Phase::body && body_absent_) return 0;
-        if (phase_ == Phase::head) {
-            if (head_bytes_ >= limits_.max_head_bytes) {
-                head_capped_ = true;
-                return fail();
-            }
-            size = std::min(size, limits_.max_head_bytes - head_bytes_);
-        }
-        if (!buffered()) {
-            const ssize_t n = fill();
-            if (n <= 0) return n;
-        }
-        const size_t n = std::min(size, len_ - off_);
-        std::memcpy(ptr, buf_.data() + off_, n);
-        off_ += n;
-        if (phase_ == Phase::head) {
-            head_bytes_ += n;
-        } else {
-            body_read_ += n;
-        }
-        return static_cast<ssize_t>(n);
-    }
-
-    ssize_t write(const char* ptr, size_t size) override {
-        while (true) {
-            const ssize_t n = send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n >= 0) return n;
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) return fail();
-            // Each wait restarts the stall clock: a slow reader is fine, a stopped one is not.
-            if (!wait_for(POLLOUT, Clock::now() + limits_.write_stall)) return fail();
-        }
-    }
-
-    void get_remote_ip_and_port(std::string& ip, int& port) const override {
-        httplib::detail::get_remote_ip_and_port(sock_, ip, port);
-    }
-    void get_local_ip_and_port(std::string& ip, int& port) const override {
-        httplib::detail::get_local_ip_and_port(sock_, ip, port);
-    }
-    socket_t socket() const override { return sock_; }
-
   private:
-    enum class Phase { head, body };
+    std::string_view unread() const { return std::string_view(buf_).substr(off_); }
 
-    Clock::time_point read_deadline() const {
-        return phase_ == Phase::head ? head_deadline_ : Clock::now() + limits_.body_stall;
-    }
-
-    ssize_t fail() {
-        failed_ = true;
-        return -1;
-    }
-
-    // Reads what the socket has into the buffer, waiting up to the phase's deadline.
-    ssize_t fill() {
-        off_ = len_ = 0;
+    // Appends what the socket has (up to 16 KiB), waiting up to `deadline` (max(): body_stall
+    // from now). >0 bytes read, 0 EOF, -1 error, timeout or stop.
+    ssize_t fill(Clock::time_point deadline) {
+        if (off_ > 0) {
+            buf_.erase(0, off_);
+            off_ = 0;
+        }
+        std::array<char, 16 * 1024> chunk;
         while (true) {
-            const ssize_t n = recv(sock_, buf_.data(), buf_.size(), MSG_DONTWAIT);
+            const ssize_t n = recv(sock_, chunk.data(), chunk.size(), MSG_DONTWAIT);
             if (n >= 0) {
-                len_ = static_cast<size_t>(n);
+                buf_.append(chunk.data(), static_cast<size_t>(n));
                 return n;
             }
             if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) return fail();
-            if (!wait_for(POLLIN, read_deadline())) return fail();
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+            const auto until =
+                deadline == Clock::time_point::max() ? Clock::now() + limits_.body_stall : deadline;
+            if (!wait_for(POLLIN, until)) return -1;
         }
     }
 
@@ -221,18 +203,43 @@ class ConnectionStream final : public httplib::Stream {
     int sock_;
     const HttpLimits& limits_;
     int stop_fd_;
-    Phase phase_ = Phase::head;
-    Clock::time_point head_deadline_{};
-    size_t head_bytes_ = 0;
-    bool failed_ = false;
-    bool head_capped_ = false;
-    unsigned long long body_expected_ = 0;
-    unsigned long long body_read_ = 0;
-    bool body_chunked_ = false;
-    bool body_absent_ = false;
-    std::array<char, 4096> buf_{};
+    std::string buf_;
     size_t off_ = 0;
-    size_t len_ = 0;
+};
+
+// A chunked response body (raw until close for an HTTP/1.0 client).
+class StreamSink final : public http::DataSink {
+  public:
+    StreamSink(Connection& conn, bool chunked) : conn_(conn), chunked_(chunked) {}
+    bool write(const char* data, size_t size) override {
+        if (failed_ || done_) return false;
+        if (size == 0) return true;
+        std::string frame;
+        if (chunked_) {
+            char length[24];
+            std::snprintf(length, sizeof length, "%zx\r\n", size);
+            frame = length;
+        }
+        frame.append(data, size);
+        if (chunked_) frame += "\r\n";
+        if (!conn_.write_all(frame)) failed_ = true;
+        return !failed_;
+    }
+    void done() override {
+        if (failed_ || done_) return;
+        done_ = true;
+        if (chunked_ && !conn_.write_all("0\r\n\r\n")) failed_ = true;
+    }
+    bool is_writable() override { return !failed_ && conn_.is_writable(); }
+    bool finished() const { return done_ || failed_; }
+    bool ok() const { return done_ && !failed_; }
+    void fail() { failed_ = true; }
+
+  private:
+    Connection& conn_;
+    bool chunked_;
+    bool done_ = false;
+    bool failed_ = false;
 };
 
 enum class Wait { request, done };
@@ -263,9 +270,21 @@ Wait wait_for_request(int sock, int stop_fd, int pressure_fd, Clock::time_point 
     }
 }
 
+// What a request leaves the connection in.
+enum class After { keep, close, close_unread };
+
+bool may_have_body(std::string_view method) {
+    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// A transport error's JSON document: fixed text, never the client's bytes.
+std::string error_body(std::string_view error, std::string_view detail) {
+    return "{\"error\":\"" + std::string(error) + "\",\"detail\":\"" + std::string(detail) + "\"}";
+}
+
 }  // namespace
 
-// One connection's keep-alive loop (httplib's process_server_socket_core, with our waits).
+// One connection's keep-alive loop.
 class ConnectionRunner {
   public:
     static void run(HttpServer* server, std::shared_ptr<HttpServer::State> state,
@@ -302,52 +321,211 @@ class ConnectionRunner {
     static bool serve_requests(HttpServer* server, HttpServer::State& st, int sock,
                                Clock::time_point accepted) {
         const auto& limits = st.limits;
-        ConnectionStream stream(sock, limits, st.stop_fd.get());
+        Connection conn(sock, limits, st.stop_fd.get());
         for (size_t count = 0; count < limits.max_requests_per_connection; ++count) {
             if (st.stopping) return false;
             // The first request's head deadline runs from accept: a client that connects and
             // trickles (or sends nothing) is gone head_timeout later.
-            auto idle_since = count == 0 ? accepted : Clock::now();
-            auto wait_deadline =
+            const auto idle_since = count == 0 ? accepted : Clock::now();
+            const auto wait_deadline =
                 count == 0 ? accepted + limits.head_timeout : idle_since + limits.keep_alive;
-            if (!stream.buffered() &&
-                wait_for_request(sock, st.stop_fd.get(), st.pressure_fd.get(), idle_since,
-                                 wait_deadline) != Wait::request) {
+            if (!conn.buffered() && wait_for_request(sock, st.stop_fd.get(), st.pressure_fd.get(),
+                                                     idle_since, wait_deadline) != Wait::request) {
                 return false;
             }
-            stream.begin_head(count == 0 ? accepted + limits.head_timeout
-                                         : Clock::now() + limits.head_timeout);
+            const auto head_deadline =
+                count == 0 ? accepted + limits.head_timeout : Clock::now() + limits.head_timeout;
             const bool last = count + 1 == limits.max_requests_per_connection;
-            bool connection_closed = false;
-            const bool ok = process_one(server, st, stream, last || st.stopping, connection_closed);
-            if (stream.input_left_unread()) return true;
-            if (!ok || connection_closed || stream.failed()) return false;
+            {
+                // The server object may go once stopping is set and no thread is inside it.
+                std::lock_guard lock(st.mutex);
+                if (st.stopping) return false;
+                ++st.in_server;
+            }
+            After after = After::close;
+            try {
+                after = serve_one(*server, st, conn, head_deadline, last);
+            } catch (...) {
+                // Allocation failure while writing: ends only this connection.
+                after = After::close_unread;
+            }
+            {
+                std::lock_guard lock(st.mutex);
+                --st.in_server;
+            }
+            st.idle.notify_all();
+            if (after == After::close_unread) return true;
+            if (after == After::close) return false;
         }
         return false;
     }
 
-    static bool process_one(HttpServer* server, HttpServer::State& st, ConnectionStream& stream,
-                            bool close, bool& connection_closed) {
-        {
-            std::lock_guard lock(st.mutex);
-            ++st.in_server;
+    static void add_defaults(const HttpServer& server, http::Response& res) {
+        for (const auto& [name, value] : server.default_headers_)
+            res.headers.emplace_back(name, value);
+    }
+
+    // A transport error before routing: the head was bad, so the connection ends.
+    static After answer_error(const HttpServer& server, Connection& conn, int status,
+                              std::string_view error, std::string_view detail) {
+        http::Request req;
+        req.method = "GET";
+        http::Response res;
+        add_defaults(server, res);
+        res.status = status;
+        res.set_content(error_body(error, detail), "application/json");
+        bool close = true;
+        write_response(server, conn, req, res, close);
+        return After::close_unread;
+    }
+
+    static After serve_one(HttpServer& server, HttpServer::State& st, Connection& conn,
+                           Clock::time_point head_deadline, bool last) {
+        std::string_view head;
+        size_t head_length = 0;
+        switch (conn.read_head(head_deadline, head, head_length)) {
+            case Connection::Head::ok:
+                break;
+            case Connection::Head::closed:
+                return After::close;
+            case Connection::Head::too_large:
+                return answer_error(server, conn, 431, "too_large",
+                                    "the request head exceeds the server's limit");
+            case Connection::Head::bad:
+                return answer_error(server, conn, 400, "invalid",
+                                    "a line of the request head does not end in CRLF");
         }
-        bool ok = false;
+        http::Request req;
+        const auto error = http::parse_request_head(head, req);
+        conn.consume(head_length);
+        if (error) {
+            const bool server_side = error->status >= 500;
+            return answer_error(server, conn, error->status,
+                                server_side ? "not_implemented" : "invalid", error->detail);
+        }
+        uint64_t body_left = req.content_length;
+        bool continue_sent = false;
+        // The body, as it arrives; "100 Continue" first when the client waits for it.
+        auto read_body = [&](const http::ContentReceiver& receiver) {
+            if (body_left > 0 && req.expect_continue && !continue_sent) {
+                continue_sent = true;
+                if (!conn.write_all("HTTP/1.1 100 Continue\r\n\r\n")) return false;
+            }
+            return conn.read_body(body_left, receiver);
+        };
+
+        http::Response res;
+        add_defaults(server, res);
+        dispatch(server, st, req, res, read_body);
+        const bool unread = body_left > 0 || req.chunked;
+        bool close = unread || last || st.stopping || !req.keep_alive ||
+                     http::iequals(res.get_header_value("Connection"), "close");
+        const bool ok = write_response(server, conn, req, res, close);
+        if (server.logger_) server.logger_(req, res);
+        if (unread) return After::close_unread;
+        return ok && !close ? After::keep : After::close;
+    }
+
+    // Guards, then the route: the response is in `res` (a 404 without a route).
+    template <class ReadBody>
+    static void dispatch(HttpServer& server, HttpServer::State& st, http::Request& req,
+                         http::Response& res, ReadBody& read_body) {
         try {
-            ok = server->process_request(
-                stream, close, connection_closed,
-                [&stream](httplib::Request& req) { stream.begin_body(req); });
+            if (server.pre_routing_ &&
+                server.pre_routing_(req, res) == http::HandlerResponse::Handled)
+                return;
+            if (req.chunked) {
+                res.status = 411;
+                res.set_content(error_body("length_required",
+                                           "a request body must be sent with Content-Length, "
+                                           "not chunked"),
+                                "application/json");
+                return;
+            }
+            auto route = server.router_.find(req.method, req.path);
+            if (!route) {
+                res.status = 404;
+                return;
+            }
+            req.path_params = std::move(route->params);
+            if (route->reader) {
+                const http::ContentReader reader(read_body);
+                (*route->reader)(req, res, reader);
+                return;
+            }
+            if (may_have_body(req.method) && req.content_length > 0) {
+                if (req.content_length > st.limits.max_body) {
+                    res.status = 413;
+                    res.set_content(error_body("too_large", "the request body is too large"),
+                                    "application/json");
+                    return;
+                }
+                req.body.reserve(static_cast<size_t>(req.content_length));
+                const bool complete = read_body([&req](const char* data, size_t size) {
+                    req.body.append(data, size);
+                    return true;
+                });
+                if (!complete) {
+                    res.status = 400;
+                    res.set_content(error_body("invalid", "the request body ended early"),
+                                    "application/json");
+                    return;
+                }
+            }
+            (*route->handler)(req, res);
         } catch (...) {
-            // A handler's exception is turned into a 500 by the exception handler; anything
-            // escaping it (allocation failure while writing) ends only this connection.
-            ok = false;
+            // The exception's text stays in the server: internal paths and errno text are
+            // nothing for a client.
+            res.drop_provider();
+            res.status = 500;
+            res.set_content(R"({"error":"system","detail":"internal error"})", "application/json");
         }
-        {
-            std::lock_guard lock(st.mutex);
-            --st.in_server;
+    }
+
+    // Status line, headers, body (or the stream); false when the client did not take it all.
+    static bool write_response(const HttpServer& server, Connection& conn, const http::Request& req,
+                               http::Response& res, bool& close) {
+        const bool head_only = req.method == "HEAD";
+        const bool no_body = res.status == 204 || res.status == 304 || res.status < 200;
+        const bool stream = static_cast<bool>(res.provider()) && !no_body;
+        const bool chunked = stream && req.version == "HTTP/1.1";
+        if (stream && !chunked) close = true;  // HTTP/1.0: the body ends at close
+        std::string out = "HTTP/1.1 " + std::to_string(res.status) + " ";
+        out += http::status_text(res.status);
+        out += "\r\n";
+        bool has_type = false;
+        bool has_connection = false;
+        for (const auto& [name, value] : res.headers) {
+            // The transport frames the body itself.
+            if (http::iequals(name, "Content-Length") || http::iequals(name, "Transfer-Encoding"))
+                continue;
+            has_type = has_type || http::iequals(name, "Content-Type");
+            has_connection = has_connection || http::iequals(name, "Connection");
+            out += name + ": " + value + "\r\n";
         }
-        st.idle.notify_all();
-        return ok;
+        if (!has_type && !res.body.empty() && !no_body) out += "Content-Type: text/plain\r\n";
+        if (chunked) {
+            out += "Transfer-Encoding: chunked\r\n";
+        } else if (!no_body && !stream) {
+            out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
+        }
+        if (close && !has_connection) out += "Connection: close\r\n";
+        if (!close) {
+            out +=
+                "Keep-Alive: timeout=" + std::to_string(server.limits_.keep_alive.count()) + "\r\n";
+        }
+        out += "\r\n";
+        if (!head_only && !no_body && !stream) out += res.body;
+        if (!conn.write_all(out)) return false;
+        if (!stream || head_only) return true;
+        StreamSink sink(conn, chunked);
+        size_t offset = 0;
+        while (!sink.finished()) {
+            if (server.state_->stopping || !res.provider()(offset, sink)) sink.fail();
+        }
+        res.set_provider_success(sink.ok());
+        if (!sink.ok()) close = true;
+        return sink.ok();
     }
 };
 
@@ -391,21 +569,35 @@ HttpServer::HttpServer(HttpLimits limits)
     : limits_(limits), state_(std::make_shared<State>(limits)) {
     if (limits_.max_connections == 0) limits_.max_connections = 1;
     if (limits_.max_requests_per_connection == 0) limits_.max_requests_per_connection = 1;
-    // httplib's default puts e.what() in an "EXCEPTION_WHAT" response header: internal paths
-    // and errno text for any client. A plain 500 instead; server.cpp may install its own
-    // handler with the JSON error document.
-    set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        res.status = 500;
-        res.set_content(R"({"error":"system","detail":"internal error"})", "application/json");
-    });
-    // Only the keep-alive header httplib writes uses these.
-    set_keep_alive_timeout(limits_.keep_alive.count());
-    set_keep_alive_max_count(limits_.max_requests_per_connection);
+}
+
+void HttpServer::Get(std::string pattern, http::Handler handler) {
+    router_.add("GET", std::move(pattern), std::move(handler));
+}
+
+void HttpServer::Post(std::string pattern, http::Handler handler) {
+    router_.add("POST", std::move(pattern), std::move(handler));
+}
+
+void HttpServer::Post(std::string pattern, http::ReaderHandler handler) {
+    router_.add("POST", std::move(pattern), std::move(handler));
+}
+
+void HttpServer::Put(std::string pattern, http::Handler handler) {
+    router_.add("PUT", std::move(pattern), std::move(handler));
+}
+
+void HttpServer::Patch(std::string pattern, http::Handler handler) {
+    router_.add("PATCH", std::move(pattern), std::move(handler));
+}
+
+void HttpServer::Delete(std::string pattern, http::Handler handler) {
+    router_.add("DELETE", std::move(pattern), std::move(handler));
 }
 
 HttpServer::~HttpServer() {
     request_stop();
-    // Connection threads call process_request on this object: wait until none is inside it.
+    // Connection threads use this object's routes and handlers: wait until none is inside.
     // Every read and write of theirs fails at once after the stop, so only a handler busy with
     // the runtime (a container start) can hold this up, for as long as that operation takes.
     std::unique_lock lock(state_->mutex);
@@ -414,8 +606,6 @@ HttpServer::~HttpServer() {
 
 void HttpServer::request_stop() {
     if (state_->stopping.exchange(true)) return;
-    // httplib's content providers (chunked, SSE) end when svr_sock_ is invalid.
-    svr_sock_ = INVALID_SOCKET;
     sys::signal_eventfd(state_->stop_fd.get());
 }
 
@@ -442,8 +632,6 @@ std::optional<StreamSlot> HttpServer::acquire_stream_slot() {
 void HttpServer::serve(std::vector<sys::unique_fd> listeners) {
     auto& st = *state_;
     if (listeners.empty()) fail_invalid("the server has no listening socket");
-    // httplib's "is the server running" test for content providers (see request_stop).
-    if (!st.stopping) svr_sock_ = listeners.front().get();
     std::vector<pollfd> fds;
     while (!st.stopping) {
         fds.clear();
@@ -482,8 +670,8 @@ void HttpServer::accept_one(int listener) {
         }
         return;
     }
-    // httplib writes the head and the body separately: with Nagle on, the body waits for the
-    // client's delayed ACK (40 ms a request on Linux).
+    // A stream writes small chunks: with Nagle on, each waits for the client's delayed ACK
+    // (40 ms on Linux).
     const int on = 1;
     setsockopt(sock.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     state_->connection_started();

@@ -1,7 +1,6 @@
-// The HTTP transport: httplib's request parser and router behind our own listeners and accept
-// loop, so that the server decides what a client may hold: how many connections at once, how
-// long and how large a request head may be, how long a body may stall. httplib's own loop
-// (one listener, no head deadline, unbounded headers, select()) is not used.
+// The HTTP transport: our listeners, accept loop, request parser (server/http.hpp) and router,
+// so that the server decides what a client may hold: how many connections at once, how long and
+// how large a request head may be, how long a body may stall.
 //
 // One thread per connection, up to HttpLimits::max_connections; at the cap the loop stops
 // accepting and new clients wait in the kernel's backlog until a connection ends (nginx's
@@ -10,20 +9,18 @@
 // make room, as nginx reuses idle keep-alive connections: 300 silent sockets cannot keep a real
 // request waiting for the whole head deadline. Long-lived responses (SSE)
 // also take a stream slot; beyond max_streams they answer 503 at once.
-//
-// Includes httplib.h: only the server's translation units include this header.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <httplib.h>
-
+#include "server/http.hpp"
 #include "sys/fd.hpp"
 
 namespace ds::server {
@@ -37,6 +34,7 @@ struct HttpLimits {
     std::chrono::seconds body_stall{30};    // longest wait for the next body bytes
     std::chrono::seconds write_stall{30};   // longest wait for a client to take our bytes
     size_t max_requests_per_connection = 100;
+    size_t max_body = 4 * 1024 * 1024;  // a body read into memory (not a ContentReader's): 413
 };
 
 // Binds a listening TCP socket (CLOEXEC, SO_REUSEADDR; IPV6_V6ONLY for IPv6) on a numeric
@@ -47,10 +45,33 @@ sys::unique_fd listen_on(const std::string& address, uint16_t port, int backlog 
 class StreamSlot;
 class ConnectionRunner;
 
-class HttpServer : public httplib::Server {
+class HttpServer {
   public:
+    using PreRouting = std::function<http::HandlerResponse(const http::Request&, http::Response&)>;
+    using Logger = std::function<void(const http::Request&, const http::Response&)>;
+
     explicit HttpServer(HttpLimits limits = {});
-    ~HttpServer() override;
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Routes (http::Router patterns), tried in the order added; HEAD uses the GET routes. Add
+    // them before serve(). A handler's exception becomes a plain 500 (its text never reaches
+    // the client).
+    void Get(std::string pattern, http::Handler handler);
+    void Post(std::string pattern, http::Handler handler);
+    // The body is not read before the handler: it reads it through the ContentReader.
+    void Post(std::string pattern, http::ReaderHandler handler);
+    void Put(std::string pattern, http::Handler handler);
+    void Patch(std::string pattern, http::Handler handler);
+    void Delete(std::string pattern, http::Handler handler);
+    // Runs on every parsed head before routing and before any body byte is read (or "100
+    // Continue" sent); Handled answers with `res` as it is.
+    void set_pre_routing_handler(PreRouting handler) { pre_routing_ = std::move(handler); }
+    // On every response, transport errors included.
+    void set_default_headers(http::Fields headers) { default_headers_ = std::move(headers); }
+    // After each routed or guarded response was written (streams: after they end).
+    void set_logger(Logger logger) { logger_ = std::move(logger); }
 
     // Serves connections from `listeners` until request_stop(); then waits (up to 5 s) for the
     // connections being served to end. Blocks the calling thread.
@@ -74,6 +95,10 @@ class HttpServer : public httplib::Server {
     void accept_one(int listener);
     HttpLimits limits_;
     std::shared_ptr<State> state_;
+    http::Router router_;
+    PreRouting pre_routing_;
+    http::Fields default_headers_;
+    Logger logger_;
 };
 
 // Holds one stream slot while alive (movable).

@@ -92,19 +92,19 @@ std::vector<sys::unique_fd> bind_all(const std::vector<std::string>& addresses, 
     return listeners;
 }
 
-std::optional<std::string> header(const httplib::Request& req, const char* name) {
+std::optional<std::string> header(const http::Request& req, const char* name) {
     if (!req.has_header(name)) return std::nullopt;
     return req.get_header_value(name);
 }
 
-ApiRequest api_request(const httplib::Request& req) {
+ApiRequest api_request(const http::Request& req) {
     ApiRequest a{req.method, req.path, {}, req.body};
-    for (const auto& [key, value] : req.params)
+    for (const auto& [key, value] : req.query)
         a.query.emplace(key, value);
     return a;
 }
 
-void send(httplib::Response& res, const ApiResponse& r) {
+void send(http::Response& res, const ApiResponse& r) {
     res.status = r.status;
     res.set_header("Cache-Control", "no-store");
     res.set_content(r.body, "application/json");
@@ -131,7 +131,7 @@ std::string find_webroot(const std::string& requested) {
 
 // SIGTERM / SIGINT end the server; they are blocked in every thread (before the first thread
 // starts, so all inherit the mask) and read from a signalfd by one watcher, so no handler runs
-// inside httplib or the request layer.
+// inside the transport or the request layer.
 sigset_t stop_signals() {
     sigset_t set;
     sigemptyset(&set);
@@ -196,7 +196,7 @@ class Server {
           guards_(GuardConfig{port, listen_, std::move(token)}),
           api_(ws, ServerFacts{::getpid(), port, listen_, static_cast<long>(::time(nullptr))}),
           streams_(ws, http_,
-                   [this](const httplib::Request& req, httplib::Response& res) {
+                   [this](const http::Request& req, http::Response& res) {
                        send(res, api_.handle(api_request(req)));
                    }),
           webroot_(std::move(webroot)) {
@@ -216,34 +216,29 @@ class Server {
   private:
     void wire() {
         http_.set_default_headers(
-            httplib::Headers(security_headers().begin(), security_headers().end()));
-        http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-            return guard(req, res);
-        });
-        http_.set_expect_100_continue_handler(
-            [this](const httplib::Request& req, httplib::Response& res) {
-                return expect_continue(req, res);
-            });
-        http_.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+            http::Fields(security_headers().begin(), security_headers().end()));
+        http_.set_pre_routing_handler(
+            [this](const http::Request& req, http::Response& res) { return guard(req, res); });
+        http_.set_logger([](const http::Request& req, const http::Response& res) {
             // The path only: no query, no header (the token never reaches the log).
             std::fprintf(stderr, "%s %s %d %s ms\n", req.method.c_str(), req.path.c_str(),
                          res.status, now_ms_text(t_request_start).c_str());
         });
         streams_.register_routes();
-        auto json = [this](const httplib::Request& req, httplib::Response& res) {
+        auto json = [this](const http::Request& req, http::Response& res) {
             send(res, api_.handle(api_request(req)));
         };
-        http_.Get("/api/.*", json);
-        http_.Post("/api/.*", json);
-        http_.Put("/api/.*", json);
-        http_.Patch("/api/.*", json);
-        http_.Delete("/api/.*", json);
-        http_.Get("/.*", [this](const httplib::Request& req, httplib::Response& res) {
+        http_.Get("/api/*", json);
+        http_.Post("/api/*", json);
+        http_.Put("/api/*", json);
+        http_.Patch("/api/*", json);
+        http_.Delete("/api/*", json);
+        http_.Get("/*", [this](const http::Request& req, http::Response& res) {
             serve_static(req, res);
         });
     }
 
-    httplib::Server::HandlerResponse guard(const httplib::Request& req, httplib::Response& res) {
+    http::HandlerResponse guard(const http::Request& req, http::Response& res) {
         t_request_start = std::chrono::steady_clock::now();
         HeadValues values(req);
         if (req.method == "OPTIONS") {
@@ -256,35 +251,25 @@ class Server {
             for (const auto& [k, v] : *headers)
                 res.set_header(k, v);
             res.status = 204;
-            return httplib::Server::HandlerResponse::Handled;
+            return http::HandlerResponse::Handled;
         }
         if (auto rejection = guards_.check(values.head(req))) return reject(res, *rejection);
         for (const auto& [k, v] : guards_.cors_headers(view(values.origin)))
             res.set_header(k, v);
-        return httplib::Server::HandlerResponse::Unhandled;
+        return http::HandlerResponse::Unhandled;
     }
 
-    // curl and browsers ask before sending a large body: a request the guards refuse gets its
-    // status before one byte of the body is sent.
-    int expect_continue(const httplib::Request& req, httplib::Response& res) {
-        HeadValues values(req);
-        if (auto rejection = guards_.check(values.head(req))) {
-            reject(res, *rejection);
-            return rejection->status;
-        }
-        return 100;
-    }
-
-    // The headers the guards look at, owned (httplib hands out copies).
+    // The headers the guards look at. The guards run before any byte of a body is read and
+    // before "100 Continue" is sent: a refused request's body never leaves the client.
     struct HeadValues {
-        explicit HeadValues(const httplib::Request& req)
+        explicit HeadValues(const http::Request& req)
             : host(header(req, "Host")),
               origin(header(req, "Origin")),
               authorization(header(req, "Authorization")),
               length(header(req, "Content-Length")),
               transfer_encoding(header(req, "Transfer-Encoding")),
               content_type(req.get_header_value("Content-Type")) {}
-        RequestHead head(const httplib::Request& req) const {
+        RequestHead head(const http::Request& req) const {
             return RequestHead{req.method,
                                req.path,
                                view(host),
@@ -303,15 +288,15 @@ class Server {
         return std::string_view(*value);
     }
 
-    static httplib::Server::HandlerResponse reject(httplib::Response& res, const Rejection& r) {
+    static http::HandlerResponse reject(http::Response& res, const Rejection& r) {
         send(res, error_response(r.status, r.error, r.detail));
         if (r.status == 401) res.set_header("WWW-Authenticate", "Bearer");
         // A refused request's body is not read: the connection cannot carry another one.
         res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
+        return http::HandlerResponse::Handled;
     }
 
-    void serve_static(const httplib::Request& req, httplib::Response& res) {
+    void serve_static(const http::Request& req, http::Response& res) {
         if (!webroot_fd_) {
             if (req.path != "/" && req.path != "/index.html") {
                 send(res, error_response(404, "not_found", "no such file: " + req.path));

@@ -22,7 +22,7 @@ struct StaticFile {
     std::string mime;
 };
 
-// `url_path` is the decoded path of the request (httplib's req.path, no query): "/" serves
+// `url_path` is the decoded path of the request (http::Request::path, no query): "/" serves
 // index.html. `webroot_dirfd` is an O_DIRECTORY (or O_PATH) fd of the webroot.
 std::optional<StaticFile> read_static(int webroot_dirfd, std::string_view url_path);
 

@@ -126,7 +126,7 @@ bool container_running(const Workspace& ws, const std::string& name) {
     }
 }
 
-size_t query_size(const httplib::Request& req, const char* key, size_t fallback, size_t max) {
+size_t query_size(const http::Request& req, const char* key, size_t fallback, size_t max) {
     if (!req.has_param(key)) return fallback;
     std::string value = req.get_param_value(key);
     auto n = parse_content_length(value);
@@ -138,12 +138,12 @@ size_t query_size(const httplib::Request& req, const char* key, size_t fallback,
 
 }  // namespace
 
-void Streams::State::console(const httplib::Request& req, httplib::Response& res) {
+void Streams::State::console(const http::Request& req, http::Response& res) {
     if (req.get_param_value("follow") != "1") {
         json_route(req, res);
         return;
     }
-    std::string name = req.matches[1];
+    std::string name = req.path_param("name");
     check_container_name(name);
     size_t lines = query_size(req, "lines", kDefaultTailLines, kMaxTailLines);
     std::string logs = ws.logs_dir(name);
@@ -156,7 +156,7 @@ void Streams::State::console(const httplib::Request& req, httplib::Response& res
     Workspace w = ws;
     int stop = http.stop_fd();
     res.set_chunked_content_provider(
-        "text/event-stream", [held, w, name, lines, logs, stop](size_t, httplib::DataSink& sink) {
+        "text/event-stream", [held, w, name, lines, logs, stop](size_t, http::DataSink& sink) {
             SseWriter out(sink);
             ConsoleFollower follower(logs + "/console");
             std::string carry;

@@ -125,8 +125,8 @@ void Job::stop() {
 
 // --- install --------------------------------------------------------------------------------
 
-void Streams::State::install(const httplib::Request& req, httplib::Response& res,
-                             const httplib::ContentReader& reader) {
+void Streams::State::install(const http::Request& req, http::Response& res,
+                             const http::ContentReader& reader) {
     check_open();
     std::string content_type = req.get_header_value("Content-Type");
     bool upload = is_upload_content_type(content_type);
@@ -239,7 +239,7 @@ void Streams::State::install(const httplib::Request& req, httplib::Response& res
     int stop = http.stop_fd();
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, held, job, stop](size_t, httplib::DataSink& sink) {
+        [this, held, job, stop](size_t, http::DataSink& sink) {
             SseWriter out(sink);
             bool gone = !out.event("job", {{"id", job->id}});
             bool stopping = false;
@@ -277,8 +277,8 @@ void Streams::State::install(const httplib::Request& req, httplib::Response& res
         [job](bool) { job->stop(); });
 }
 
-void Streams::State::cancel_install(const httplib::Request& req, httplib::Response& res) {
-    std::string id = req.matches[1];
+void Streams::State::cancel_install(const http::Request& req, http::Response& res) {
+    std::string id = req.path_param("id");
     std::shared_ptr<Job> job;
     {
         std::lock_guard lock(mu);

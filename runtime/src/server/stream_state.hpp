@@ -4,7 +4,7 @@
 //   stream_install.cpp   upload directory, jobs, POST /install and DELETE /install/{id}
 //   stream_console.cpp   GET .../console?follow=1
 //   stream_terminal.cpp  sessions, their janitor and the terminal routes
-// Every stream is one httplib chunked response whose provider runs the whole stream in the
+// Every stream is one chunked response whose provider runs the whole stream in the
 // connection's thread: it polls its own fds beside the server's stop fd, never longer than
 // kTickMs, so a stop or a client that went away is noticed within a second, and sends an SSE
 // comment every kKeepAlive so that a dead peer shows up as a failed write even when nothing else
@@ -41,10 +41,10 @@ inline constexpr int kTickMs = 1000;                          // longest poll of
 inline constexpr auto kKeepAlive = std::chrono::seconds(15);  // SSE comment when idle this long
 inline constexpr size_t kReadChunk = 16 * 1024;               // one read of a console or pty
 
-void send_error(httplib::Response& res, const ApiResponse& error);
-void send_json(httplib::Response& res, int status, const nlohmann::json& doc);
+void send_error(http::Response& res, const ApiResponse& error);
+void send_json(http::Response& res, int status, const nlohmann::json& doc);
 // The response headers of an SSE stream (the provider sets the content type).
-void start_sse(httplib::Response& res);
+void start_sse(http::Response& res);
 
 inline bool readable(const pollfd& p) {
     return (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
@@ -53,7 +53,7 @@ inline bool readable(const pollfd& p) {
 // Frames to the client, with the keep-alive and liveness checks every stream needs.
 class SseWriter {
   public:
-    explicit SseWriter(httplib::DataSink& sink) : sink_(sink) {}
+    explicit SseWriter(http::DataSink& sink) : sink_(sink) {}
     bool send(const std::string& frame);
     bool event(std::string_view type, const nlohmann::ordered_json& data) {
         return send(sse_event(type, data));
@@ -66,7 +66,7 @@ class SseWriter {
     }
 
   private:
-    httplib::DataSink& sink_;
+    http::DataSink& sink_;
     bool ok_ = true;
     Clock::time_point last_ = Clock::now();
 };
@@ -137,25 +137,24 @@ struct Streams::State {
 
     // streams.cpp: what every stream route needs.
     // A stream slot, or nullopt with the 503 already in `res`.
-    std::optional<StreamSlot> slot_or_503(httplib::Response& res);
+    std::optional<StreamSlot> slot_or_503(http::Response& res);
     // Throws busy once the server stops.
     void check_open();
 
     // stream_install.cpp
-    void install(const httplib::Request& req, httplib::Response& res,
-                 const httplib::ContentReader& reader);
-    void cancel_install(const httplib::Request& req, httplib::Response& res);
+    void install(const http::Request& req, http::Response& res, const http::ContentReader& reader);
+    void cancel_install(const http::Request& req, http::Response& res);
     void forget_job(const std::string& id);
 
     // stream_console.cpp
-    void console(const httplib::Request& req, httplib::Response& res);
+    void console(const http::Request& req, http::Response& res);
 
     // stream_terminal.cpp
-    void open_terminal(const httplib::Request& req, httplib::Response& res);
-    void terminal_output(const httplib::Request& req, httplib::Response& res);
-    void terminal_input(const httplib::Request& req, httplib::Response& res);
-    void terminal_resize(const httplib::Request& req, httplib::Response& res);
-    void close_terminal(const httplib::Request& req, httplib::Response& res);
+    void open_terminal(const http::Request& req, http::Response& res);
+    void terminal_output(const http::Request& req, http::Response& res);
+    void terminal_input(const http::Request& req, http::Response& res);
+    void terminal_resize(const http::Request& req, http::Response& res);
+    void close_terminal(const http::Request& req, http::Response& res);
     std::shared_ptr<Session> take_session(const std::string& id);
     std::shared_ptr<Session> find_session(const std::string& container, const std::string& id);
     // Ends the sessions nobody attached to in time; once a second until closed.

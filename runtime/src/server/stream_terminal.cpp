@@ -115,9 +115,9 @@ void Streams::State::run_janitor() {
     }
 }
 
-void Streams::State::open_terminal(const httplib::Request& req, httplib::Response& res) {
+void Streams::State::open_terminal(const http::Request& req, http::Response& res) {
     check_open();
-    std::string name = req.matches[1];
+    std::string name = req.path_param("name");
     check_container_name(name);
     container::EnterRequest request = terminal_request(parse_body(req.body));
     {
@@ -159,8 +159,8 @@ void Streams::State::open_terminal(const httplib::Request& req, httplib::Respons
     send_json(res, 201, {{"id", session->id}, {"pid", session->shell.pid()}});
 }
 
-void Streams::State::terminal_output(const httplib::Request& req, httplib::Response& res) {
-    auto session = find_session(req.matches[1], req.matches[2]);
+void Streams::State::terminal_output(const http::Request& req, http::Response& res) {
+    auto session = find_session(req.path_param("name"), req.path_param("id"));
     if (session->attached.exchange(true))
         fail_busy("terminal session " + session->id + " already has a reader");
     auto slot = slot_or_503(res);
@@ -172,7 +172,7 @@ void Streams::State::terminal_output(const httplib::Request& req, httplib::Respo
     start_sse(res);
     int stop = http.stop_fd();
     res.set_chunked_content_provider("text/event-stream", [this, held, session, stop](
-                                                              size_t, httplib::DataSink& sink) {
+                                                              size_t, http::DataSink& sink) {
         SseWriter out(sink);
         std::string buf(kReadChunk, '\0');
         // Sends what the master holds; false when the slave side is gone (EIO) or the
@@ -219,8 +219,8 @@ void Streams::State::terminal_output(const httplib::Request& req, httplib::Respo
     });
 }
 
-void Streams::State::terminal_input(const httplib::Request& req, httplib::Response& res) {
-    auto session = find_session(req.matches[1], req.matches[2]);
+void Streams::State::terminal_input(const http::Request& req, http::Response& res) {
+    auto session = find_session(req.path_param("name"), req.path_param("id"));
     auto body = parse_body(req.body);
     std::string data;
     if (auto it = body.find("data"); it != body.end()) {
@@ -238,8 +238,8 @@ void Streams::State::terminal_input(const httplib::Request& req, httplib::Respon
     send_json(res, 200, {{"written", data.size()}});
 }
 
-void Streams::State::terminal_resize(const httplib::Request& req, httplib::Response& res) {
-    auto session = find_session(req.matches[1], req.matches[2]);
+void Streams::State::terminal_resize(const http::Request& req, http::Response& res) {
+    auto session = find_session(req.path_param("name"), req.path_param("id"));
     WindowSize size = window_size(parse_body(req.body));
     struct winsize ws_ = {};
     ws_.ws_row = size.rows;
@@ -250,8 +250,8 @@ void Streams::State::terminal_resize(const httplib::Request& req, httplib::Respo
     send_json(res, 200, {{"rows", size.rows}, {"cols", size.cols}});
 }
 
-void Streams::State::close_terminal(const httplib::Request& req, httplib::Response& res) {
-    auto session = find_session(req.matches[1], req.matches[2]);
+void Streams::State::close_terminal(const http::Request& req, http::Response& res) {
+    auto session = find_session(req.path_param("name"), req.path_param("id"));
     take_session(session->id);
     int code = session->end();
     send_json(res, 200, {{"id", session->id}, {"exit_code", code}});

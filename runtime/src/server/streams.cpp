@@ -9,17 +9,17 @@
 namespace ds::server {
 namespace stream_detail {
 
-void send_error(httplib::Response& res, const ApiResponse& error) {
+void send_error(http::Response& res, const ApiResponse& error) {
     res.status = error.status;
     res.set_content(error.body, "application/json");
 }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& doc) {
+void send_json(http::Response& res, int status, const nlohmann::json& doc) {
     res.status = status;
     res.set_content(json_body(doc), "application/json");
 }
 
-void start_sse(httplib::Response& res) {
+void start_sse(http::Response& res) {
     res.status = 200;
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Accel-Buffering", "no");
@@ -45,7 +45,7 @@ namespace {
 
 // Runs a handler; a ds::Error becomes its error document, anything else a system error.
 template <typename F>
-void answer(httplib::Response& res, F&& handler) {
+void answer(http::Response& res, F&& handler) {
     try {
         handler();
     } catch (const Error& e) {
@@ -57,7 +57,7 @@ void answer(httplib::Response& res, F&& handler) {
 
 }  // namespace
 
-std::optional<StreamSlot> Streams::State::slot_or_503(httplib::Response& res) {
+std::optional<StreamSlot> Streams::State::slot_or_503(http::Response& res) {
     auto slot = http.acquire_stream_slot();
     if (!slot)
         stream_detail::send_error(
@@ -83,32 +83,31 @@ Streams::~Streams() {
 void Streams::register_routes() {
     State* s = state_.get();
     auto& http = s->http;
-    const std::string c = "/api/v1/containers/([^/]+)";
-    const std::string t = c + "/terminal/([0-9a-f]{32})";
-    http.Get(c + "/console", [s](const httplib::Request& req, httplib::Response& res) {
+    const std::string c = "/api/v1/containers/{name}";
+    const std::string t = c + "/terminal/{id:hex32}";
+    http.Get(c + "/console", [s](const http::Request& req, http::Response& res) {
         answer(res, [&] { s->console(req, res); });
     });
-    http.Post("/api/v1/install", [s](const httplib::Request& req, httplib::Response& res,
-                                     const httplib::ContentReader& reader) {
+    http.Post("/api/v1/install", [s](const http::Request& req, http::Response& res,
+                                     const http::ContentReader& reader) {
         answer(res, [&] { s->install(req, res, reader); });
     });
-    http.Delete("/api/v1/install/([^/]+)",
-                [s](const httplib::Request& req, httplib::Response& res) {
-                    answer(res, [&] { s->cancel_install(req, res); });
-                });
-    http.Post(c + "/terminal", [s](const httplib::Request& req, httplib::Response& res) {
+    http.Delete("/api/v1/install/{id}", [s](const http::Request& req, http::Response& res) {
+        answer(res, [&] { s->cancel_install(req, res); });
+    });
+    http.Post(c + "/terminal", [s](const http::Request& req, http::Response& res) {
         answer(res, [&] { s->open_terminal(req, res); });
     });
-    http.Get(t, [s](const httplib::Request& req, httplib::Response& res) {
+    http.Get(t, [s](const http::Request& req, http::Response& res) {
         answer(res, [&] { s->terminal_output(req, res); });
     });
-    http.Post(t + "/input", [s](const httplib::Request& req, httplib::Response& res) {
+    http.Post(t + "/input", [s](const http::Request& req, http::Response& res) {
         answer(res, [&] { s->terminal_input(req, res); });
     });
-    http.Post(t + "/resize", [s](const httplib::Request& req, httplib::Response& res) {
+    http.Post(t + "/resize", [s](const http::Request& req, http::Response& res) {
         answer(res, [&] { s->terminal_resize(req, res); });
     });
-    http.Delete(t, [s](const httplib::Request& req, httplib::Response& res) {
+    http.Delete(t, [s](const http::Request& req, http::Response& res) {
         answer(res, [&] { s->close_terminal(req, res); });
     });
     if (!s->janitor.joinable()) s->janitor = std::thread([s] { s->run_janitor(); });

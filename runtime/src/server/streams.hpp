@@ -36,7 +36,7 @@ class Streams {
   public:
     // `json_route` answers a request the stream routes leave to the JSON API (the console
     // without follow=1, for one).
-    using JsonRoute = std::function<void(const httplib::Request&, httplib::Response&)>;
+    using JsonRoute = std::function<void(const http::Request&, http::Response&)>;
     Streams(Workspace ws, HttpServer& http, JsonRoute json_route);
     ~Streams();
     // Registers the routes above on the server; call before the JSON API's catch-all routes.
