@@ -62,5 +62,6 @@ int cmd_config(Context& ctx);
 int cmd_serve(Context& ctx);
 int cmd_daemon(Context& ctx);
 int cmd_api(Context& ctx);
+int cmd_autoboot(Context& ctx);
 
 }  // namespace ds::cli
