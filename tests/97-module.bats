@@ -133,6 +133,26 @@ teardown() {
 
 # --- customize.sh ------------------------------------------------------------------------------
 
+# A foreign binary (aarch64, armhf) runs its kernel check under qemu-user, which implements
+# everything the check probes except seccomp (qemu refuses PR_SET_SECCOMP: a filter would apply
+# to qemu itself). So there the install must get as far as the check, run the right binary
+# (qemu for that machine answered), and abort naming exactly "Seccomp filters"; the steps after
+# the check do not depend on the architecture and are covered by x64 and x86.
+foreign_install() {
+    local manager=$1 arch=$2 root=$3 dir
+    dir=$(arch_dir_of "$arch")
+    ! DROIDSPACES_HOME=$DROIDSPACES_HOME.fresh run_customize "$manager" "$arch" "$root" ||
+        { echo "$arch: installed under qemu-user, which cannot probe seccomp?"; return 1; }
+    local modpath=$root/adb/modules_update/droidspaces
+    grep -qx "extracted $(sha256sum <"$BUILD_DIR/dist-bin/$dir/droidspaces")" "$root/calls" ||
+        { echo "$arch: not the $dir binary"; cat "$root/calls"; return 1; }
+    grep -qx "set_perm $modpath/droidspaces 0 0 0755" "$root/calls"
+    grep -qx "abort ! This kernel lacks features Droidspaces requires: Seccomp filters" \
+        "$root/calls" || { echo "$arch:"; cat "$root/calls"; return 1; }
+    grep -q "Droidspaces for $dir ($manager)" "$root/ui"
+    [ ! -e "$DROIDSPACES_HOME.fresh" ]
+}
+
 # A fresh install for MANAGER, every ARCH: only that binary, permissions through the installer's
 # helpers, the workspace made, the command reachable the manager's way.
 fresh_install_all_arches() {
@@ -141,6 +161,10 @@ fresh_install_all_arches() {
         dir=$(arch_dir_of "$arch")
         root=$T/$manager-$arch
         rm -rf "$DROIDSPACES_HOME.fresh"
+        if foreign_elf "$BUILD_DIR/dist-bin/$dir/droidspaces"; then
+            foreign_install "$manager" "$arch" "$root" || return 1
+            continue
+        fi
         DROIDSPACES_HOME=$DROIDSPACES_HOME.fresh run_customize "$manager" "$arch" "$root" ||
             { echo "$manager $arch failed:"; cat "$root/ui" "$root/calls"; return 1; }
         modpath=$root/adb/modules_update/droidspaces

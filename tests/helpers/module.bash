@@ -115,7 +115,14 @@ run_customize() {
     unzip -o -q "$zip" customize.sh -d "$modpath"
     cat >"$root/installer.sh" <<'EOF'
 ui_print() { echo "$1" >>"$DS_T_ROOT/ui"; }
-abort() { echo "abort $1" >>"$DS_T_ROOT/calls"; echo "$1" >>"$DS_T_ROOT/ui"; rm -rf "$MODPATH"; exit 1; }
+abort() {
+    echo "abort $1" >>"$DS_T_ROOT/calls"
+    echo "$1" >>"$DS_T_ROOT/ui"
+    # Which binary was extracted, before the real abort's cleanup removes it.
+    [ -f "$MODPATH/droidspaces" ] && echo "extracted $(sha256sum <"$MODPATH/droidspaces")" >>"$DS_T_ROOT/calls"
+    rm -rf "$MODPATH"
+    exit 1
+}
 set_perm() {
     echo "set_perm $*" >>"$DS_T_ROOT/calls"
     # The installer runs as root; a test that drops root cannot chown (and need not).
@@ -147,6 +154,16 @@ EOF
 # The arch directory of a manager's ARCH value.
 arch_dir_of() {
     case $1 in arm64) echo aarch64 ;; arm) echo armhf ;; x64) echo x86_64 ;; x86) echo x86 ;; esac
+}
+
+# Whether ELF file $1 needs qemu-user on this host (x86_64 runs x86_64 and i386 natively).
+foreign_elf() {
+    local machine
+    machine=$(od -An -tx1 -j18 -N1 "$1" | tr -d ' ')
+    case $(uname -m) in
+    x86_64) [ "$machine" != 3e ] && [ "$machine" != 03 ] ;;
+    *) return 1 ;;
+    esac
 }
 
 # "path size mode" of every entry below $1, and every file's sha256: what an upgrade must keep.
