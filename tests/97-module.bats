@@ -42,6 +42,8 @@ teardown() {
     # Whatever a test started: its containers, the server (by the runtime, by name/PID file).
     stop_suite_containers
     "$DROIDSPACES_BIN" daemon --stop >/dev/null 2>&1 || true
+    # Its configs too: autoboot looks at every config of the workspace.
+    rm -rf "$DROIDSPACES_HOME"/Containers/*
     rm -rf "$T"
 }
 
@@ -228,7 +230,7 @@ fresh_install_all_arches() {
     local before manager arch
     before=$(tree_fingerprint "$ws")
     for manager in Magisk KernelSU APatch; do
-        for arch in arm64 x64; do
+        for arch in x64 x86; do
             DROIDSPACES_HOME=$ws run_customize "$manager" "$arch" "$T/$manager" ||
                 { cat "$T/$manager/ui"; return 1; }
             grep -q "Keeping the workspace $ws (2 container(s))" "$T/$manager/ui"
@@ -391,8 +393,8 @@ boot_container() {
     ! "$DROIDSPACES_BIN" daemon --status >/dev/null
     PATH="$(busybox_path)" run -0 /bin/busybox sh "$mod/action.sh"
     [[ $output == *"Starting the server"* ]]
-    grep -Eq 'ac-up +RUNNING' <<<"$output"
-    grep -Eq 'ac-down +STOPPED' <<<"$output"
+    grep -Eq '^ac-up +running ' <<<"$output"
+    grep -Eq '^ac-down +stopped ' <<<"$output"
     [[ $output == *"Dashboard: http://127.0.0.1:"* ]]
     "$DROIDSPACES_BIN" daemon --status >/dev/null
     # A second press finds it running.
