@@ -428,6 +428,26 @@ boot_container() {
     ds --name=ab-run pid >/dev/null
 }
 
+@test "autoboot gives up on a start that outlives --timeout and goes on with the next" {
+    boot_container ab-locked --run-at-boot --run-at-boot-priority=1
+    boot_container ab-next --run-at-boot --run-at-boot-priority=2
+    # Another command holds ab-locked's lock: its start waits (up to 30 s) for it.
+    mkdir -p "$DROIDSPACES_HOME/Pids"
+    # One process holds the lock (exec: no child keeps the fd once it is killed).
+    bash -c 'exec 9>"$1" && flock 9 && exec sleep 120' _ "$DROIDSPACES_HOME/Pids/ab-locked.lock" &
+    local holder=$!
+    wait_until 10 bash -c "! flock -n '$DROIDSPACES_HOME/Pids/ab-locked.lock' true"
+    run -1 ds autoboot --timeout=2
+    kill "$holder"
+    wait "$holder" || true
+    echo "$output"
+    grep -Eq '^\[autoboot\] ab-locked: failed: timed out after 2 s \([0-9]+ ms\)$' <<<"$output"
+    grep -Eq '^\[autoboot\] ab-next: ok \([0-9]+ ms\)$' <<<"$output"
+    # The timed-out start was ended, not left waiting for the lock.
+    ! pgrep -f -- '--name=ab-locked start' >/dev/null
+    [ "$(ds --name=ab-locked pid)" = NONE ] || ! ds --name=ab-locked pid >/dev/null
+}
+
 @test "autoboot refuses names and config options, and a bad --timeout" {
     run -1 --separate-stderr ds --name=x autoboot
     [[ $stderr == *"autoboot takes no container names"* ]]
