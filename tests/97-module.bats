@@ -39,6 +39,12 @@ setup() {
 }
 
 teardown() {
+    # A service.sh test that failed early leaves its detached boot script waiting: end it by
+    # PID (found by its unique path under $T).
+    local pid
+    for pid in $(pgrep -f -- "$T/adb/modules/droidspaces/service.sh --detached"); do
+        kill "$pid" 2>/dev/null || true
+    done
     # Whatever a test started: its containers, the server (by the runtime, by name/PID file).
     stop_suite_containers
     "$DROIDSPACES_BIN" daemon --stop >/dev/null 2>&1 || true
