@@ -29,6 +29,7 @@ const std::vector<CommandSpec> kCommands = {
     {"daemon", cmd_daemon, "", "run the server in the background (--stop, --status)", true},
     {"api", cmd_api, "METHOD PATH [JSON]", "call the server's API in-process (KernelSU WebUI)",
      true},
+    {"autoboot", cmd_autoboot, "", "start the --run-at-boot containers by priority (boot)", true},
     {"pid", cmd_pid, "", "print the container's init PID or NONE", true},
     {"usage", cmd_usage, "", "uptime, memory and CPU of a running container (KEY=VALUE)", true},
     {"help", cmd_help, "[COMMAND]", "show this help, or one command's options", false},

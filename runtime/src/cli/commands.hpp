@@ -63,6 +63,7 @@ int cmd_config(Context& ctx);
 int cmd_serve(Context& ctx);
 int cmd_daemon(Context& ctx);
 int cmd_api(Context& ctx);
+int cmd_autoboot(Context& ctx);
 int cmd_usage(Context& ctx);
 
 // Upstream's `usage` lines (cmd_usage.cpp), also the tail of `info --format`.
