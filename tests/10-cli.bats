@@ -34,7 +34,7 @@ teardown() {
     run ds help
     [ "$status" -eq 0 ]
     for cmd in start stop restart enter run info show scan check pid help version config serve \
-        daemon api; do
+        daemon api autoboot usage; do
         [[ $output == *"  $cmd "* ]] || { echo "missing command $cmd"; return 1; }
     done
     for opt in --name --rootfs --rootfs-img --conf --hostname --dns --foreground --hw-access \
