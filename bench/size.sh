@@ -99,7 +99,10 @@ for out, sec, fname, syms, addr, size in entries:
     syms = sorted(s for s in syms if addr <= s[0] < addr + size)
     if not syms:
         m = re.match(r'^\.(?:text|rodata|data\.rel\.ro|data|gcc_except_table)(?:\.(?:unlikely|hot|startup|exit))?\.(.+)$', sec)
-        pieces.append((fname, out, m.group(1) if m else '', size))
+        name = m.group(1) if m else ''
+        if re.match(r'^(str|cst)\d+(\.\d+)?$', name):  # merged string/constant pools
+            name = ''
+        pieces.append((fname, out, name, size))
         continue
     if syms[0][0] > addr:
         pieces.append((fname, out, '', syms[0][0] - addr))
@@ -142,8 +145,10 @@ def group(fname, name):
     m = re.match(r'^(?:(?:typeinfo|vtable|VTT|guard variable|construction vtable)(?: name)? for |'
                  r'transaction clone for )?(?:(?:non-)?virtual thunk to )?'
                  r'(?:[\w:<>,* ]*\s)?ds::(\w+)::', dm)
-    if m:
+    if m and m.group(1)[0].islower():
         return 'ds::' + m.group(1)
+    if m:
+        return 'ds (core types)'
     if dm.startswith('ds::') or re.match(r'^(?:typeinfo|vtable)(?: name)? for ds::', dm):
         return 'ds (other)'
     if dm.startswith('std::') or 'std::' in dm.split('(')[0]:
