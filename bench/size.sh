@@ -49,9 +49,9 @@ from collections import defaultdict
 
 # Output sections that take no space in the file, or are stripped.
 SKIP = re.compile(r'^\.(t?bss|comment|note\.gnu\.build-id|debug|stab|gnu\.attributes|ARM\.attributes)')
+# libstdc++.a members that are the locale and iostream machinery (facets, streams, ios_base).
 LOCALE = re.compile(r'locale|facet|codecvt|ctype|ios|stream|messages|monetary|numeric|time_members|'
-                    r'wstring-inst|string-inst|cow-|c\+\+locale|compatibility-ldbl|globals_io|'
-                    r'cxx11-shim|parallel_settings|debug\.o')
+                    r'compatibility-ldbl|globals_io')
 
 entries = []  # (output section, input section, file, [(addr, symbol)], addr, size)
 with open(sys.argv[1], errors='replace') as f:
@@ -170,6 +170,39 @@ print(f'   {"group":<44}{"bytes":>10}{"KiB":>9}{"%":>7}')
 for g, size in sorted(totals.items(), key=lambda kv: -kv[1]):
     print(f'   {g:<44}{size:>10}{size / 1024:>9.1f}{100 * size / total:>6.1f}%')
 print(f'   {"total (allocated, file-backed)":<44}{total:>10}{total / 1024:>9.1f}')
+# Why the locale/iostream/regex parts of libstdc++ are in: the members the runtime's own objects
+# reference directly (the rest follows from these).
+pulls = []
+in_block = False
+member = None
+for line in lines:
+    if line.startswith('Archive member included'):
+        in_block = True
+        continue
+    if line.startswith('Discarded input sections') or line.startswith('Memory Configuration'):
+        break
+    if not in_block or not line.strip():
+        continue
+    if not line.startswith(' '):
+        parts = line.split(None, 1)
+        member = parts[0]
+        rest = parts[1] if len(parts) > 1 else ''
+    else:
+        rest = line.strip()
+    if not rest or member is None:
+        continue
+    m = re.match(r'^(\S+)(?: \(symbol from plugin\))? \((.*)\)$', rest)
+    if not m or '.a(' in m.group(1) or m.group(1).endswith('.a'):
+        continue
+    g = group(member, '')
+    if g.startswith('libstdc++ locale') or g.startswith('libstdc++ regex'):
+        obj = re.search(r'\(([^)]+)\)$', member)
+        pulls.append((obj.group(1) if obj else member, m.group(1).rsplit('/', 1)[-1], m.group(2)))
+if pulls:
+    print('   libstdc++ locale/iostream/regex pulled in by the runtime\'s objects:')
+    for obj, ref, sym in pulls:
+        sym = sym if len(sym) <= 70 else sym[:67] + '...'
+        print(f'     {obj:<24} <- {ref:<22} {sym}')
 print('   top 15 symbols:')
 for (name, g), size in sorted(by_symbol.items(), key=lambda kv: -kv[1])[:15]:
     short = name if len(name) <= 90 else name[:87] + '...'
