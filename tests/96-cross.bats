@@ -205,3 +205,38 @@ assert_config_suite() {
 @test "x86 under qemu: the config and bad-input suite passes" {
     assert_config_suite x86
 }
+
+# build.sh's own gate (check_binary, run by ./build.sh dist on every binary it ships).
+build_sh_check() {
+    run bash -c 'source "$1"; shift; check_binary "$@"' _ "$REPO_ROOT/build.sh" "$@"
+}
+
+@test "dist's check refuses a dynamic binary and one for another machine, naming them" {
+    local dynamic
+    dynamic=$(type -P true)
+    build_sh_check "$dynamic" x86_64 ELF64 "Advanced Micro Devices X86-64"
+    [ "$status" -eq 1 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ $output == *"$dynamic (x86_64) is not static"* || $output == *"$dynamic is ELF"* ]]
+
+    build_sh_check "$(dist_bin aarch64)" armhf ELF32 ARM
+    [ "$status" -eq 1 ]
+    [[ $output == *"is ELF64 AArch64, expected ELF32 ARM for armhf"* ]]
+
+    build_sh_check "$REPO_ROOT/build.sh" x86 ELF32 "Intel 80386"
+    [ "$status" -eq 1 ]
+    [[ $output == *"build.sh (x86) is not an ELF file"* ]]
+}
+
+@test "dist's check passes each shipped binary" {
+    local arch spec
+    for arch in aarch64 armhf x86_64 x86; do
+        spec=$(arch_spec "$arch")
+        IFS=: read -r class machine _ <<<"$spec"
+        build_sh_check "$(dist_bin "$arch")" "$arch" "$class" "$machine"
+        [ "$status" -eq 0 ] || {
+            echo "$arch: $output"
+            return 1
+        }
+    done
+}
