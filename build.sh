@@ -68,8 +68,9 @@ for spec in "${DIST_ARCHES[@]}"; do
     APT_PACKAGES+=("g++-${triplet//_/-}" "libseccomp-dev:$deb_arch")
 done
 unset spec triplet deb_arch
-# The 32-bit x86 probe of tests/81-attack-guards.bats (the host's compat ABI under seccomp).
-if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then APT_PACKAGES+=(gcc-multilib); fi
+# No gcc-multilib: Debian makes it conflict with every cross gcc, and installing it removes the
+# dist toolchains. The 32-bit x86 probe of tests/81-attack-guards.bats can be built with
+# i686-linux-gnu-gcc -static (g++-i686-linux-gnu, below) instead of gcc -m32.
 
 log() { printf '[build] %s\n' "$*" >&2; }
 
