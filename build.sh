@@ -3,7 +3,13 @@
 #
 #   ./build.sh            build the static binary into build/droidspaces
 #   ./build.sh deps       install build and test dependencies (idempotent, quiet when present)
-#   ./build.sh test       deps + build + unit tests + integration tests; ends with "N passed, N failed"
+#   ./build.sh test       deps + build + dist + unit tests + integration tests; ends with
+#                         "N passed, N failed, N skipped"
+#   ./build.sh dist       static binaries for aarch64, armhf, x86_64 and x86 (Debian's cross
+#                         toolchains, cmake/*.cmake) into build/dist-bin/<arch>/, each checked
+#                         static and for its machine; then module/pack.sh makes dist/*.zip and
+#                         dist/*-linux.tar.gz
+#   ./build.sh size       each binary's size and what takes the space (bench/size.sh)
 #   ./build.sh bench      run the side-by-side benchmarks in bench/
 #   ./build.sh soak       the long loops: 50 systemd start+stop pairs with zero kills, 100
 #                         start/stop cycles and 50 restarts with the host checked unchanged
@@ -20,8 +26,20 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 # The same runtime with the monitor's crash injection points (DS_CRASH_AT, DS_FAULT), for
-# tests/66-crash.bats only; never installed.
+# tests/66-crash.bats only; never installed. Built in $BUILD_DIR (target droidspaces-crash, it
+# shares every object but the monitor's) and copied here, where the suite looks by default.
 DEBUG_DIR=${DEBUG_DIR:-$ROOT/build-debug}
+# The release version, one source of truth: project(... VERSION x.y.z) in CMakeLists.txt.
+VERSION=$(sed -n 's/^project(droidspaces VERSION \([0-9][0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")
+# ./build.sh dist: the architectures shipped, as <arch>:<GNU triplet>:<Debian arch>:<readelf
+# class>:<readelf machine>. The host's own architecture comes from the native build.
+DIST_ARCHES=(
+    "aarch64:aarch64-linux-gnu:arm64:ELF64:AArch64"
+    "armhf:arm-linux-gnueabihf:armhf:ELF32:ARM"
+    "x86_64:x86_64-linux-gnu:amd64:ELF64:Advanced Micro Devices X86-64"
+    "x86:i686-linux-gnu:i386:ELF32:Intel 80386"
+)
+HOST_DEB_ARCH=$(dpkg --print-architecture 2>/dev/null || echo unknown)
 # Third-party sources fetched at build time live outside the repository.
 DS_CACHE=${DS_CACHE:-/var/cache/droidspaces-build}
 HTTPLIB_DIR=$DS_CACHE/cpp-httplib
@@ -39,9 +57,20 @@ APT_PACKAGES=(
     busybox-static debootstrap      # rootfs fixtures
     hyperfine systemd-container     # benchmarks against peers
     chromium                        # the dashboard's browser tests (tests/95-webui.bats)
+    binutils zip unzip shellcheck   # dist: readelf checks, the module zip, its scripts
+    qemu-user-static                # the foreign binaries' tests (tests/96-cross.bats)
 )
-# The 32-bit x86 probe of tests/81-attack-guards.bats (the host's compat ABI under seccomp).
-if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then APT_PACKAGES+=(gcc-multilib); fi
+# The cross toolchains and the target's static libseccomp (multiarch) for every shipped
+# architecture but the host's own.
+for spec in "${DIST_ARCHES[@]}"; do
+    IFS=: read -r _ triplet deb_arch _ <<<"$spec"
+    [ "$deb_arch" = "$HOST_DEB_ARCH" ] && continue
+    APT_PACKAGES+=("g++-${triplet//_/-}" "libseccomp-dev:$deb_arch")
+done
+unset spec triplet deb_arch
+# No gcc-multilib: Debian makes it conflict with every cross gcc, and installing it removes the
+# dist toolchains. The 32-bit x86 probe of tests/81-attack-guards.bats can be built with
+# i686-linux-gnu-gcc -static (g++-i686-linux-gnu, below) instead of gcc -m32.
 
 log() { printf '[build] %s\n' "$*" >&2; }
 
@@ -53,12 +82,25 @@ missing_packages() {
     done
 }
 
+# dpkg learns the foreign architectures of the libseccomp-dev:<arch> packages (idempotent).
+add_foreign_architectures() {
+    local p arch
+    for p in "$@"; do
+        [[ $p == *:* ]] || continue
+        arch=${p##*:}
+        dpkg --print-foreign-architectures | grep -qxF "$arch" && continue
+        log "adding dpkg architecture $arch"
+        dpkg --add-architecture "$arch"
+    done
+}
+
 install_packages() {
     local missing
     mapfile -t missing < <(missing_packages)
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    add_foreign_architectures "${missing[@]}"
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
@@ -135,10 +177,81 @@ build() {
 }
 
 build_debug() {
-    cmake -S "$ROOT" -B "$DEBUG_DIR" -DCMAKE_BUILD_TYPE=Release -DDS_CRASH_POINTS=ON \
-        -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
-    cmake --build "$DEBUG_DIR" -j"$(nproc)" --target droidspaces -- --no-print-directory
+    cmake --build "$BUILD_DIR" -j"$(nproc)" --target droidspaces-crash -- --no-print-directory
+    mkdir -p "$DEBUG_DIR"
+    install -m 0755 "$BUILD_DIR/droidspaces-crash" "$DEBUG_DIR/droidspaces"
     log "built $DEBUG_DIR/droidspaces (crash injection points)"
+}
+
+# The binary of one shipped architecture: the native build's for the host's own, else a cross
+# build's in $ROOT/build-<arch>.
+dist_binary() {
+    local arch=$1 deb_arch=$2
+    if [ "$deb_arch" = "$HOST_DEB_ARCH" ]; then
+        printf '%s\n' "$BUILD_DIR/droidspaces"
+    else
+        printf '%s\n' "$ROOT/build-$arch/droidspaces"
+    fi
+}
+
+# The cross build of one architecture with cmake/<triplet>.cmake (nothing for the host's own).
+build_cross() {
+    local arch=$1 triplet=$2 deb_arch=$3 dir=$ROOT/build-$1
+    [ "$deb_arch" = "$HOST_DEB_ARCH" ] && return 0
+    cmake -S "$ROOT" -B "$dir" --toolchain "$ROOT/cmake/$triplet.cmake" \
+        -DCMAKE_BUILD_TYPE=Release -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" --target droidspaces -- --no-print-directory
+}
+
+# Fails with one line unless BIN is a static ELF (no program interpreter, no dynamic section)
+# of the expected class and machine.
+check_binary() {
+    local bin=$1 arch=$2 class=$3 machine=$4 header
+    if ! header=$(readelf -hW "$bin" 2>&1); then
+        echo "[build] dist: $bin ($arch) is not an ELF file: ${header%%$'\n'*}" >&2
+        return 1
+    fi
+    local got_class got_machine
+    got_class=$(sed -n 's/^ *Class: *//p' <<<"$header")
+    got_machine=$(sed -n 's/^ *Machine: *//p' <<<"$header")
+    if [ "$got_class" != "$class" ] || [ "$got_machine" != "$machine" ]; then
+        echo "[build] dist: $bin is $got_class $got_machine, expected $class $machine for $arch" >&2
+        return 1
+    fi
+    if readelf -lW "$bin" | grep -q 'INTERP' || ! readelf -dW "$bin" | grep -q 'no dynamic section'; then
+        echo "[build] dist: $bin ($arch) is not static: it has a program interpreter or a dynamic section" >&2
+        return 1
+    fi
+}
+
+# The four static binaries into $BUILD_DIR/dist-bin/<arch>/droidspaces, then the module zip and
+# the desktop tarball (module/pack.sh) into $ROOT/dist. Expects the native build done.
+dist() {
+    local spec arch triplet deb_arch class machine bin out=$BUILD_DIR/dist-bin
+    rm -rf "$out"
+    for spec in "${DIST_ARCHES[@]}"; do
+        IFS=: read -r arch triplet deb_arch class machine <<<"$spec"
+        timed "dist $arch" build_cross "$arch" "$triplet" "$deb_arch"
+        bin=$(dist_binary "$arch" "$deb_arch")
+        check_binary "$bin" "$arch" "$class" "$machine"
+        install -D -m 0755 "$bin" "$out/$arch/droidspaces"
+        log "dist: $arch $(stat -c %s "$bin") bytes, static $class $machine"
+    done
+    if [ -x "$ROOT/module/pack.sh" ]; then
+        "$ROOT/module/pack.sh" --version "$VERSION" --bins "$out" --webroot "$BUILD_DIR/webroot" \
+            --out "$ROOT/dist"
+    else
+        log "dist: no module/pack.sh yet: binaries only ($out)"
+    fi
+}
+
+# Runs "$@" and logs how long it took, as "[build] time: NAME Ns".
+timed() {
+    local name=$1 start=$SECONDS rc=0
+    shift
+    "$@" || rc=$?
+    log "time: $name $((SECONDS - start))s"
+    return "$rc"
 }
 
 # The clang build of the fuzz targets; the normal build (gcc) only replays their corpora.
@@ -210,7 +323,9 @@ fuzz() {
 run_tests() {
     local passed=0 failed=0 skipped=0 out rc
     log "unit tests (ctest)"
+    local start=$SECONDS
     out=$(cd "$BUILD_DIR" && ctest --output-on-failure 2>&1) && rc=0 || rc=$?
+    log "time: ctest $((SECONDS - start))s"
     printf '%s\n' "$out"
     local line
     line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' <<<"$out" | tail -1 || true)
@@ -222,8 +337,10 @@ run_tests() {
     fi
 
     log "integration tests (bats)"
+    start=$SECONDS
     out=$(DROIDSPACES_BIN="$BUILD_DIR/droidspaces" DROIDSPACES_DEBUG_BIN="$DEBUG_DIR/droidspaces" \
-        bats --tap "$ROOT/tests" 2>&1) && rc=0 || rc=$?
+        DROIDSPACES_DIST_BINS="$BUILD_DIR/dist-bin" bats --tap "$ROOT/tests" 2>&1) && rc=0 || rc=$?
+    log "time: bats $((SECONDS - start))s"
     printf '%s\n' "$out"
     local ok notok skips
     ok=$(grep -cE '^ok ' <<<"$out" || true)
@@ -295,6 +412,9 @@ demo_stop() {
     log "demo: removed"
 }
 
+# Sourced (tests/96-cross.bats checks check_binary): the functions only.
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi
+
 case "${1:-build}" in
 demo)
     shift
@@ -302,11 +422,24 @@ demo)
     ;;
 build) build ;;
 deps) deps ;;
-test)
+dist)
     deps
     build
-    build_debug
-    run_tests
+    dist
+    ;;
+size)
+    shift
+    exec "$ROOT/bench/size.sh" "$@"
+    ;;
+test)
+    start=$SECONDS
+    timed deps deps
+    timed build build
+    timed build-crash build_debug
+    timed dist dist
+    timed tests run_tests && rc=0 || rc=$?
+    log "time: total $((SECONDS - start))s"
+    exit "$rc"
     ;;
 fuzz)
     install_packages
@@ -324,7 +457,7 @@ bench)
     exec "$ROOT/bench/run.sh"
     ;;
 *)
-    echo "usage: $0 [build|deps|test|bench|soak|demo [debian|stop]|fuzz [SECONDS [TARGET...]]]" >&2
+    echo "usage: $0 [build|deps|test|dist|size|bench|soak|demo [debian|stop]|fuzz [SECONDS [TARGET...]]]" >&2
     exit 1
     ;;
 esac

@@ -58,13 +58,13 @@ class SignalCancel {
     int fd_ = -1;
 };
 
-void put(const std::string& text) {
+void put_text(const std::string& text) {
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
 }
 
 void put_json_line(const nlohmann::ordered_json& value) {
-    put(value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+    put_text(value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
 }
 
 class Reporter {
@@ -111,7 +111,7 @@ class Reporter {
   private:
     void progress(const container::InstallEvent& e) {
         if (tty_) {
-            put("\r" + archive::progress_bar(e.bytes, e.total) + "\033[K");
+            put_text("\r" + archive::progress_bar(e.bytes, e.total) + "\033[K");
             bar_ = true;
             if (e.total > 0 && e.bytes >= e.total) end_bar();
         } else if (deciles_.due(e.percent)) {
@@ -121,7 +121,7 @@ class Reporter {
 
     void end_bar() {
         if (!bar_) return;
-        put("\n");
+        put_text("\n");
         bar_ = false;
     }
 

@@ -73,7 +73,7 @@ void clear_inherited_capabilities() {
 // its numbers mean other calls, so no answer is meaningful.
 
 // When a row applies; everything is lifted by --privileged=noseccomp.
-enum class When : unsigned char {
+enum class RowWhen : unsigned char {
     always,
     userns_denied,   // lifted by --allow-userns
     nested_blocked,  // only with --block-nested-namespaces
@@ -97,7 +97,7 @@ struct SeccompRule {
     const char* syscall;  // a name this libseccomp may not know (then there is nothing to filter)
     int error;            // what the caller gets
     ArgTest args[2] = {};
-    When when = When::always;
+    RowWhen when = RowWhen::always;
     Kernels kernels = Kernels::all;
     // Filter the direct syscall only, not its multiplexed form (x86's socketcall passes the
     // arguments in memory, where seccomp cannot look: filtering it would refuse every socket).
@@ -147,22 +147,22 @@ constexpr SeccompRule kRules[] = {
     {.syscall = "unshare",
      .error = EPERM,
      .args = {{Arg::any_bit, 0, CLONE_NEWUSER}},
-     .when = When::userns_denied},
+     .when = RowWhen::userns_denied},
     {.syscall = "clone",
      .error = EPERM,
      .args = {{Arg::any_bit, 0, CLONE_NEWUSER}},
-     .when = When::userns_denied},
+     .when = RowWhen::userns_denied},
     // Nested namespaces: the 4.14 grab_super() deadlock (systemd's sandboxing) on old kernels.
     {.syscall = "unshare",
      .error = EPERM,
      .args = {{Arg::any_bit, 0, kNamespaceFlags}},
-     .when = When::nested_blocked},
+     .when = RowWhen::nested_blocked},
     {.syscall = "clone",
      .error = EPERM,
      .args = {{Arg::any_bit, 0, kNamespaceFlags}},
-     .when = When::nested_blocked},
+     .when = RowWhen::nested_blocked},
     // clone3 passes its flags in memory seccomp cannot read: ENOSYS makes callers use clone.
-    {.syscall = "clone3", .error = ENOSYS, .when = When::ns_restricted},
+    {.syscall = "clone3", .error = ENOSYS, .when = RowWhen::ns_restricted},
     // AF_ALG: the kernel crypto socket family, a recurring source of kernel exploits.
     {.syscall = "socket",
      .error = EPERM,
@@ -189,16 +189,16 @@ bool row_applies(const SeccompRule& rule, const Config& config, std::string_view
     bool nested_blocked = config.block_nested_ns;
     bool when = false;
     switch (rule.when) {
-        case When::always:
+        case RowWhen::always:
             when = true;
             break;
-        case When::userns_denied:
+        case RowWhen::userns_denied:
             when = userns_denied;
             break;
-        case When::nested_blocked:
+        case RowWhen::nested_blocked:
             when = nested_blocked;
             break;
-        case When::ns_restricted:
+        case RowWhen::ns_restricted:
             when = userns_denied || nested_blocked;
             break;
     }

@@ -98,11 +98,11 @@ void remove_volatile_dir(const std::string& dir) {
 
 namespace {
 
-std::string proc_path(pid_t pid, std::string_view rest) {
+std::string proc_entry(pid_t pid, std::string_view rest) {
     return "/proc/" + std::to_string(pid) + "/" + std::string(rest);
 }
 
-std::optional<std::pair<dev_t, ino_t>> ns_id(const std::string& path) {
+std::optional<std::pair<dev_t, ino_t>> ns_identity(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return std::nullopt;
     return std::pair{st.st_dev, st.st_ino};
@@ -127,20 +127,20 @@ bool is_child_namespace_init(pid_t pid) {
         return ns->levels == 2 && ns->innermost == 1;
     // Kernels before 4.1 have no NSpid: PID 1 of a namespace is a process whose parent lives in
     // another PID namespace than itself, which is not ours.
-    auto own = ns_id(proc_path(pid, "ns/pid"));
-    if (!own || own == ns_id("/proc/self/ns/pid")) return false;
+    auto own = ns_identity(proc_entry(pid, "ns/pid"));
+    if (!own || own == ns_identity("/proc/self/ns/pid")) return false;
     auto ppid = sys::proc_status_field(pid, "PPid");
     if (ppid.empty() || ppid.find_first_not_of("0123456789 \t") != std::string::npos) return false;
-    return ns_id(proc_path(std::stoi(ppid), "ns/pid")) != own;
+    return ns_identity(proc_entry(std::stoi(ppid), "ns/pid")) != own;
 }
 
 bool owned_by_host_root(pid_t pid) {
     if (!all_zero(sys::proc_status_field(pid, "Uid")) ||
         !all_zero(sys::proc_status_field(pid, "Gid")))
         return false;
-    auto user_ns = ns_id(proc_path(pid, "ns/user"));
-    return user_ns &&
-           (user_ns == ns_id("/proc/1/ns/user") || user_ns == ns_id("/proc/self/ns/user"));
+    auto user_ns = ns_identity(proc_entry(pid, "ns/user"));
+    return user_ns && (user_ns == ns_identity("/proc/1/ns/user") ||
+                       user_ns == ns_identity("/proc/self/ns/user"));
 }
 
 bool init_is_running(const ContainerState& s) {

@@ -17,7 +17,7 @@ std::vector<std::string_view> split_fields(std::string_view line) {
     return fields;
 }
 
-bool parse_u64(std::string_view text, uint64_t& out) {
+bool parse_decimal(std::string_view text, uint64_t& out) {
     if (text.empty() || text.size() > 19) return false;
     uint64_t value = 0;
     for (char c : text) {
@@ -33,7 +33,7 @@ bool parse_device(std::string_view text, unsigned& major, unsigned& minor) {
     size_t colon = text.find(':');
     if (colon == std::string_view::npos) return false;
     uint64_t ma = 0, mi = 0;
-    if (!parse_u64(text.substr(0, colon), ma) || !parse_u64(text.substr(colon + 1), mi) ||
+    if (!parse_decimal(text.substr(0, colon), ma) || !parse_decimal(text.substr(colon + 1), mi) ||
         ma > 0xfffff || mi > 0xfffff)
         return false;
     major = static_cast<unsigned>(ma);
@@ -44,7 +44,7 @@ bool parse_device(std::string_view text, unsigned& major, unsigned& minor) {
 std::optional<MountInfo> parse_head(const std::vector<std::string_view>& f) {
     if (f.size() < 5) return std::nullopt;
     MountInfo m;
-    if (!parse_u64(f[0], m.id) || !parse_u64(f[1], m.parent) ||
+    if (!parse_decimal(f[0], m.id) || !parse_decimal(f[1], m.parent) ||
         !parse_device(f[2], m.major, m.minor))
         return std::nullopt;
     m.root = unescape_mountinfo(f[3]);

@@ -14,7 +14,7 @@
 namespace ds {
 namespace {
 
-std::string quoted(std::string_view value) {
+std::string quoted_value(std::string_view value) {
     return quote_value(value);
 }
 
@@ -59,21 +59,21 @@ constexpr std::array<std::string_view, 5> kPrivilegedTags = {"nomask", "nocaps",
 void check_container_name(std::string_view name) {
     if (name.empty()) fail_usage("invalid container name '': a name must not be empty");
     if (name.size() > kMaxNameLength)
-        fail_usage("invalid container name " + quoted(name.substr(0, 40)) + "...: longer than " +
-                   std::to_string(kMaxNameLength) +
+        fail_usage("invalid container name " + quoted_value(name.substr(0, 40)) +
+                   "...: longer than " + std::to_string(kMaxNameLength) +
                    " characters (the hostname defaults to the name)");
     if (name == "." || name == "..")
-        fail_usage("invalid container name " + quoted(name) + ": '.' and '..' are reserved");
+        fail_usage("invalid container name " + quoted_value(name) + ": '.' and '..' are reserved");
     for (unsigned char c : name) {
         if (!std::isalnum(c) && c != '.' && c != '_' && c != '-' && c != ' ')
-            fail_usage("invalid container name " + quoted(name) +
+            fail_usage("invalid container name " + quoted_value(name) +
                        ": use only letters, digits, '.', '_', '-' and spaces");
     }
     if (name.front() == ' ' || name.back() == ' ')
-        fail_usage("invalid container name " + quoted(name) +
+        fail_usage("invalid container name " + quoted_value(name) +
                    ": must not start or end with a space (a config file would not keep it)");
     if (name.front() == '.')
-        fail_usage("invalid container name " + quoted(name) +
+        fail_usage("invalid container name " + quoted_value(name) +
                    ": must not start with '.' (reserved for the runtime's own entries)");
 }
 
@@ -97,7 +97,7 @@ std::vector<std::string> split_list(std::string_view text, std::string_view sepa
 
 void check_bind_dest(std::string_view dest) {
     auto bad = [&](const std::string& rule) {
-        fail_usage("invalid bind destination " + quoted(dest) + ": " + rule);
+        fail_usage("invalid bind destination " + quoted_value(dest) + ": " + rule);
     };
     if (dest.empty() || dest[0] != '/') bad("must be an absolute path");
     if (dest.find_first_not_of('/') == std::string_view::npos) bad("must not be '/'");
@@ -114,7 +114,7 @@ void check_bind_dest(std::string_view dest) {
 BindMount parse_bind(std::string_view spec) {
     auto first = spec.find(':');
     if (first == std::string_view::npos || first == 0)
-        fail_usage("invalid bind mount " + quoted(spec) + ": expected SRC:DEST[:ro]");
+        fail_usage("invalid bind mount " + quoted_value(spec) + ": expected SRC:DEST[:ro]");
     BindMount bind;
     bind.src = std::string(spec.substr(0, first));
     std::string_view rest = spec.substr(first + 1);
@@ -122,15 +122,15 @@ BindMount parse_bind(std::string_view spec) {
     if (second != std::string_view::npos) {
         std::string_view mode = rest.substr(second + 1);
         if (mode != "ro" && mode != "rw")
-            fail_usage("invalid bind mount " + quoted(spec) +
+            fail_usage("invalid bind mount " + quoted_value(spec) +
                        ": the third field must be 'ro' or 'rw'");
         bind.read_only = mode == "ro";
         rest = rest.substr(0, second);
     }
     if (bind.src[0] != '/')
-        fail_usage("invalid bind source " + quoted(bind.src) + ": must be an absolute path");
+        fail_usage("invalid bind source " + quoted_value(bind.src) + ": must be an absolute path");
     if (has_control_chars(bind.src))
-        fail_usage("invalid bind source " + quoted(bind.src) +
+        fail_usage("invalid bind source " + quoted_value(bind.src) +
                    ": must not contain control characters");
     check_bind_dest(rest);
     bind.dest = std::string(rest);
@@ -148,7 +148,7 @@ void add_binds(std::vector<BindMount>& binds, std::string_view specs) {
             }))
             continue;
         if (binds.size() >= kMaxBindMounts)
-            fail_usage("too many bind mounts at " + quoted(spec) + ": at most " +
+            fail_usage("too many bind mounts at " + quoted_value(spec) + ": at most " +
                        std::to_string(kMaxBindMounts) + " are allowed");
         binds.push_back(std::move(bind));
     }
@@ -162,14 +162,14 @@ bool parse_bool(std::string_view what, std::string_view value) {
     std::string v = lower(value);
     if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
     if (v == "0" || v == "false" || v == "no" || v == "off") return false;
-    fail_usage("invalid value " + quoted(value) + " for " + std::string(what) +
+    fail_usage("invalid value " + quoted_value(value) + " for " + std::string(what) +
                ": expected 1/0, true/false, yes/no or on/off");
 }
 
 uint64_t parse_positive(std::string_view what, std::string_view value, uint64_t min, uint64_t max) {
     uint64_t n = 0;
     if (!parse_u64(value, n) || n < min || n > max)
-        fail_usage("invalid value " + quoted(value) + " for " + std::string(what) +
+        fail_usage("invalid value " + quoted_value(value) + " for " + std::string(what) +
                    ": expected an integer from " + std::to_string(min) + " to " +
                    std::to_string(max));
     return n;
@@ -177,7 +177,7 @@ uint64_t parse_positive(std::string_view what, std::string_view value, uint64_t 
 
 uint64_t parse_memory_size(std::string_view value) {
     auto bad = [&] {
-        fail_usage("invalid memory size " + quoted(value) +
+        fail_usage("invalid memory size " + quoted_value(value) +
                    ": expected a number with an optional K, M, G or T suffix, at least 4M");
     };
     if (value.empty()) bad();
@@ -222,14 +222,15 @@ std::vector<std::string> parse_dns_servers(std::string_view value) {
     for (const auto& s : servers) {
         unsigned char buf[16];
         if (inet_pton(AF_INET, s.c_str(), buf) != 1 && inet_pton(AF_INET6, s.c_str(), buf) != 1)
-            fail_usage("invalid DNS server " + quoted(s) + ": expected an IPv4 or IPv6 address");
+            fail_usage("invalid DNS server " + quoted_value(s) +
+                       ": expected an IPv4 or IPv6 address");
     }
     return servers;
 }
 
 void check_hostname(std::string_view hostname) {
     auto bad = [&](const std::string& rule) {
-        fail_usage("invalid hostname " + quoted(hostname) + ": " + rule);
+        fail_usage("invalid hostname " + quoted_value(hostname) + ": " + rule);
     };
     if (hostname.empty() || hostname.size() > 64) bad("must be 1 to 64 characters");
     for (const auto& label : split_list(hostname, ".")) {
@@ -243,7 +244,7 @@ void check_hostname(std::string_view hostname) {
 void check_init_path(std::string_view path) {
     if (path.empty() || path[0] != '/' || path.find_first_of(" \t") != std::string_view::npos ||
         has_control_chars(path))
-        fail_usage("invalid init path " + quoted(path) +
+        fail_usage("invalid init path " + quoted_value(path) +
                    ": must be an absolute path without spaces");
 }
 
@@ -251,7 +252,7 @@ void check_uuid(std::string_view uuid) {
     if (uuid.size() != 32 || !std::all_of(uuid.begin(), uuid.end(), [](char c) {
             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
         }))
-        fail_usage("invalid uuid " + quoted(uuid) + ": expected 32 lowercase hex characters");
+        fail_usage("invalid uuid " + quoted_value(uuid) + ": expected 32 lowercase hex characters");
 }
 
 void check_nat_ip(std::string_view ip) {
@@ -260,7 +261,8 @@ void check_nat_ip(std::string_view ip) {
     if (parts.size() != 4 || parts[0] != "172" || parts[1] != "28" || !parse_u64(parts[2], x) ||
         !parse_u64(parts[3], y) || x < 1 || x > 254 || y < 1 || y > 254 ||
         std::count(ip.begin(), ip.end(), '.') != 3)
-        fail_usage("invalid NAT IP " + quoted(ip) + ": expected 172.28.X.Y with X and Y in 1..254");
+        fail_usage("invalid NAT IP " + quoted_value(ip) +
+                   ": expected 172.28.X.Y with X and Y in 1..254");
 }
 
 void check_interface_name(std::string_view what, std::string_view name, bool allow_wildcards) {
@@ -271,13 +273,13 @@ void check_interface_name(std::string_view what, std::string_view name, bool all
             ok = false;
     }
     if (!ok)
-        fail_usage("invalid " + std::string(what) + " " + quoted(name) +
+        fail_usage("invalid " + std::string(what) + " " + quoted_value(name) +
                    ": expected an interface name of 1 to 15 characters");
 }
 
 std::string normalize_port_forward(std::string_view spec) {
     auto bad = [&](const std::string& rule) {
-        fail_usage("invalid port forward " + quoted(spec) + ": " + rule);
+        fail_usage("invalid port forward " + quoted_value(spec) + ": " + rule);
     };
     std::string_view body = spec;
     std::string proto = "tcp";
@@ -308,7 +310,7 @@ std::string normalize_privileged(std::string_view tags) {
         if (tag == "full") return "full";
         auto it = std::find(kPrivilegedTags.begin(), kPrivilegedTags.end(), tag);
         if (it == kPrivilegedTags.end())
-            fail_usage("invalid privileged tag " + quoted(raw) +
+            fail_usage("invalid privileged tag " + quoted_value(raw) +
                        ": expected nomask, nocaps, noseccomp, shared, unfiltered-dev or full");
         if (std::find(set.begin(), set.end(), *it) == set.end()) set.push_back(*it);
     }

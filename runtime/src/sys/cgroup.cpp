@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <sstream>
+#include <charconv>
 #include <thread>
 
 #include "core/mountinfo.hpp"
@@ -52,10 +52,14 @@ void kill_each(const std::string& path, int depth) {
             kill_each(dir, depth + 1);
     auto procs = try_read_file(path + "/cgroup.procs");
     if (!procs) return;
-    std::istringstream in(*procs);
-    pid_t pid;
-    while (in >> pid)
-        ::kill(pid, SIGKILL);
+    // from_chars, not an istringstream: streams pull libstdc++'s locale machinery into the
+    // static binary. Only whole, positive numbers: kill(0) or kill(-1) would hit the host.
+    for (const auto& field : split_list(*procs, " \n")) {
+        pid_t pid = 0;
+        const char* end = field.data() + field.size();
+        auto [ptr, ec] = std::from_chars(field.data(), end, pid);
+        if (ec == std::errc{} && ptr == end && pid > 0) ::kill(pid, SIGKILL);
+    }
 }
 
 int v2_root_rank(const MountInfo& m) {

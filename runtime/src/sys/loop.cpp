@@ -184,8 +184,8 @@ Bind bind_by_set_fd(const LoopDevice& loop, int backing_fd, const std::string& b
     }
 }
 
-Bind bind(const LoopDevice& loop, int backing_fd, const std::string& backing_path,
-          const LoopOptions& options) {
+Bind bind_backing(const LoopDevice& loop, int backing_fd, const std::string& backing_path,
+                  const LoopOptions& options) {
     loop_info64 info = loop_info_for(backing_path, options);
     if (options.loop_configure && configure_supported.load()) {
         Bind result = bind_by_configure(loop, backing_fd, backing_path, info);
@@ -221,7 +221,7 @@ LoopDevice attach_loop(int backing_fd, const std::string& backing_path,
     for (int attempt = 1; attempt <= kAttachAttempts; ++attempt) {
         int n = control ? free_loop_from_control(control) : free_loop_without_control();
         LoopDevice loop = open_for_attach(n, options.read_only);
-        if (bind(loop, backing_fd, backing_path, options) == Bind::bound) return loop;
+        if (bind_backing(loop, backing_fd, backing_path, options) == Bind::bound) return loop;
         // Another process bound this device between "free" and our bind: take the next one.
         std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
     }
