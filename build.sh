@@ -42,13 +42,11 @@ DIST_ARCHES=(
 HOST_DEB_ARCH=$(dpkg --print-architecture 2>/dev/null || echo unknown)
 # Third-party sources fetched at build time live outside the repository.
 DS_CACHE=${DS_CACHE:-/var/cache/droidspaces-build}
-HTTPLIB_DIR=$DS_CACHE/cpp-httplib
 FUZZ_DIR=${FUZZ_DIR:-$ROOT/build-fuzz}
 
 APT_PACKAGES=(
     g++ cmake make pkg-config
     libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
-    dpkg-dev                        # dpkg-source, to unpack cpp-httplib's source package
     bats util-linux mount procps iproute2 e2fsprogs file python3  # python3: the pty harness
     curl jq                         # server suites
     tar gzip xz-utils zstd bzip2 libcap2-bin  # installer tests
@@ -105,36 +103,6 @@ install_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Debian's binary cpp-httplib package is split (header + .so) and has no static library, so
-# the single-header httplib.h is taken from Debian's *source* package, through a private apt
-# configuration that leaves the system's sources untouched.
-fetch_httplib() {
-    [ -s "$HTTPLIB_DIR/httplib.h" ] && return 0
-    log "fetching cpp-httplib single header from Debian's source package"
-    local work
-    work=$(mktemp -d "$DS_CACHE/httplib.XXXXXX")
-    chmod 755 "$work" # apt drops privileges to _apt for downloads
-    mkdir -p "$work/parts" "$work/lists/partial"
-    echo 'deb-src http://deb.debian.org/debian bookworm main' >"$work/parts/src.list"
-    local -a opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$work/parts"
-        -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=")
-    # apt verifies the index signatures and the files' hashes; dpkg-source only unpacks.
-    if ! (
-        cd "$work"
-        apt-get "${opts[@]}" -qq update &&
-            apt-get "${opts[@]}" -qq source --download-only cpp-httplib &&
-            dpkg-source --no-check -x ./cpp-httplib_*.dsc src
-    ) >"$work/log" 2>&1; then
-        cat "$work/log" >&2
-        echo "[build] could not fetch cpp-httplib's source package" >&2
-        return 1
-    fi
-    mkdir -p "$HTTPLIB_DIR"
-    install -m 0644 "$work/src/httplib.h" "$HTTPLIB_DIR/httplib.h.new"
-    mv "$HTTPLIB_DIR/httplib.h.new" "$HTTPLIB_DIR/httplib.h"
-    rm -rf "$work"
-}
-
 # The dashboard's JavaScript dependencies (webui/package-lock.json), installed again when the
 # lock file changed since the last install.
 webui_deps() {
@@ -153,7 +121,6 @@ webui_deps() {
 deps() {
     mkdir -p "$DS_CACHE"
     install_packages
-    fetch_httplib
     webui_deps
 }
 
@@ -169,8 +136,7 @@ build_webui() {
 }
 
 build() {
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-        -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory
     log "built $BUILD_DIR/droidspaces ($(stat -c %s "$BUILD_DIR/droidspaces") bytes)"
     build_webui
@@ -199,7 +165,7 @@ build_cross() {
     local arch=$1 triplet=$2 deb_arch=$3 dir=$ROOT/build-$1
     [ "$deb_arch" = "$HOST_DEB_ARCH" ] && return 0
     cmake -S "$ROOT" -B "$dir" --toolchain "$ROOT/cmake/$triplet.cmake" \
-        -DCMAKE_BUILD_TYPE=Release -DHTTPLIB_INCLUDE_DIR="$HTTPLIB_DIR" >/dev/null
+        -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$dir" -j"$(nproc)" --target droidspaces -- --no-print-directory
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "container/config_source.hpp"
 #include "core/error.hpp"
@@ -51,14 +52,20 @@ bool empty_dir(int fd, const std::string& path, const struct statx& self, int de
     }
     int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) sys::fail_errno("dup " + path);
-    DIR* dir = ::fdopendir(dup);
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup), ::closedir);
     if (!dir) {
         ::close(dup);
         sys::fail_errno("opendir " + path);
     }
     MountId mnt{(self.stx_mask & STATX_MNT_ID) != 0, self.stx_mnt_id};
     bool all = true;
-    while (auto* e = ::readdir(dir)) {
+    for (;;) {
+        errno = 0;  // readdir's end and its failure look alike otherwise
+        auto* e = ::readdir(dir.get());
+        if (!e) {
+            if (errno) sys::fail_errno("readdir " + path);
+            break;
+        }
         std::string name = e->d_name;
         if (name == "." || name == "..") continue;
         std::string child = path + "/" + name;
@@ -81,7 +88,6 @@ bool empty_dir(int fd, const std::string& path, const struct statx& self, int de
             sys::fail_errno("unlink " + child);
         }
     }
-    ::closedir(dir);
     return all;
 }
 

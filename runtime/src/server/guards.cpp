@@ -8,6 +8,7 @@
 #include <array>
 #include <charconv>
 
+#include "server/http.hpp"
 #include "sys/random.hpp"
 
 namespace ds::server {
@@ -90,10 +91,6 @@ bool is_state_changing(std::string_view method) {
 
 bool is_api_path(std::string_view path) {
     return path == "/api" || path.starts_with("/api/");
-}
-
-bool may_have_body(std::string_view method) {
-    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
 // Content-Length as a number; nullopt for anything but plain digits (the transport refuses
@@ -186,7 +183,7 @@ std::optional<Rejection> Guards::check(const RequestHead& head) const {
         return Rejection{401, "unauthorized", "a valid Authorization: Bearer token is required"};
     }
     // 5. Bodies: decided on the head, before the transport reads any of it.
-    if (head.is_upload || !may_have_body(head.method)) return std::nullopt;
+    if (head.is_upload || !http::method_may_have_body(head.method)) return std::nullopt;
     if (head.transfer_encoding) {
         return Rejection{411, "length_required",
                          "a JSON body must be sent with Content-Length, not chunked"};

@@ -181,6 +181,10 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+bool method_may_have_body(std::string_view method) {
+    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
 // --- Request ------------------------------------------------------------------------------------
 
 std::optional<std::string_view> Request::header(std::string_view name) const {

@@ -23,6 +23,8 @@ namespace ds::server::http {
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 bool iequals(std::string_view a, std::string_view b);
+// POST, PUT, PATCH and DELETE: the methods whose requests this server lets carry a body.
+bool method_may_have_body(std::string_view method);
 
 struct Request {
     std::string method;   // "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"

@@ -273,10 +273,6 @@ Wait wait_for_request(int sock, int stop_fd, int pressure_fd, Clock::time_point 
 // What a request leaves the connection in.
 enum class After { keep, close, close_unread };
 
-bool may_have_body(std::string_view method) {
-    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
-}
-
 // A transport error's JSON document: fixed text, never the client's bytes.
 std::string error_body(std::string_view error, std::string_view detail) {
     return "{\"error\":\"" + std::string(error) + "\",\"detail\":\"" + std::string(detail) + "\"}";
@@ -453,7 +449,7 @@ class ConnectionRunner {
                 (*route->reader)(req, res, reader);
                 return;
             }
-            if (may_have_body(req.method) && req.content_length > 0) {
+            if (http::method_may_have_body(req.method) && req.content_length > 0) {
                 if (req.content_length > st.limits.max_body) {
                     res.status = 413;
                     res.set_content(error_body("too_large", "the request body is too large"),

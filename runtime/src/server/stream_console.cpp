@@ -19,7 +19,7 @@ namespace {
 
 constexpr size_t kDefaultTailLines = 100;
 constexpr size_t kMaxTailLines = 10000;
-constexpr off_t kTailBytes = 512 * 1024;  // read from each console file for the tail
+constexpr off_t kConsoleTailBytes = 512 * 1024;  // read from each console file for the tail
 
 // Reads Logs/<name>/console from where the tail ended, following the monitor's rotation: the
 // file is renamed to console.old and a new one created, so once the open file is read to its
@@ -92,7 +92,7 @@ class ConsoleFollower {
         }
     }
     static std::string tail_bytes(int fd, off_t end) {
-        off_t from = end > kTailBytes ? end - kTailBytes : 0;
+        off_t from = end > kConsoleTailBytes ? end - kConsoleTailBytes : 0;
         std::string text(static_cast<size_t>(end - from), '\0');
         ssize_t n = ::pread(fd, text.data(), text.size(), from);
         text.resize(n > 0 ? static_cast<size_t>(n) : 0);
