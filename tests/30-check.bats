@@ -114,8 +114,8 @@ print(d["version"], d["kernel"], d["cgroup"]["v2_root"] or "null", d["cgroup"]["
 	echo "$output"
 	[ "$status" -eq 0 ]
 	local version
-	version=$("$DROIDSPACES_BIN" version)
-	[ "$output" = "${version#v} $(uname -r) $expected_v2 $expected_layout" ]
+	version=$("$DROIDSPACES_BIN" version --json | jq -r .version)
+	[ "$output" = "$version $(uname -r) $expected_v2 $expected_layout" ]
 }
 
 @test "check --json exits 0 like the text form" {

@@ -137,7 +137,7 @@ assert_check_json() {
         return 1
     }
     [ "$(jq -r .kernel <<<"$output")" = "$(uname -r)" ]
-    [ "v$(jq -r .version <<<"$output")" = "$("$DROIDSPACES_BIN" version)" ]
+    [ "$(jq -r .version <<<"$output")" = "$("$DROIDSPACES_BIN" version --json | jq -r .version)" ]
     jq -e '(.ok | type == "boolean") and (.missing_required | type == "number")' \
         <<<"$output" >/dev/null
 }

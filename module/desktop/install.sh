@@ -98,7 +98,7 @@ install_all() {
     sed "s|@BIN@|$BIN|g" "$HERE/droidspaces.service" >"$UNIT.new"
     chmod 0644 "$UNIT.new"
     mv -f "$UNIT.new" "$UNIT"
-    echo "Installed $("$BIN" version) ($arch) to $BIN"
+    echo "Installed $("$BIN" version | cut -d' ' -f1) ($arch) to $BIN"
     echo "Unit: $UNIT"
     if system_unit; then
         systemctl daemon-reload

@@ -255,7 +255,7 @@ const flows = {
   },
 
   // Payloads in PRETTY_NAME (XSS_NAME, running) and in a hand-written hostname (XSSCFG_NAME,
-  // whose config the runtime then refuses) are shown as literal text; nothing runs, no dialog.
+  // whose config line the runtime ignores with a warning quoting it) are shown as literal text; nothing runs, no dialog.
   // The CSP is bypassed here so that it cannot hide a rendering bug.
   async xss(s) {
     const { page } = s;

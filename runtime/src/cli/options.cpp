@@ -73,7 +73,7 @@ const std::vector<OptionSpec> kOptions = {
      "install into a sparse image of SIZE (e.g. 4G)"},
     {0, "fs", "", "TYPE", OptionId::install_fs, "", "install", "image filesystem (ext4)"},
     {0, "timeout", "", "SECONDS", OptionId::timeout, "", "stop restart autoboot",
-     "stop: graceful deadline before SIGKILL (15); autoboot: per start (60)"},
+     "stop: deadline before SIGKILL (15); autoboot: per start (60)"},
     {0, "all", "", "", OptionId::all, "", "show",
      "every container, running or stopped, with usage"},
     {0, "purge", "", "", OptionId::purge, "", "config",

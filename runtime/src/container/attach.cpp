@@ -461,8 +461,22 @@ AttachResult run_in_container(const Workspace& ws, const ContainerState& state,
     return result;
 }
 
-// The guest's su, where upstream looks for it (NixOS keeps its setuid wrappers apart).
+// A regular file inside the guest's root (or no file at all, when `absent_ok`).
+bool regular_or_absent(const Target& target, const char* path, bool absent_ok) {
+    sys::unique_fd fd = sys::open_in_root(target.root.get(), path, O_PATH);
+    struct stat st;
+    if (!fd) return absent_ok && errno == ENOENT;
+    return ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The guest's su, where upstream looks for it (NixOS keeps its setuid wrappers apart). Not when
+// the account files su reads are something else than files (a FIFO, /dev/zero): su would hang
+// on them, and the login falls back to the shell this runtime starts itself.
 std::optional<std::string> guest_su(const Target& target) {
+    if (!regular_or_absent(target, "/etc/passwd", false) ||
+        !regular_or_absent(target, "/etc/group", false) ||
+        !regular_or_absent(target, "/etc/environment", true))
+        return std::nullopt;
     for (const char* path : {"/bin/su", "/usr/bin/su", "/run/wrappers/bin/su"})
         if (is_executable_file(target, path)) return path;
     return std::nullopt;

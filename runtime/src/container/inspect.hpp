@@ -75,8 +75,9 @@ struct ContainerEntry {
     std::string net_mode;                   // from the config, "" when it has none
     std::string rootfs;                     // running: the booted rootfs; else the config's
     bool has_config = false;
-    std::string config_error;            // the config exists but does not parse: why
-    std::optional<ResourceUsage> usage;  // running only
+    std::string config_error;                  // the config exists but cannot be read: why
+    std::vector<std::string> config_warnings;  // its lines that are ignored, and why
+    std::optional<ResourceUsage> usage;        // running only
 };
 
 struct ContainerTable {

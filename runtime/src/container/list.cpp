@@ -82,7 +82,7 @@ ContainerEntry stopped_entry(const Workspace& ws, const std::string& dir) {
     std::string path = ws.config_path(dir);
     if (!sys::path_exists(path)) return entry;
     try {
-        Config config = load_config_file(path);
+        Config config = load_config_file(path, &entry.config_warnings);
         entry.has_config = true;
         if (!config.name.empty()) entry.name = config.name;
         entry.net_mode = std::string(to_string(config.net_mode));
@@ -150,6 +150,7 @@ nlohmann::json to_json(const ContainerEntry& e) {
         {"monitor_pid", e.running ? pid_json(e.state.monitor_pid) : nullptr},
         {"boots", e.running ? nlohmann::json(e.state.boots) : nullptr},
         {"config_error", text_or_null(e.config_error)},
+        {"config_warnings", e.config_warnings},
     };
     if (e.usage) {
         j["usage"] = {

@@ -225,14 +225,14 @@ class Server {
                          res.status, now_ms_text(t_request_start).c_str());
         });
         streams_.register_routes();
-        auto json = [this](const http::Request& req, http::Response& res) {
+        auto api_route = [this](const http::Request& req, http::Response& res) {
             send(res, api_.handle(api_request(req)));
         };
-        http_.Get("/api/*", json);
-        http_.Post("/api/*", json);
-        http_.Put("/api/*", json);
-        http_.Patch("/api/*", json);
-        http_.Delete("/api/*", json);
+        http_.Get("/api/*", api_route);
+        http_.Post("/api/*", api_route);
+        http_.Put("/api/*", api_route);
+        http_.Patch("/api/*", api_route);
+        http_.Delete("/api/*", api_route);
         http_.Get("/*", [this](const http::Request& req, http::Response& res) {
             serve_static(req, res);
         });

@@ -32,7 +32,9 @@ function Card({ c, os, cpu, busy, error, onAction, onDismiss }) {
     : formatBytes(u.memory_bytes) + (u.memory_limit_bytes ? ' / ' + formatBytes(u.memory_limit_bytes) : '');
   const pids = u.pids === null || u.pids === undefined ? '–'
     : String(u.pids) + (u.pids_limit ? ' / ' + u.pids_limit : '');
+  const warnings = c.config_warnings || [];
   const sub = c.config_error ? 'config error: ' + c.config_error
+    : warnings.length ? 'config: ' + warnings[0] + (warnings.length > 1 ? ` (+${warnings.length - 1} more)` : '')
     : [os || (running ? '' : c.rootfs || ''), c.net ? 'net ' + c.net : ''].filter(Boolean).join(' · ');
   const stateText = busy ? busy.toUpperCase() + '…' : c.state;
   return (
