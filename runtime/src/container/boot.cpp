@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/net_nat.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
 #include "container/security.hpp"
@@ -166,11 +167,12 @@ void write_run_file(const std::string& path, const std::string& content, mode_t 
 
 class Boot {
   public:
-    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd)
+    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd, int net_fd)
         : plan_(plan),
           root_(plan.rootfs),
           in_cgroup_(in_cgroup),
           guard_fd_(guard_fd),
+          net_fd_(net_fd),
           log_(plan.workspace.logs_dir(plan.config.name) + "/log", "boot") {}
 
     void join_cgroup() {
@@ -377,6 +379,19 @@ class Boot {
         if (!sock || ::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) sys::fail_errno("query lo");
         ifr.ifr_flags |= IFF_UP;
         if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) sys::fail_errno("bring lo up");
+        if (plan_.config.net_mode == NetMode::nat) configure_nat();
+    }
+
+    // The monitor puts eth0 into this namespace meanwhile; once it says so, eth0 gets the
+    // address its DHCP server hands out, so a guest without a DHCP client has a usable network.
+    void configure_nat() {
+        char ready = 0;
+        ssize_t n;
+        do {
+            n = ::read(net_fd_, &ready, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1 || ready != '1') fail_runtime("the monitor could not set up the NAT network");
+        net::configure_guest_eth0(plan_.config);
     }
 
     void write_markers() {
@@ -500,6 +515,7 @@ class Boot {
     std::string root_;
     bool in_cgroup_;
     int guard_fd_;            // the socket that takes the remount guard's listener
+    int net_fd_;              // --net=nat: "1" from the monitor once eth0 is here
     RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
     sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
 };
@@ -560,7 +576,8 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
 
 }  // namespace
 
-void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int guard_fd) {
+void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int guard_fd,
+                         int net_fd) {
     // Signals the monitor ignores must not stay ignored in the distro's init.
     for (int sig = 1; sig < NSIG; ++sig)
         ::signal(sig, SIG_DFL);
@@ -568,7 +585,7 @@ void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-    Boot boot(plan, in_cgroup, guard_fd);
+    Boot boot(plan, in_cgroup, guard_fd, net_fd);
     for (const auto& step : kSteps) {
         try {
             (boot.*step.run)();

@@ -28,6 +28,7 @@
 #include "container/crash_point.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
+#include "container/net_nat.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
 #include "container/state.hpp"
@@ -173,6 +174,14 @@ class Monitor {
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, guard_fds) != 0)
             return "socketpair: " + sys::errno_text(errno);
         sys::unique_fd guard_here(guard_fds[0]), guard_there(guard_fds[1]);
+        // --net=nat: init waits on this until eth0 is in its namespace.
+        sys::unique_fd net_read, net_write;
+        if (nat()) {
+            int net_fds[2];
+            if (::pipe2(net_fds, O_CLOEXEC) != 0) return "pipe: " + sys::errno_text(errno);
+            net_read.reset(net_fds[0]);
+            net_write.reset(net_fds[1]);
+        }
         unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
         if (plan_.own_netns()) flags |= CLONE_NEWNET;
         // Born in the container's cgroup where the kernel can; else the child joins it itself.
@@ -187,11 +196,24 @@ class Monitor {
         if (pid == 0) {
             reader.reset();
             guard_here.reset();
-            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get());
+            net_write.reset();
+            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get(),
+                                net_read.get());
         }
         writer.reset();
         guard_there.reset();
+        net_read.reset();
         crash_point("after-clone");
+        if (nat()) {
+            std::string failure = attach_network(pid);
+            if (!failure.empty()) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+                return "set up the NAT network: " + failure;
+            }
+            sys::write_all(net_write.get(), "1", 1);
+            net_write.reset();
+        }
         // The pipe closes on a successful exec; otherwise it carries the reason.
         std::string error;
         char buf[512];
@@ -211,6 +233,25 @@ class Monitor {
         std::string note = guard_.adopt(guard_here.get());
         if (!note.empty()) log_.write("remount guard: " + note);
         return "";
+    }
+
+    bool nat() const { return plan_.config.net_mode == NetMode::nat; }
+
+    // The host side of --net=nat for the init `pid`; "" when it is in place.
+    std::string attach_network(pid_t pid) {
+        try {
+            link_ = net::attach_nat(plan_.workspace, plan_.config, pid);
+            log_.write("NAT: " + link_.host_veth + " -> eth0 " + link_.ip);
+            return "";
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+    }
+
+    void release_network() {
+        if (!nat()) return;
+        net::release_nat(plan_.workspace, plan_.config.name,
+                         [this](const std::string& m) { log_.write(m); });
     }
 
     // Runs until init ends; returns its wait status.
@@ -395,6 +436,7 @@ class Monitor {
         }
         if (!remove_limit_cgroups(plan_.config.name, sys::host_cgroups()))
             log_.write("could not remove a limit cgroup of " + plan_.config.name);
+        release_network();
         crash_point("mid-cleanup");
         if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
         // A command holding the container's lock (stop, restart, a failed start) owns the image
@@ -457,6 +499,7 @@ class Monitor {
     RuntimeLog log_;
     ConsoleLog console_log_;
     RemountGuard guard_;  // answers the guest's superblock remounts
+    net::NatLink link_;   // --net=nat: this boot's host veth and address
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive
     bool pages_released_ = false;
