@@ -28,6 +28,7 @@
 #include "container/crash_point.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
+#include "container/net_dhcp.hpp"
 #include "container/net_nat.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
@@ -240,16 +241,26 @@ class Monitor {
     // The host side of --net=nat for the init `pid`; "" when it is in place.
     std::string attach_network(pid_t pid) {
         try {
+            dhcp_.close();  // a reboot's new veth
             link_ = net::attach_nat(plan_.workspace, plan_.config, pid);
             log_.write("NAT: " + link_.host_veth + " -> eth0 " + link_.ip);
-            return "";
         } catch (const std::exception& e) {
             return e.what();
         }
+        // init configures eth0 itself: a guest without a DHCP client works without this.
+        try {
+            dhcp_.open(link_.host_veth, net::container_mac(plan_.config.name),
+                       net::nat_lease(link_.ip, plan_.config.dns_servers));
+        } catch (const std::exception& e) {
+            log_.write(std::string("DHCP server not started: ") + e.what());
+        }
+        return "";
     }
+
 
     void release_network() {
         if (!nat()) return;
+        dhcp_.close();
         net::release_nat(plan_.workspace, plan_.config.name,
                          [this](const std::string& m) { log_.write(m); });
     }
@@ -257,7 +268,7 @@ class Monitor {
     // Runs until init ends; returns its wait status.
     int supervise() {
         for (;;) {
-            struct pollfd fds[3];
+            struct pollfd fds[4];
             int n = 0;
             fds[n++] = {signals_.get(), POLLIN, 0};
             bool draining = !client_;
@@ -266,7 +277,15 @@ class Monitor {
             else
                 fds[n++] = {client_.get(), POLLIN, 0};
             int guard_fd = guard_.poll_fd();
-            if (guard_fd >= 0) fds[n++] = {guard_fd, POLLIN, 0};
+            int guard_at = -1, dhcp_at = -1;
+            if (guard_fd >= 0) {
+                guard_at = n;
+                fds[n++] = {guard_fd, POLLIN, 0};
+            }
+            if (dhcp_.fd() >= 0) {
+                dhcp_at = n;
+                fds[n++] = {dhcp_.fd(), POLLIN, 0};
+            }
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
             int ready = fault_injected("poll")
                             ? (errno = EINVAL, -1)
@@ -291,7 +310,8 @@ class Monitor {
                 return wait_for_init_alone();
             }
             poll_failures_ = 0;
-            if (guard_fd >= 0 && fds[2].revents) guard_.on_ready(fds[2].revents);
+            if (guard_at >= 0 && fds[guard_at].revents) guard_.on_ready(fds[guard_at].revents);
+            if (dhcp_at >= 0 && fds[dhcp_at].revents) dhcp_.on_readable();
             if (fds[1].revents) {
                 if (draining)
                     drain_console();
@@ -500,6 +520,7 @@ class Monitor {
     ConsoleLog console_log_;
     RemountGuard guard_;  // answers the guest's superblock remounts
     net::NatLink link_;   // --net=nat: this boot's host veth and address
+    net::DhcpServer dhcp_;  // --net=nat: answers the guest's DHCP client on link_.host_veth
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive
     bool pages_released_ = false;

@@ -361,6 +361,19 @@ bool has_nat_record(const Workspace& ws, const std::string& name) {
     return sys::path_exists(container_record_path(ws, name));
 }
 
+std::vector<std::string> nat_record_names(const Workspace& ws) {
+    std::vector<std::string> names;
+    if (DIR* dir = ::opendir((ws.root + "/Net").c_str())) {
+        while (auto* entry = ::readdir(dir)) {
+            std::string file = entry->d_name;
+            if (file.size() > 4 && file.compare(file.size() - 4, 4, ".net") == 0 && file[0] != '.')
+                names.push_back(file.substr(0, file.size() - 4));
+        }
+        ::closedir(dir);
+    }
+    return names;
+}
+
 NatLink attach_nat(const Workspace& ws, const Config& config, pid_t init_pid) {
     std::string iptables = require_iptables();
     if (config.static_nat_ip.empty()) fail_runtime("no NAT address was assigned");

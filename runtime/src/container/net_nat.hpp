@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/workspace.hpp"
@@ -74,6 +75,8 @@ NatLink attach_nat(const Workspace& ws, const Config& config, pid_t init_pid);
 // shared state. Never throws: problems go to `warn`. True when there was a record.
 bool release_nat(const Workspace& ws, const std::string& name, const Warn& warn);
 bool has_nat_record(const Workspace& ws, const std::string& name);
+// The (sanitised) names that have a record in the workspace, for `scan`.
+std::vector<std::string> nat_record_names(const Workspace& ws);
 
 // --- guest side (the container's init, before exec) ------------------------------------------
 
