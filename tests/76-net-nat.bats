@@ -6,8 +6,10 @@
 # after a killed monitor. Nothing leaves the host (helpers/net.bash); after the suite the
 # host's rules, policy rules, links and ip_forward are as before.
 
+# `run --separate-stderr` sets $stderr.
+# shellcheck disable=SC2154
+
 bats_require_minimum_version 1.5.0
-# shellcheck disable=SC2154 # bats sets $output, $stderr and $status
 
 setup_file() {
     load helpers
