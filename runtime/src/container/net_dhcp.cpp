@@ -48,7 +48,8 @@ void put_option(std::vector<uint8_t>& out, uint8_t code, const void* data, uint8
     out.push_back(code);
     out.push_back(len);
     auto* p = static_cast<const uint8_t*>(data);
-    out.insert(out.end(), p, p + len);
+    for (uint8_t i = 0; i < len; ++i)
+        out.push_back(p[i]);
 }
 
 void put_u32(std::vector<uint8_t>& out, uint8_t code, uint32_t host_value) {
