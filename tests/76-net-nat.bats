@@ -232,6 +232,33 @@ EOF
     ds --name="$NAME-3" stop >/dev/null
 }
 
+@test "Debian systemd: systemd-networkd takes the DHCP lease of the container's address" {
+    local root name="$NAME-sd"
+    root=$(fixture_copy systemd "$SUITE_TMP/sd")
+    # The fixture masks networkd (it must not touch a shared network); here it has its own.
+    rm -f "$root/etc/systemd/system/systemd-networkd.service" \
+        "$root/etc/systemd/system/systemd-networkd.socket"
+    mkdir -p "$root/etc/systemd/system/multi-user.target.wants" \
+        "$root/etc/systemd/system/sockets.target.wants" "$root/etc/systemd/network"
+    ln -sfn /lib/systemd/system/systemd-networkd.service \
+        "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+    ln -sfn /lib/systemd/system/systemd-networkd.socket \
+        "$root/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"
+    printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' \
+        >"$root/etc/systemd/network/20-eth0.network"
+    ds --name="$name" --rootfs="$root" --net=nat --dns="$NET_OUT_IP" start >/dev/null
+    wait_for_systemd "$name" >/dev/null
+    local ip
+    ip=$(saved_nat_ip "$name")
+    wait_until 20 in_container "$name" sh -c "grep -qx 'ADDRESS=$ip' /run/systemd/netif/leases/*"
+    run in_container "$name" sh -c 'cat /run/systemd/netif/leases/*'
+    [[ $output == *"ROUTER=172.28.0.1"* ]]
+    [[ $output == *"DNS=$NET_OUT_IP"* ]]
+    run in_container "$name" bash -c "exec 3<>/dev/tcp/$NET_OUT_IP/8080; printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3"
+    [[ $output == *"outside-ok"* ]]
+    ds --name="$name" stop >/dev/null
+}
+
 @test "after a monitor SIGKILL, stop removes the container's rules and the shared state" {
     stop_suite_containers
     start_nat "$NAME-3" c --port=18200:8200 >/dev/null
