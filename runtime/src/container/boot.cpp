@@ -380,17 +380,29 @@ class Boot {
         ifr.ifr_flags |= IFF_UP;
         if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) sys::fail_errno("bring lo up");
         if (plan_.config.net_mode == NetMode::nat) configure_nat();
+        if (plan_.config.net_mode == NetMode::gateway) configure_gateway_client();
     }
 
-    // The monitor puts eth0 into this namespace meanwhile; once it says so, eth0 gets the
-    // address its DHCP server hands out, so a guest without a DHCP client has a usable network.
-    void configure_nat() {
+    // The monitor puts eth0 on the gateway's segment: layer 2 only, the gateway's own DHCP (or
+    // the guest's static setup) gives it an address.
+    void configure_gateway_client() {
+        wait_for_monitor();
+        net::bring_up_eth0();
+    }
+
+    void wait_for_monitor() {
         char ready = 0;
         ssize_t n;
         do {
             n = ::read(net_fd_, &ready, 1);
         } while (n < 0 && errno == EINTR);
-        if (n != 1 || ready != '1') fail_runtime("the monitor could not set up the NAT network");
+        if (n != 1 || ready != '1') fail_runtime("the monitor could not set up the network");
+    }
+
+    // The monitor puts eth0 into this namespace meanwhile; once it says so, eth0 gets the
+    // address its DHCP server hands out, so a guest without a DHCP client has a usable network.
+    void configure_nat() {
+        wait_for_monitor();
         net::configure_guest_eth0(plan_.config);
     }
 
@@ -515,7 +527,7 @@ class Boot {
     std::string root_;
     bool in_cgroup_;
     int guard_fd_;            // the socket that takes the remount guard's listener
-    int net_fd_;              // --net=nat: "1" from the monitor once eth0 is here
+    int net_fd_;              // nat/gateway: "1" from the monitor once eth0 is here
     RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
     sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
 };

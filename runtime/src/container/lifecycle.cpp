@@ -20,6 +20,7 @@
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/monitor.hpp"
+#include "container/net_gateway.hpp"
 #include "container/net_nat.hpp"
 #include "core/error.hpp"
 #include "core/filesystems.hpp"
@@ -91,8 +92,7 @@ void check_supported(const Config& config, const Warn& warn) {
     auto unsupported = [](const std::string& what) {
         fail_usage(what + " is not supported by this build yet");
     };
-    if (config.net_mode == NetMode::gateway)
-        unsupported("--net=" + std::string(to_string(config.net_mode)));
+    if (config.net_mode == NetMode::gateway) net::check_gateway_config(config);
     if (config.enable_hw_access) unsupported("--hw-access");
     if (config.enable_gpu_mode) unsupported("--gpu");
     struct AndroidOnly {
@@ -386,7 +386,8 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         if (auto left = read_state(ws, config.name); left && left->monitor_pid == monitor_pid)
             remove_state(ws, config.name);
         // A monitor that died before its own cleanup leaves its network record.
-        if (config.net_mode == NetMode::nat && ended) net::release_nat(ws, config.name, warn);
+        if ((config.net_mode == NetMode::nat || config.net_mode == NetMode::gateway) && ended)
+            net::release_nat(ws, config.name, warn);
         if (report.rfind("ERR ", 0) == 0)
             fail_runtime("boot of '" + config.name + "' failed at " + report.substr(4));
         fail_runtime("the monitor of '" + config.name + "' exited before reporting");

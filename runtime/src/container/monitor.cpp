@@ -29,6 +29,7 @@
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/net_dhcp.hpp"
+#include "container/net_gateway.hpp"
 #include "container/net_nat.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
@@ -236,17 +237,28 @@ class Monitor {
         return "";
     }
 
-    bool nat() const { return plan_.config.net_mode == NetMode::nat; }
+    // The modes whose network the monitor wires before init execs.
+    bool nat() const {
+        return plan_.config.net_mode == NetMode::nat || plan_.config.net_mode == NetMode::gateway;
+    }
 
-    // The host side of --net=nat for the init `pid`; "" when it is in place.
+    // The host side of --net=nat / --net=gateway for the init `pid`; "" when it is in place.
     std::string attach_network(pid_t pid) {
+        auto note = [this](const std::string& m) { log_.write(m); };
         try {
             dhcp_.close();  // a reboot's new veth
+            if (plan_.config.net_mode == NetMode::gateway) {
+                net::attach_gateway_client(plan_.workspace, plan_.config, pid, note);
+                log_.write("gateway client: eth0 on " + net::gateway_bridge_of(plan_.config));
+                return "";
+            }
             link_ = net::attach_nat(plan_.workspace, plan_.config, pid);
             log_.write("NAT: " + link_.host_veth + " -> eth0 " + link_.ip);
         } catch (const std::exception& e) {
             return e.what();
         }
+        // A router for --net=gateway clients gets its LAN cables before its init starts.
+        net::wire_gateway_segments(plan_.workspace, plan_.config.name, pid, note);
         // init configures eth0 itself: a guest without a DHCP client works without this.
         try {
             dhcp_.open(link_.host_veth, net::container_mac(plan_.config.name),

@@ -4,13 +4,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
 #include <vector>
 
 #include "container/net_firewall.hpp"
+#include "container/net_gateway.hpp"
 #include "container/net_ports.hpp"
+#include "container/net_record.hpp"
 #include "container/net_uplink.hpp"
 #include "container/state.hpp"
 #include "core/error.hpp"
@@ -26,139 +29,6 @@ namespace ds::container::net {
 namespace nl = sys::netlink;
 
 namespace {
-
-using namespace std::chrono_literals;
-
-// Host-wide: the shared state outlives any one workspace (two workspaces' containers share the
-// bridge), and belongs to this boot of the machine like the rules it lists.
-std::string net_state_dir() {
-    return sys::is_android() ? "/dev/droidspaces-net" : "/run/droidspaces-net";
-}
-std::string shared_record_path() {
-    return net_state_dir() + "/shared";
-}
-std::string container_record_path(const Workspace& ws, const std::string& name) {
-    return ws.root + "/Net/" + sanitize_name(name) + ".net";
-}
-
-// Serialises every change of the host's NAT state (the bridge, shared rules, ip_forward).
-sys::FileLock lock_host_net() {
-    sys::make_dirs(net_state_dir(), 0700);
-    return sys::FileLock(net_state_dir() + "/lock", 30s, "the host's NAT network state");
-}
-
-// An undo log: each line is written BEFORE the change it describes, so a process killed
-// half-way leaves a record that covers everything it did (undoing a change that did not
-// happen fails harmlessly).
-class Record {
-  public:
-    explicit Record(const std::string& path) : path_(path) {
-        auto slash = path.rfind('/');
-        sys::make_dirs(path.substr(0, slash), 0700);
-        fd_.reset(
-            ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (!fd_) sys::fail_errno("create " + path);
-    }
-    void add(const std::string& line) {
-        std::string text = line + "\n";
-        if (!sys::write_all(fd_.get(), text.data(), text.size())) sys::fail_errno("write " + path_);
-    }
-
-  private:
-    std::string path_;
-    sys::unique_fd fd_;
-};
-
-std::vector<std::string> read_lines(const std::string& path) {
-    std::vector<std::string> lines;
-    auto text = sys::try_read_file(path);
-    if (!text) return lines;
-    std::istringstream in(*text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) lines.push_back(line);
-    return lines;
-}
-
-std::pair<in_addr, uint8_t> parse_prefix(const std::string& text) {
-    auto slash = text.find('/');
-    auto ip = nl::parse_ipv4(text.substr(0, slash));
-    if (!ip) fail_runtime("bad address '" + text + "' in a network record");
-    int len = slash == std::string::npos ? 32 : std::stoi(text.substr(slash + 1));
-    return {*ip, static_cast<uint8_t>(len)};
-}
-
-in_addr ipv4(const std::string& text) {
-    auto ip = nl::parse_ipv4(text);
-    if (!ip) fail_runtime("bad IPv4 address '" + text + "'");
-    return *ip;
-}
-
-std::string rule_line(const nl::Rule& rule) {
-    auto side = [](const std::optional<std::pair<in_addr, uint8_t>>& p) {
-        return p ? nl::format_ipv4(p->first) + "/" + std::to_string(p->second) : "-";
-    };
-    return "rule " + std::to_string(rule.priority) + " " + side(rule.from) + " " + side(rule.to) +
-           " " + std::to_string(rule.table);
-}
-
-nl::Rule parse_rule_line(std::istringstream& in) {
-    nl::Rule rule;
-    std::string from, to;
-    in >> rule.priority >> from >> to >> rule.table;
-    if (from != "-") rule.from = parse_prefix(from);
-    if (to != "-") rule.to = parse_prefix(to);
-    return rule;
-}
-
-void write_sysctl(const std::string& path, const std::string& value) {
-    sys::write_control_file_if_present(path, value);
-}
-
-// Undoes a record's lines, last first. Each step is tried on its own: one that fails (already
-// gone) does not keep the others.
-void undo(nl::Socket& sock, const std::string& iptables, const std::vector<std::string>& lines,
-          const Warn& warn) {
-    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-        std::istringstream in(*it);
-        std::string kind;
-        in >> kind;
-        try {
-            if (kind == "ipt") {
-                std::string rest;
-                std::getline(in, rest);
-                FirewallRule rule;
-                if (parse_rule(rest.substr(rest.find_first_not_of(' ')), rule) && !iptables.empty())
-                    delete_rule(iptables, rule);
-            } else if (kind == "link" || kind == "bridge") {
-                std::string name;
-                in >> name;
-                // Only our own kinds of names: a record is a file on disk, not a command.
-                if (name.rfind("ds-", 0) == 0) nl::delete_link(sock, name);
-            } else if (kind == "rule") {
-                nl::delete_rule(sock, parse_rule_line(in));
-            } else if (kind == "route") {
-                uint32_t table = 0;
-                std::string dst;
-                in >> table >> dst;
-                auto [addr, len] = parse_prefix(dst);
-                if (table != RT_TABLE_MAIN && table != RT_TABLE_LOCAL)
-                    nl::delete_route(sock, addr, len, table);
-            } else if (kind == "ip_forward") {
-                std::string value;
-                in >> value;
-                if (value == "0") write_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
-            } else if (kind == "nft_existing") {
-                std::set<std::string> existed;
-                for (std::string t; in >> t;)
-                    existed.insert(t);
-                for (const char* table : {"nat", "filter", "mangle"})
-                    if (!existed.count(table)) delete_nft_table_if_empty(table);
-            }
-        } catch (const std::exception& e) {
-            warn(std::string("network cleanup: ") + e.what());
-        }
-    }
-}
 
 // True when a NAT container's host veth other than `except` is on the host.
 bool other_nat_links(nl::Socket& sock) {
@@ -358,7 +228,9 @@ void assign_nat_address(const Workspace& ws, Config& config, const Warn& warn) {
 // --- host side -----------------------------------------------------------------------------------
 
 bool has_nat_record(const Workspace& ws, const std::string& name) {
-    return sys::path_exists(container_record_path(ws, name));
+    for (const char* ext : {".net", ".lan", ".gw"})
+        if (sys::path_exists(container_record_path(ws, name, ext))) return true;
+    return false;
 }
 
 std::vector<std::string> nat_record_names(const Workspace& ws) {
@@ -366,8 +238,12 @@ std::vector<std::string> nat_record_names(const Workspace& ws) {
     if (DIR* dir = ::opendir((ws.root + "/Net").c_str())) {
         while (auto* entry = ::readdir(dir)) {
             std::string file = entry->d_name;
-            if (file.size() > 4 && file.compare(file.size() - 4, 4, ".net") == 0 && file[0] != '.')
-                names.push_back(file.substr(0, file.size() - 4));
+            auto dot = file.rfind('.');
+            if (dot == std::string::npos || dot == 0) continue;
+            std::string ext = file.substr(dot);
+            if ((ext == ".net" || ext == ".lan" || ext == ".gw") &&
+                std::find(names.begin(), names.end(), file.substr(0, dot)) == names.end())
+                names.push_back(file.substr(0, dot));
         }
         ::closedir(dir);
     }
@@ -417,12 +293,13 @@ NatLink attach_nat(const Workspace& ws, const Config& config, pid_t init_pid) {
 
 bool release_nat(const Workspace& ws, const std::string& name, const Warn& warn) {
     std::string path = container_record_path(ws, name);
-    bool had = sys::path_exists(path);
+    bool had = has_nat_record(ws, name);
     try {
         auto lock = lock_host_net();
         nl::Socket sock = nl::open();
         std::string iptables = find_iptables();
-        if (had) release_container_locked(sock, iptables, path, warn);
+        if (sys::path_exists(path)) release_container_locked(sock, iptables, path, warn);
+        release_gateway_locked(sock, ws, name, warn);
         if (!other_nat_links(sock) && sys::path_exists(shared_record_path()))
             release_shared_locked(sock, iptables, warn);
     } catch (const std::exception& e) {
@@ -444,6 +321,13 @@ void configure_guest_eth0(const Config& config) {
     nl::add_address(sock, index, ipv4(config.static_nat_ip), kPrefix);
     nl::set_up(sock, index);
     nl::add_route(sock, in_addr{0}, 0, ipv4(kGatewayIp), index);
+}
+
+void bring_up_eth0() {
+    nl::Socket sock = nl::open();
+    int index = nl::link_index(sock, "eth0");
+    if (!index) fail_runtime("eth0 is missing in the container's network namespace");
+    nl::set_up(sock, index);
 }
 
 }  // namespace ds::container::net

@@ -82,5 +82,7 @@ std::vector<std::string> nat_record_names(const Workspace& ws);
 
 // eth0 up with the container's address and the default route through the bridge; IPv6 off.
 void configure_guest_eth0(const Config& config);
+// eth0 up, nothing else (--net=gateway clients).
+void bring_up_eth0();
 
 }  // namespace ds::container::net
