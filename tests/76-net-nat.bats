@@ -194,10 +194,10 @@ EOF
     start_nat "$NAME-3" c --upstream="ntup*,$NET_UPLINK" >/dev/null
     run http_from "$NAME-3" "$NET_REMOTE_IP" 8080
     [ "$output" = "outside-ok" ]
-    run ip -4 rule show priority 6100
+    run ip -4 rule show priority 6099
     [[ $output == *"from $(saved_nat_ip "$NAME-3") lookup"* ]]
     ds --name="$NAME-3" stop >/dev/null
-    run ip -4 rule show priority 6100
+    run ip -4 rule show priority 6099
     [ -z "$output" ]
 }
 

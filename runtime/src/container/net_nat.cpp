@@ -49,6 +49,35 @@ void release_container_locked(nl::Socket& sock, const std::string& iptables,
     ::unlink(path.c_str());
 }
 
+// Android routes by per-network tables (netd: table = ifindex + 1000) and sends unmarked traffic
+// through rules the containers' packets do not match: upstream's rules below netd's VPN range.
+// 6095: replies to hotspot/USB-tether clients (netd's local_network, table 97); 6100: the rest
+// through the uplink's table. Set up with the shared state; the uplink is the one of that moment
+// (upstream's follower that re-probes it on route changes is not implemented yet).
+void android_policy_routing(nl::Socket& sock, Record& record, const Warn& warn) {
+    nl::Rule local;
+    local.priority = kRuleLocalNetwork;
+    local.from = parse_prefix(kSubnet);
+    local.table = kAndroidLocalNetworkTable;
+    record.add(rule_line(local));
+    nl::add_rule(sock, local);
+    int default_oif = 0;
+    for (const auto& route : nl::list_routes(sock))
+        if (route.dst_len == 0 && route.oif) default_oif = route.oif;
+    auto links = nl::list_links(sock);
+    std::string uplink = choose_uplink({}, links, default_oif);
+    if (uplink.empty()) {
+        warn("no uplink found for the NAT containers' policy routing");
+        return;
+    }
+    nl::Rule out;
+    out.priority = kRuleUplink;
+    out.from = parse_prefix(kSubnet);
+    out.table = static_cast<uint32_t>(nl::link_index(sock, uplink)) + 1000;
+    record.add(rule_line(out));
+    nl::add_rule(sock, out);
+}
+
 // The bridge and what every NAT container shares; set up by the first, kept while any runs.
 int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& warn) {
     int bridge = nl::link_index(sock, kBridge);
@@ -93,6 +122,7 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
     to_subnet.table = RT_TABLE_MAIN;
     record.add(rule_line(to_subnet));
     nl::add_rule(sock, to_subnet);
+    if (sys::is_android()) android_policy_routing(sock, record, warn);
     return bridge;
 }
 
@@ -111,7 +141,7 @@ void pin_uplink(nl::Socket& sock, Record& record, const Config& config, const st
     record.add("route " + std::to_string(table) + " 0.0.0.0/0");
     nl::add_route(sock, in_addr{0}, 0, route.gateway, oif, table);
     nl::Rule rule;
-    rule.priority = kRuleUplink;
+    rule.priority = kRulePinnedUplink;
     rule.from = std::make_pair(ipv4(ip), uint8_t{32});
     rule.table = table;
     record.add(rule_line(rule));

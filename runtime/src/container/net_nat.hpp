@@ -33,7 +33,11 @@ inline constexpr const char* kSubnet = "172.28.0.0/16";
 inline constexpr uint8_t kPrefix = 16;
 // Policy-rule priorities, upstream's, below Android netd's VPN range (10000+).
 inline constexpr uint32_t kRuleToSubnet = 6090;
+inline constexpr uint32_t kRuleLocalNetwork = 6095;  // Android only
 inline constexpr uint32_t kRuleUplink = 6100;
+// A container's own --upstream pin: just before the shared uplink rule, so it wins.
+inline constexpr uint32_t kRulePinnedUplink = 6099;
+inline constexpr uint32_t kAndroidLocalNetworkTable = 97;  // netd's local_network
 
 // --- pure: names and addresses (unit-tested) -------------------------------------------------
 
