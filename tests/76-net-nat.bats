@@ -18,7 +18,7 @@ setup_file() {
     suite_setup
     net_setup_file
     local i
-    for i in a b c d; do
+    for i in a b c d e; do
         fixture_copy busybox "$SUITE_TMP/$i" >/dev/null
     done
     export NAME="nat-$$"
@@ -256,6 +256,87 @@ EOF
     [[ $output == *"DNS=$NET_OUT_IP"* ]]
     run in_container "$name" bash -c "exec 3<>/dev/tcp/$NET_OUT_IP/8080; printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3"
     [[ $output == *"outside-ok"* ]]
+    ds --name="$name" stop >/dev/null
+}
+
+@test "a reboot inside gets a fresh eth0 with the same address and one set of forwards" {
+    nat_running
+    local before ip
+    before=$(ds --name="$NAME" pid)
+    ip=$(saved_nat_ip "$NAME")
+    ds_power_request --name="$NAME" run reboot
+    wait_until 20 bash -c "p=\$($DROIDSPACES_BIN --name=$NAME pid) && [ \"\$p\" != $before ]"
+    wait_until 10 booted "$NAME"
+    [ "$(container_ip "$NAME")" = "$ip" ]
+    run http_from "$NAME" "$NET_OUT_IP" 8080
+    [ "$output" = "outside-ok" ]
+    [ ! -e "/sys/class/net/ds-v$before" ]
+    [ -e "/sys/class/net/ds-v$(ds --name="$NAME" pid)" ]
+    run iptables -w -t nat -S PREROUTING
+    [ "$(grep -c -- '--dport 18000 ' <<<"$output")" -eq 1 ]
+}
+
+@test "two NAT containers started at once both get working, distinct addresses" {
+    ensure_stopped "$NAME-3"
+    ensure_stopped "$NAME-4"
+    start_nat "$NAME-3" c >"$SUITE_TMP/start3" 2>&1 &
+    local p3=$!
+    start_nat "$NAME-4" d >"$SUITE_TMP/start4" 2>&1 &
+    local p4=$!
+    wait "$p3"
+    wait "$p4"
+    local ip3 ip4
+    ip3=$(container_ip "$NAME-3")
+    ip4=$(container_ip "$NAME-4")
+    [[ $ip3 == 172.28.* && $ip4 == 172.28.* && $ip3 != "$ip4" ]]
+    run http_from "$NAME-3" "$NET_OUT_IP" 8080
+    [ "$output" = "outside-ok" ]
+    run http_from "$NAME-4" "$NET_OUT_IP" 8080
+    [ "$output" = "outside-ok" ]
+    ds --name="$NAME-3" stop >/dev/null &
+    ds --name="$NAME-4" stop >/dev/null
+    wait
+}
+
+@test "an upstream-written config with net_mode=nat and port forwards boots and works" {
+    local name="$NAME-up"
+    mkdir -p "$DROIDSPACES_HOME/Containers/$name"
+    cat >"$DROIDSPACES_HOME/Containers/$name/container.config" <<EOF
+# Droidspaces Container Configuration
+# Generated automatically - Changes may be overwritten
+
+name=$name
+hostname=$name
+rootfs_path=$SUITE_TMP/e/rootfs
+disable_ipv6=0
+enable_hw_access=0
+enable_gpu_mode=0
+selinux_permissive=0
+allow_userns=0
+volatile_mode=0
+force_cgroupv1=0
+block_nested_ns=0
+foreground=0
+net_mode=nat
+upstream_interfaces=
+port_forwards=18400:8400/tcp,18401:8401/udp
+static_nat_ip=172.28.44.55
+dns_servers=$NET_OUT_IP
+
+# Android App Configuration
+run_at_boot=1
+EOF
+    ds --name="$name" start >/dev/null
+    wait_until 10 booted "$name"
+    [ "$(container_ip "$name")" = 172.28.44.55 ]
+    mkdir -p "$SUITE_TMP/e/rootfs/www"
+    echo "upstream-ok" >"$SUITE_TMP/e/rootfs/www/index.html"
+    in_container "$name" httpd -p 8400 -h /www
+    wait_until 5 in_container "$name" sh -c 'netstat -ltn | grep -q ":8400 "'
+    run curl -s -m 5 http://127.0.0.1:18400/
+    [ "$output" = "upstream-ok" ]
+    # The app's keys are still there.
+    grep -qx "run_at_boot=1" "$DROIDSPACES_HOME/Containers/$name/container.config"
     ds --name="$name" stop >/dev/null
 }
 
