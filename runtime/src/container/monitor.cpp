@@ -199,8 +199,7 @@ class Monitor {
             reader.reset();
             guard_here.reset();
             net_write.reset();
-            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get(),
-                                net_read.get());
+            boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get(), net_read.get());
         }
         writer.reset();
         guard_there.reset();
@@ -268,7 +267,6 @@ class Monitor {
         }
         return "";
     }
-
 
     void release_network() {
         if (!nat()) return;
@@ -530,8 +528,8 @@ class Monitor {
     sys::unique_fd cgroup_dir_;  // cgroup v2: the container's cgroup, to clone init into
     RuntimeLog log_;
     ConsoleLog console_log_;
-    RemountGuard guard_;  // answers the guest's superblock remounts
-    net::NatLink link_;   // --net=nat: this boot's host veth and address
+    RemountGuard guard_;    // answers the guest's superblock remounts
+    net::NatLink link_;     // --net=nat: this boot's host veth and address
     net::DhcpServer dhcp_;  // --net=nat: answers the guest's DHCP client on link_.host_veth
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive
