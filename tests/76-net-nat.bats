@@ -18,7 +18,7 @@ setup_file() {
     suite_setup
     net_setup_file
     local i
-    for i in a b c d e; do
+    for i in a b c d e f; do
         fixture_copy busybox "$SUITE_TMP/$i" >/dev/null
     done
     export NAME="nat-$$"
@@ -202,8 +202,9 @@ EOF
 }
 
 @test "an upstream that is not up is refused and leaves nothing behind" {
-    # A name of its own: --upstream adds to the list a saved config already has.
-    run --separate-stderr ds --name="$NAME-5" --rootfs="$SUITE_TMP/d/rootfs" --net=nat \
+    # A name and rootfs of its own: --upstream adds to the list a saved config already has, and
+    # a start also loads the config saved next to the rootfs.
+    run --separate-stderr ds --name="$NAME-5" --rootfs="$SUITE_TMP/f/rootfs" --net=nat \
         --upstream=nosuchif0 start
     [ "$status" -eq 2 ]
     [[ $stderr == *"no upstream interface matching 'nosuchif0' is up"* ]]
@@ -283,8 +284,8 @@ EOF
     local p3=$!
     start_nat "$NAME-4" d >"$SUITE_TMP/start4" 2>&1 &
     local p4=$!
-    wait "$p3"
-    wait "$p4"
+    wait "$p3" || { cat "$SUITE_TMP/start3"; false; }
+    wait "$p4" || { cat "$SUITE_TMP/start4"; false; }
     local ip3 ip4
     ip3=$(container_ip "$NAME-3")
     ip4=$(container_ip "$NAME-4")
