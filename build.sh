@@ -49,6 +49,7 @@ APT_PACKAGES=(
     libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
     bats util-linux mount procps iproute2 e2fsprogs file python3  # python3: the pty harness
     curl jq                         # server suites
+    iptables nftables iperf3        # --net=nat (tests/76-net-nat.bats, bench/net.sh)
     tar gzip xz-utils zstd bzip2 libcap2-bin  # installer tests
     toybox                          # installer attack tests: Android's tar
     clang libclang-rt-14-dev        # libFuzzer targets

@@ -206,9 +206,6 @@ SH
 }
 
 @test "options this build does not carry are refused, Android-only ones skipped" {
-    run --separate-stderr ds --name="$NAME-n" --rootfs="$ROOTFS" --net=nat start
-    [ "$status" -eq 1 ]
-    [[ $stderr == *"--net=nat is not supported"* ]]
     run --separate-stderr ds --name="$NAME-n" --rootfs="$ROOTFS" -H start
     [ "$status" -eq 1 ]
     [[ $stderr == *"--hw-access"* ]]

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/net_nat.hpp"
 #include "container/proc_views.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
@@ -167,12 +168,13 @@ void write_run_file(const std::string& path, const std::string& content, mode_t 
 
 class Boot {
   public:
-    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd, int views_fd)
+    Boot(const BootPlan& plan, bool in_cgroup, int guard_fd, int views_fd, int net_fd)
         : plan_(plan),
           root_(plan.rootfs),
           in_cgroup_(in_cgroup),
           guard_fd_(guard_fd),
           views_fd_(views_fd),
+          net_fd_(net_fd),
           log_(plan.workspace.logs_dir(plan.config.name) + "/log", "boot") {}
 
     void join_cgroup() {
@@ -383,6 +385,31 @@ class Boot {
         if (!sock || ::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) sys::fail_errno("query lo");
         ifr.ifr_flags |= IFF_UP;
         if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) sys::fail_errno("bring lo up");
+        if (plan_.config.net_mode == NetMode::nat) configure_nat();
+        if (plan_.config.net_mode == NetMode::gateway) configure_gateway_client();
+    }
+
+    // The monitor puts eth0 on the gateway's segment: layer 2 only, the gateway's own DHCP (or
+    // the guest's static setup) gives it an address.
+    void configure_gateway_client() {
+        wait_for_monitor();
+        net::bring_up_eth0();
+    }
+
+    void wait_for_monitor() {
+        char ready = 0;
+        ssize_t n;
+        do {
+            n = ::read(net_fd_, &ready, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1 || ready != '1') fail_runtime("the monitor could not set up the network");
+    }
+
+    // The monitor puts eth0 into this namespace meanwhile; once it says so, eth0 gets the
+    // address its DHCP server hands out, so a guest without a DHCP client has a usable network.
+    void configure_nat() {
+        wait_for_monitor();
+        net::configure_guest_eth0(plan_.config);
     }
 
     void write_markers() {
@@ -514,6 +541,7 @@ class Boot {
     bool in_cgroup_;
     int guard_fd_;            // the socket that takes the remount guard's listener
     int views_fd_;            // the socket that takes the /proc view files
+    int net_fd_;              // nat/gateway: "1" from the monitor once eth0 is here
     RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
     sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
 };
@@ -576,7 +604,7 @@ std::vector<std::string> init_environment(const BootPlan& plan) {
 }  // namespace
 
 void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int guard_fd,
-                         int views_fd) {
+                         int views_fd, int net_fd) {
     // Signals the monitor ignores must not stay ignored in the distro's init.
     for (int sig = 1; sig < NSIG; ++sig)
         ::signal(sig, SIG_DFL);
@@ -584,7 +612,7 @@ void boot_container_init(const BootPlan& plan, int error_fd, bool in_cgroup, int
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-    Boot boot(plan, in_cgroup, guard_fd, views_fd);
+    Boot boot(plan, in_cgroup, guard_fd, views_fd, net_fd);
     for (const auto& step : kSteps) {
         try {
             (boot.*step.run)();

@@ -20,6 +20,8 @@
 #include "container/devices.hpp"
 #include "container/image.hpp"
 #include "container/monitor.hpp"
+#include "container/net_gateway.hpp"
+#include "container/net_nat.hpp"
 #include "core/error.hpp"
 #include "core/filesystems.hpp"
 #include "sys/cgroup.hpp"
@@ -90,8 +92,7 @@ void check_supported(const Config& config, const Warn& warn) {
     auto unsupported = [](const std::string& what) {
         fail_usage(what + " is not supported by this build yet");
     };
-    if (config.net_mode == NetMode::nat || config.net_mode == NetMode::gateway)
-        unsupported("--net=" + std::string(to_string(config.net_mode)));
+    if (config.net_mode == NetMode::gateway) net::check_gateway_config(config);
     if (config.enable_hw_access) unsupported("--hw-access");
     if (config.enable_gpu_mode) unsupported("--gpu");
     struct AndroidOnly {
@@ -340,6 +341,8 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
             warn("bind mount " + b.src + ":" + b.dest + " will be skipped: " + *why);
     }
     if (config.uuid.empty()) config.uuid = new_uuid();
+    // Chosen and saved before the monitor exists: the address survives restarts.
+    if (config.net_mode == NetMode::nat) net::assign_nat_address(ws, config, warn);
     save_config(ws, request);
 
     plan.config = config;
@@ -387,10 +390,14 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         // The monitor cleans up after a failed boot and exits; the image is ours to unmount.
         // One that takes longer is left to finish (released, not killed half-way).
         pid_t monitor_pid = monitor.process.pid();
-        if (!monitor.process.wait_for(kMonitorCleanupWait)) monitor.process.release();
+        bool ended = monitor.process.wait_for(kMonitorCleanupWait).has_value();
+        if (!ended) monitor.process.release();
         // A monitor killed after it wrote the record leaves it behind: only its own is removed.
         if (auto left = read_state(ws, config.name); left && left->monitor_pid == monitor_pid)
             remove_state(ws, config.name);
+        // A monitor that died before its own cleanup leaves its network record.
+        if ((config.net_mode == NetMode::nat || config.net_mode == NetMode::gateway) && ended)
+            net::release_nat(ws, config.name, warn);
         if (report.rfind("ERR ", 0) == 0)
             fail_runtime("boot of '" + config.name + "' failed at " + report.substr(4));
         fail_runtime("the monitor of '" + config.name + "' exited before reporting");
@@ -429,6 +436,8 @@ void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_
     remove_limit_cgroups(state.name, sys::host_cgroups());
     if (!keep_image && !state.image_mount.empty()) unmount_image_or_warn(state.image_mount, warn);
     if (!state.volatile_dir.empty()) remove_volatile_dir(state.volatile_dir);
+    // --net=nat: the veth died with the namespace; the rules and shared state did not.
+    if (net::has_nat_record(ws, state.name)) net::release_nat(ws, state.name, warn);
     remove_state(ws, state.name);
 }
 

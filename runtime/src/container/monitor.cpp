@@ -29,6 +29,9 @@
 #include "container/crash_point.hpp"
 #include "container/devices.hpp"
 #include "container/image.hpp"
+#include "container/net_dhcp.hpp"
+#include "container/net_gateway.hpp"
+#include "container/net_nat.hpp"
 #include "container/proc_views.hpp"
 #include "container/remount_guard.hpp"
 #include "container/runtime_log.hpp"
@@ -179,6 +182,14 @@ class Monitor {
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, views_fds) != 0)
             return "socketpair: " + sys::errno_text(errno);
         sys::unique_fd views_here(views_fds[0]), views_there(views_fds[1]);
+        // --net=nat: init waits on this until eth0 is in its namespace.
+        sys::unique_fd net_read, net_write;
+        if (nat()) {
+            int net_fds[2];
+            if (::pipe2(net_fds, O_CLOEXEC) != 0) return "pipe: " + sys::errno_text(errno);
+            net_read.reset(net_fds[0]);
+            net_write.reset(net_fds[1]);
+        }
         unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
         if (plan_.own_netns()) flags |= CLONE_NEWNET;
         // Born in the container's cgroup where the kernel can; else the child joins it itself.
@@ -194,13 +205,25 @@ class Monitor {
             reader.reset();
             guard_here.reset();
             views_here.reset();
+            net_write.reset();
             boot_container_init(plan_, writer.get(), in_cgroup, guard_there.get(),
-                                views_there.get());
+                                views_there.get(), net_read.get());
         }
         writer.reset();
         guard_there.reset();
         views_there.reset();
+        net_read.reset();
         crash_point("after-clone");
+        if (nat()) {
+            std::string failure = attach_network(pid);
+            if (!failure.empty()) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+                return "set up the NAT network: " + failure;
+            }
+            sys::write_all(net_write.get(), "1", 1);
+            net_write.reset();
+        }
         // The pipe closes on a successful exec; otherwise it carries the reason.
         std::string error;
         char buf[512];
@@ -228,10 +251,49 @@ class Monitor {
         return "";
     }
 
+    // The modes whose network the monitor wires before init execs.
+    bool nat() const {
+        return plan_.config.net_mode == NetMode::nat || plan_.config.net_mode == NetMode::gateway;
+    }
+
+    // The host side of --net=nat / --net=gateway for the init `pid`; "" when it is in place.
+    std::string attach_network(pid_t pid) {
+        auto note = [this](const std::string& m) { log_.write(m); };
+        try {
+            dhcp_.close();  // a reboot's new veth
+            if (plan_.config.net_mode == NetMode::gateway) {
+                net::attach_gateway_client(plan_.workspace, plan_.config, pid, note);
+                log_.write("gateway client: eth0 on " + net::gateway_bridge_of(plan_.config));
+                return "";
+            }
+            link_ = net::attach_nat(plan_.workspace, plan_.config, pid);
+            log_.write("NAT: " + link_.host_veth + " -> eth0 " + link_.ip);
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+        // A router for --net=gateway clients gets its LAN cables before its init starts.
+        net::wire_gateway_segments(plan_.workspace, plan_.config.name, pid, note);
+        // init configures eth0 itself: a guest without a DHCP client works without this.
+        try {
+            dhcp_.open(link_.host_veth, net::container_mac(plan_.config.name),
+                       net::nat_lease(link_.ip, plan_.config.dns_servers));
+        } catch (const std::exception& e) {
+            log_.write(std::string("DHCP server not started: ") + e.what());
+        }
+        return "";
+    }
+
+    void release_network() {
+        if (!nat()) return;
+        dhcp_.close();
+        net::release_nat(plan_.workspace, plan_.config.name,
+                         [this](const std::string& m) { log_.write(m); });
+    }
+
     // Runs until init ends; returns its wait status.
     int supervise() {
         for (;;) {
-            struct pollfd fds[4];
+            struct pollfd fds[5];
             int n = 0;
             fds[n++] = {signals_.get(), POLLIN, 0};
             bool draining = !client_;
@@ -240,8 +302,15 @@ class Monitor {
             else
                 fds[n++] = {client_.get(), POLLIN, 0};
             int guard_fd = guard_.poll_fd();
-            int guard_at = guard_fd >= 0 ? n : -1;
-            if (guard_fd >= 0) fds[n++] = {guard_fd, POLLIN, 0};
+            int guard_at = -1, dhcp_at = -1;
+            if (guard_fd >= 0) {
+                guard_at = n;
+                fds[n++] = {guard_fd, POLLIN, 0};
+            }
+            if (dhcp_.fd() >= 0) {
+                dhcp_at = n;
+                fds[n++] = {dhcp_.fd(), POLLIN, 0};
+            }
             int timer_at = view_timer_ ? n : -1;
             if (view_timer_) fds[n++] = {view_timer_.get(), POLLIN, 0};
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
@@ -270,6 +339,7 @@ class Monitor {
             poll_failures_ = 0;
             if (guard_at >= 0 && fds[guard_at].revents) guard_.on_ready(fds[guard_at].revents);
             if (timer_at >= 0 && fds[timer_at].revents) refresh_views();
+            if (dhcp_at >= 0 && fds[dhcp_at].revents) dhcp_.on_readable();
             if (fds[1].revents) {
                 if (draining)
                     drain_console();
@@ -436,6 +506,7 @@ class Monitor {
         }
         if (!remove_limit_cgroups(plan_.config.name, sys::host_cgroups()))
             log_.write("could not remove a limit cgroup of " + plan_.config.name);
+        release_network();
         crash_point("mid-cleanup");
         if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
         // A command holding the container's lock (stop, restart, a failed start) owns the image
@@ -497,7 +568,9 @@ class Monitor {
     sys::unique_fd cgroup_dir_;  // cgroup v2: the container's cgroup, to clone init into
     RuntimeLog log_;
     ConsoleLog console_log_;
-    RemountGuard guard_;  // answers the guest's superblock remounts
+    RemountGuard guard_;    // answers the guest's superblock remounts
+    net::NatLink link_;     // --net=nat: this boot's host veth and address
+    net::DhcpServer dhcp_;  // --net=nat: answers the guest's DHCP client on link_.host_veth
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive
     ProcViews views_;

@@ -20,6 +20,7 @@
 #include "container/image.hpp"
 #include "container/inspect_detail.hpp"
 #include "container/lifecycle.hpp"
+#include "container/net_nat.hpp"
 #include "core/error.hpp"
 #include "core/format.hpp"
 #include "core/text.hpp"
@@ -94,6 +95,18 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
     }
 }
 
+// 5. --net=nat records of containers whose monitor was killed: their rules (and the shared
+// state when no NAT container is left) are removed as their monitor would have.
+void clean_nat_records(const Workspace& ws, const std::set<std::string>& running,
+                       ScanResult& result) {
+    for (const auto& name : net::nat_record_names(ws)) {
+        if (running.count(name) || lock_held(ws, name)) continue;
+        if (auto state = read_state(ws, name); state && monitor_is_running(*state)) continue;
+        if (net::release_nat(ws, name, [](const std::string&) {}))
+            result.cleaned.push_back("network " + name);
+    }
+}
+
 }  // namespace
 
 // --- scan ----------------------------------------------------------------------------------------
@@ -157,6 +170,7 @@ ScanResult scan_host(const Workspace& ws) {
     // 3. Leftover cgroups and 4. orphaned mount points.
     clean_cgroups(ws, running, result);
     clean_mount_base(ws, running, result);
+    clean_nat_records(ws, running, result);
     return result;
 }
 

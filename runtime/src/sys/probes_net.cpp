@@ -1,5 +1,5 @@
 // `check`'s network probes: IPv6, TUN, and veth/bridge creation inside a throwaway network
-// namespace (rtnetlink on a fixed buffer: no allocation in the child).
+// namespace (sys/netlink's fixed-buffer requests: no allocation in the child).
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -10,115 +10,47 @@
 #include <cstring>
 
 #include "sys/file.hpp"
+#include "sys/netlink.hpp"
 #include "sys/probe_support.hpp"
 
 namespace ds::sys::probing {
 namespace {
 
-// --- rtnetlink, on a fixed buffer (no allocation inside the child) ------------------------------
-
-struct NetlinkMessage {
-    alignas(nlmsghdr) unsigned char buf[512] = {};
-    bool overflow = false;
-    nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
-};
-
-void nl_start(NetlinkMessage& m, uint16_t type, uint16_t flags) {
-    m.hdr()->nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
-    m.hdr()->nlmsg_type = type;
-    m.hdr()->nlmsg_flags = NLM_F_REQUEST | flags;
-    m.hdr()->nlmsg_seq = 1;
-    // The ifinfomsg after the header stays zero: AF_UNSPEC, any index.
-}
-
-// Appends `len` bytes (zero padded to alignment) at the next aligned offset; nullptr when full.
-unsigned char* nl_reserve(NetlinkMessage& m, size_t len) {
-    size_t off = NLMSG_ALIGN(m.hdr()->nlmsg_len);
-    if (off + NLMSG_ALIGN(len) > sizeof m.buf) {
-        m.overflow = true;
-        return nullptr;
-    }
-    m.hdr()->nlmsg_len = off + NLMSG_ALIGN(len);
-    return m.buf + off;
-}
-
-void nl_append(NetlinkMessage& m, const void* data, size_t len) {
-    if (unsigned char* p = nl_reserve(m, len)) std::memcpy(p, data, len);
-}
-
-// An attribute; with data == nullptr it starts a nest closed by nl_end_nest().
-rtattr* nl_attr(NetlinkMessage& m, uint16_t type, const void* data, size_t len) {
-    auto* a = reinterpret_cast<rtattr*>(nl_reserve(m, RTA_SPACE(len)));
-    if (!a) return nullptr;
-    a->rta_type = type;
-    a->rta_len = RTA_LENGTH(len);
-    if (len) std::memcpy(RTA_DATA(a), data, len);
-    return a;
-}
-
-rtattr* nl_name(NetlinkMessage& m, const char* name) {
-    return nl_attr(m, IFLA_IFNAME, name, std::strlen(name) + 1);
-}
-
-void nl_end_nest(NetlinkMessage& m, rtattr* nest) {
-    if (nest) nest->rta_len = m.buf + m.hdr()->nlmsg_len - reinterpret_cast<unsigned char*>(nest);
-}
+// --- rtnetlink: sys/netlink's Message and Socket (fixed buffers, no allocation) --------------
 
 // RTM_NEWLINK of `kind` named `name`; for veth also the peer `peer`.
-void build_new_link(NetlinkMessage& m, const char* kind, const char* name, const char* peer) {
-    nl_start(m, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-    nl_name(m, name);
-    rtattr* linkinfo = nl_attr(m, IFLA_LINKINFO, nullptr, 0);
-    nl_attr(m, IFLA_INFO_KIND, kind, std::strlen(kind));
+netlink::Message new_link(const char* kind, const char* name, const char* peer) {
+    ifinfomsg ifi{};
+    netlink::Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
+    m.attr_string(IFLA_IFNAME, name);
+    rtattr* linkinfo = m.begin_nest(IFLA_LINKINFO);
+    m.attr(IFLA_INFO_KIND, kind, std::strlen(kind));
     if (peer) {
-        rtattr* data = nl_attr(m, IFLA_INFO_DATA, nullptr, 0);
-        rtattr* peer_info = nl_attr(m, VETH_INFO_PEER, nullptr, 0);
+        rtattr* data = m.begin_nest(IFLA_INFO_DATA);
+        rtattr* peer_info = m.begin_nest(VETH_INFO_PEER);
         ifinfomsg peer_msg{};
-        nl_append(m, &peer_msg, sizeof peer_msg);
-        nl_name(m, peer);
-        nl_end_nest(m, peer_info);
-        nl_end_nest(m, data);
+        m.append(&peer_msg, sizeof peer_msg);
+        m.attr_string(IFLA_IFNAME, peer);
+        m.end_nest(peer_info);
+        m.end_nest(data);
     }
-    nl_end_nest(m, linkinfo);
+    m.end_nest(linkinfo);
+    return m;
 }
 
-void build_get_link(NetlinkMessage& m, const char* name) {
-    nl_start(m, RTM_GETLINK, 0);
-    nl_name(m, name);
-}
-
-// Sends `m` and reads the first reply. Returns 0 when the kernel acknowledged or answered with
-// data, the errno it answered with otherwise; `reply_type` gets the reply's message type. The
-// kernel handles the request inside send(), so the reply is already queued when recv() runs.
-int nl_transact(int sock, NetlinkMessage& m, uint16_t* reply_type = nullptr) {
-    if (m.overflow) return EOVERFLOW;
-    if (::send(sock, m.buf, m.hdr()->nlmsg_len, 0) < 0) return errno;
-    alignas(nlmsghdr) unsigned char reply[8192];
-    ssize_t n = ::recv(sock, reply, sizeof reply, 0);  // a longer RTM_NEWLINK is cut: fine
-    if (n < 0) return errno;
-    if (static_cast<size_t>(n) < NLMSG_LENGTH(sizeof(nlmsgerr))) return EPROTO;
-    auto* h = reinterpret_cast<nlmsghdr*>(reply);
-    if (reply_type) *reply_type = h->nlmsg_type;
-    if (h->nlmsg_type != NLMSG_ERROR) return 0;
-    return -static_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-}
-
-ChildFailure open_rtnetlink_in_new_netns(unique_fd& sock) {
+ChildFailure open_rtnetlink_in_new_netns(netlink::Socket& sock) {
     if (::unshare(CLONE_NEWNET) != 0) return child_fail("unshare(CLONE_NEWNET)");
-    sock.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-    if (!sock) return child_fail("socket(NETLINK_ROUTE)");
-    timeval timeout{2, 0};  // the kernel always answers; this only bounds a broken one
-    ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sock = netlink::Socket::open_current();
+    if (!sock.valid()) return child_fail("socket(NETLINK_ROUTE)");
     return child_ok();
 }
 
 // The kernel answers RTM_GETLINK for `name` with the device.
-ChildFailure expect_link(int sock, const char* name) {
-    NetlinkMessage lookup;
-    build_get_link(lookup, name);
-    uint16_t reply_type = 0;
-    if (int err = nl_transact(sock, lookup, &reply_type)) return child_fail("RTM_GETLINK", err);
-    if (reply_type != RTM_NEWLINK) return child_fail("RTM_GETLINK: unexpected reply", EPROTO);
+ChildFailure expect_link(netlink::Socket& sock, const char* name) {
+    ifinfomsg ifi{};
+    netlink::Message lookup(RTM_GETLINK, 0, &ifi, sizeof ifi);
+    lookup.attr_string(IFLA_IFNAME, name);
+    if (int err = sock.transact(lookup)) return child_fail("RTM_GETLINK", err);
     return child_ok();
 }
 
@@ -129,13 +61,12 @@ ChildFailure expect_link(int sock, const char* name) {
 // asynchronously; they never existed outside it.
 ChildFailure link_create_in_child(const char* kind, const char* name, const char* peer,
                                   const char* create_step) {
-    unique_fd sock;
+    netlink::Socket sock;
     if (auto f = open_rtnetlink_in_new_netns(sock); f.what) return f;
-    NetlinkMessage create;
-    build_new_link(create, kind, name, peer);
-    if (int err = nl_transact(sock.get(), create)) return child_fail(create_step, err);
-    if (auto f = expect_link(sock.get(), name); f.what) return f;
-    return peer ? expect_link(sock.get(), peer) : child_ok();
+    netlink::Message create = new_link(kind, name, peer);
+    if (int err = sock.transact(create)) return child_fail(create_step, err);
+    if (auto f = expect_link(sock, name); f.what) return f;
+    return peer ? expect_link(sock, peer) : child_ok();
 }
 
 }  // namespace

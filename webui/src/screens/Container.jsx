@@ -57,8 +57,8 @@ const SWITCHES = [
 const NET_MODES = [
   ['host', 'host (the host\'s network)', true],
   ['none', 'none (own namespace, only lo)', true],
-  ['nat', 'nat (not in this build)', false],
-  ['gateway', 'gateway (not in this build)', false],
+  ['nat', 'nat (eth0 behind the host)', true],
+  ['gateway', 'gateway (wired to a router container)', true],
 ];
 
 export function parseBind(s) {

@@ -1,0 +1,142 @@
+#include "container/net_record.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <sstream>
+
+#include "container/net_firewall.hpp"
+#include "core/error.hpp"
+#include "core/validate.hpp"
+#include "sys/file.hpp"
+#include "sys/platform.hpp"
+#include "sys/process.hpp"
+#include "sys/syscall_error.hpp"
+
+namespace ds::container::net {
+
+namespace nl = sys::netlink;
+
+using namespace std::chrono_literals;
+
+std::string net_state_dir() {
+    return sys::is_android() ? "/dev/droidspaces-net" : "/run/droidspaces-net";
+}
+std::string shared_record_path() {
+    return net_state_dir() + "/shared";
+}
+std::string container_record_path(const Workspace& ws, const std::string& name, const char* ext) {
+    return ws.root + "/Net/" + sanitize_name(name) + ext;
+}
+
+sys::FileLock lock_host_net() {
+    sys::make_dirs(net_state_dir(), 0700);
+    return sys::FileLock(net_state_dir() + "/lock", 30s, "the host's NAT network state");
+}
+
+Record::Record(const std::string& path) : path_(path) {
+    auto slash = path.rfind('/');
+    sys::make_dirs(path.substr(0, slash), 0700);
+    fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd_) sys::fail_errno("open " + path);
+}
+
+void Record::add(const std::string& line) {
+    std::string text = line + "\n";
+    if (!sys::write_all(fd_.get(), text.data(), text.size())) sys::fail_errno("write " + path_);
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+    std::vector<std::string> lines;
+    auto text = sys::try_read_file(path);
+    if (!text) return lines;
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) lines.push_back(line);
+    return lines;
+}
+
+std::pair<in_addr, uint8_t> parse_prefix(const std::string& text) {
+    auto slash = text.find('/');
+    auto ip = nl::parse_ipv4(text.substr(0, slash));
+    if (!ip) fail_runtime("bad address '" + text + "' in a network record");
+    int len = slash == std::string::npos ? 32 : std::stoi(text.substr(slash + 1));
+    return {*ip, static_cast<uint8_t>(len)};
+}
+
+in_addr ipv4(const std::string& text) {
+    auto ip = nl::parse_ipv4(text);
+    if (!ip) fail_runtime("bad IPv4 address '" + text + "'");
+    return *ip;
+}
+
+std::string rule_line(const nl::Rule& rule) {
+    auto side = [](const std::optional<std::pair<in_addr, uint8_t>>& p) {
+        return p ? nl::format_ipv4(p->first) + "/" + std::to_string(p->second) : "-";
+    };
+    return "rule " + std::to_string(rule.priority) + " " + side(rule.from) + " " + side(rule.to) +
+           " " + std::to_string(rule.table);
+}
+
+namespace {
+nl::Rule parse_rule_line(std::istringstream& in) {
+    nl::Rule rule;
+    std::string from, to;
+    in >> rule.priority >> from >> to >> rule.table;
+    if (from != "-") rule.from = parse_prefix(from);
+    if (to != "-") rule.to = parse_prefix(to);
+    return rule;
+}
+}  // namespace
+
+void write_sysctl(const std::string& path, const std::string& value) {
+    sys::write_control_file_if_present(path, value);
+}
+
+void undo(nl::Socket& sock, const std::string& iptables, const std::vector<std::string>& lines,
+          const Warn& warn) {
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+        std::istringstream in(*it);
+        std::string kind;
+        in >> kind;
+        try {
+            if (kind == "ipt") {
+                std::string rest;
+                std::getline(in, rest);
+                FirewallRule rule;
+                if (parse_rule(rest.substr(rest.find_first_not_of(' ')), rule) && !iptables.empty())
+                    delete_rule(iptables, rule);
+            } else if (kind == "link" || kind == "bridge") {
+                std::string name;
+                in >> name;
+                // Only our own kinds of names: a record is a file on disk, not a command.
+                if (name.rfind("ds-", 0) == 0) nl::delete_link(sock, name);
+            } else if (kind == "rule") {
+                nl::delete_rule(sock, parse_rule_line(in));
+            } else if (kind == "route") {
+                uint32_t table = 0;
+                std::string dst;
+                in >> table >> dst;
+                auto [addr, len] = parse_prefix(dst);
+                if (table != RT_TABLE_MAIN && table != RT_TABLE_LOCAL)
+                    nl::delete_route(sock, addr, len, table);
+            } else if (kind == "ip_forward") {
+                std::string value;
+                in >> value;
+                if (value == "0") write_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
+            } else if (kind == "nft_existing") {
+                std::set<std::string> existed;
+                for (std::string t; in >> t;)
+                    existed.insert(t);
+                for (const char* table : {"nat", "filter", "mangle"})
+                    if (!existed.count(table)) delete_nft_table_if_empty(table);
+            }
+        } catch (const std::exception& e) {
+            warn(std::string("network cleanup: ") + e.what());
+        }
+    }
+}
+
+}  // namespace ds::container::net
