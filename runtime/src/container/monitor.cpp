@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -94,13 +95,24 @@ void release_startup_pages() {
             if (end == std::string::npos) end = smaps->size();
             std::string_view line(smaps->data() + pos, end - pos);
             pos = end + 1;
-            unsigned long a = 0, b = 0, anonymous = 0;
-            char perms[5] = {};
-            std::string copy(line);
-            if (std::sscanf(copy.c_str(), "%lx-%lx %4s", &a, &b, perms) == 3) {
-                current = {a, b};
-                candidate = perms[1] == '-' && perms[3] == 'p' && line.find(" /") != line.npos;
-            } else if (candidate && std::sscanf(copy.c_str(), "Anonymous: %lu", &anonymous) == 1) {
+            // A mapping's first line: "FROM-TO PERMS ..." (hex addresses).
+            unsigned long a = 0, b = 0;
+            const char* line_end = line.data() + line.size();
+            auto [dash, ec1] = std::from_chars(line.data(), line_end, a, 16);
+            if (ec1 == std::errc() && dash < line_end && *dash == '-') {
+                auto [space, ec2] = std::from_chars(dash + 1, line_end, b, 16);
+                if (ec2 == std::errc() && line_end - space >= 5 && *space == ' ') {
+                    current = {a, b};
+                    candidate = space[2] == '-' && space[4] == 'p' && line.find(" /") != line.npos;
+                    continue;
+                }
+            }
+            constexpr std::string_view kAnonymous = "Anonymous:";
+            if (candidate && line.substr(0, kAnonymous.size()) == kAnonymous) {
+                auto digits = line.substr(kAnonymous.size());
+                digits.remove_prefix(std::min(digits.find_first_not_of(' '), digits.size()));
+                unsigned long anonymous = 1;
+                std::from_chars(digits.data(), digits.data() + digits.size(), anonymous);
                 if (anonymous == 0) ranges[count++] = current;
                 candidate = false;
             }

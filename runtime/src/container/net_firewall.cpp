@@ -5,9 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "sys/path_lookup.hpp"
 #include "sys/spawn.hpp"
 #include "sys/syscall_error.hpp"
@@ -93,12 +92,13 @@ std::string format_rule(const FirewallRule& rule) {
 }
 
 bool parse_rule(const std::string& line, FirewallRule& rule) {
-    std::istringstream in(line);
+    auto words = text_words(line);
+    if (words.size() < 2) return false;
     FirewallRule parsed;
-    if (!(in >> parsed.table >> parsed.chain)) return false;
+    parsed.table = words[0];
+    parsed.chain = words[1];
     if (parsed.table != "nat" && parsed.table != "filter" && parsed.table != "mangle") return false;
-    for (std::string token; in >> token;)
-        parsed.spec.push_back(token);
+    parsed.spec.assign(words.begin() + 2, words.end());
     if (parsed.spec.empty()) return false;
     rule = std::move(parsed);
     return true;
@@ -155,8 +155,7 @@ std::vector<std::string> existing_nft_tables() {
         // One listing for the three (each nft run costs milliseconds of the start).
         auto listing = run_tool({nft, "list", "tables", "ip"});
         if (listing.exit_code != 0) return tables;
-        std::istringstream lines(listing.output);
-        for (std::string line; std::getline(lines, line);)
+        for (const auto& line : text_lines(listing.output))
             for (const char* table : {"nat", "filter", "mangle"})
                 if (line == std::string("table ip ") + table) tables.push_back(table);
     } catch (const Error&) {
@@ -173,14 +172,12 @@ void delete_nft_table_if_empty(const std::string& table) {
         // with any rule or any chain of its own is someone's and stays.
         auto listing = run_tool({iptables, "-w", "-t", table, "-S"});
         if (listing.exit_code != 0) return;
-        std::istringstream lines(listing.output);
-        for (std::string line; std::getline(lines, line);)
+        for (const auto& line : text_lines(listing.output))
             if (!line.empty() && line.rfind("-P ", 0) != 0) return;
         auto show = run_tool({nft, "list", "table", "ip", table});
         if (show.exit_code != 0) return;
         // Chains iptables-nft did not make (a user's nft base chain in "ip nat") keep it too.
-        std::istringstream shown(show.output);
-        for (std::string line; std::getline(shown, line);) {
+        for (const auto& line : text_lines(show.output)) {
             auto pos = line.find("chain ");
             if (pos == std::string::npos) continue;
             std::string name = line.substr(pos + 6);

@@ -7,7 +7,6 @@
 
 #include <cstdio>
 #include <set>
-#include <sstream>
 
 #include "container/net_record.hpp"
 #include "container/state.hpp"

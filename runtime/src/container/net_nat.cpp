@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 #include <vector>
 
 #include "container/net_firewall.hpp"
@@ -172,11 +172,22 @@ std::string hashed_nat_ip(std::string_view name) {
     return "172.28." + std::to_string(((h >> 8) % 254) + 1) + "." + std::to_string((h % 254) + 1);
 }
 
+namespace {
+// "172.28.X.Y" -> X, Y.
+bool nat_octets(std::string_view ip, unsigned& x, unsigned& y) {
+    constexpr std::string_view kPrefix = "172.28.";
+    if (ip.substr(0, kPrefix.size()) != kPrefix) return false;
+    const char* end = ip.data() + ip.size();
+    auto [dot, ec1] = std::from_chars(ip.data() + kPrefix.size(), end, x);
+    if (ec1 != std::errc() || dot == end || *dot != '.') return false;
+    auto [last, ec2] = std::from_chars(dot + 1, end, y);
+    return ec2 == std::errc() && last == end;
+}
+}  // namespace
+
 std::string next_nat_ip(const std::string& ip) {
     unsigned x = 1, y = 1;
-    if (std::sscanf(ip.c_str(), "172.28.%u.%u", &x, &y) != 2 || x < 1 || x > 254 || y < 1 ||
-        y > 254)
-        return "172.28.1.1";
+    if (!nat_octets(ip, x, y) || x < 1 || x > 254 || y < 1 || y > 254) return "172.28.1.1";
     if (++y > 254) {
         y = 1;
         if (++x > 254) x = 1;
@@ -215,7 +226,7 @@ std::string host_veth_name(pid_t init_pid) {
 
 uint32_t uplink_table(const std::string& ip) {
     unsigned x = 0, y = 0;
-    std::sscanf(ip.c_str(), "172.28.%u.%u", &x, &y);
+    if (!nat_octets(ip, x, y)) x = y = 0;
     return 0x64730000u | (x << 8) | y;  // "ds" in the high half: clear of Android's tables
 }
 

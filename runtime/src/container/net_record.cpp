@@ -5,10 +5,10 @@
 
 #include <chrono>
 #include <set>
-#include <sstream>
 
 #include "container/net_firewall.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "core/validate.hpp"
 #include "sys/file.hpp"
 #include "sys/platform.hpp"
@@ -52,9 +52,8 @@ std::vector<std::string> read_lines(const std::string& path) {
     std::vector<std::string> lines;
     auto text = sys::try_read_file(path);
     if (!text) return lines;
-    std::istringstream in(*text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) lines.push_back(line);
+    for (auto& line : text_lines(*text))
+        if (!line.empty()) lines.push_back(std::move(line));
     return lines;
 }
 
@@ -81,12 +80,14 @@ std::string rule_line(const nl::Rule& rule) {
 }
 
 namespace {
-nl::Rule parse_rule_line(std::istringstream& in) {
+// "rule PRIORITY FROM TO TABLE" (rule_line's words).
+nl::Rule parse_rule_line(const std::vector<std::string>& w) {
+    if (w.size() != 5) fail_runtime("bad rule line in a network record");
     nl::Rule rule;
-    std::string from, to;
-    in >> rule.priority >> from >> to >> rule.table;
-    if (from != "-") rule.from = parse_prefix(from);
-    if (to != "-") rule.to = parse_prefix(to);
+    rule.priority = static_cast<uint32_t>(std::stoul(w[1]));
+    if (w[2] != "-") rule.from = parse_prefix(w[2]);
+    if (w[3] != "-") rule.to = parse_prefix(w[3]);
+    rule.table = static_cast<uint32_t>(std::stoul(w[4]));
     return rule;
 }
 }  // namespace
@@ -98,38 +99,30 @@ void write_sysctl(const std::string& path, const std::string& value) {
 void undo(nl::Socket& sock, const std::string& iptables, const std::vector<std::string>& lines,
           const Warn& warn) {
     for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-        std::istringstream in(*it);
-        std::string kind;
-        in >> kind;
+        const auto w = text_words(*it);
+        const std::string kind = w.empty() ? "" : w[0];
+        auto word = [&w](size_t i) { return i < w.size() ? w[i] : std::string(); };
         try {
             if (kind == "ipt") {
-                std::string rest;
-                std::getline(in, rest);
                 FirewallRule rule;
-                if (parse_rule(rest.substr(rest.find_first_not_of(' ')), rule) && !iptables.empty())
+                if (parse_rule(std::string(std::string_view(*it).substr(3)), rule) &&
+                    !iptables.empty())
                     delete_rule(iptables, rule);
             } else if (kind == "link" || kind == "bridge") {
-                std::string name;
-                in >> name;
+                std::string name = word(1);
                 // Only our own kinds of names: a record is a file on disk, not a command.
                 if (name.rfind("ds-", 0) == 0) nl::delete_link(sock, name);
             } else if (kind == "rule") {
-                nl::delete_rule(sock, parse_rule_line(in));
+                nl::delete_rule(sock, parse_rule_line(w));
             } else if (kind == "route") {
-                uint32_t table = 0;
-                std::string dst;
-                in >> table >> dst;
-                auto [addr, len] = parse_prefix(dst);
+                auto table = static_cast<uint32_t>(std::stoul(word(1)));
+                auto [addr, len] = parse_prefix(word(2));
                 if (table != RT_TABLE_MAIN && table != RT_TABLE_LOCAL)
                     nl::delete_route(sock, addr, len, table);
             } else if (kind == "ip_forward") {
-                std::string value;
-                in >> value;
-                if (value == "0") write_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
+                if (word(1) == "0") write_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
             } else if (kind == "nft_existing") {
-                std::set<std::string> existed;
-                for (std::string t; in >> t;)
-                    existed.insert(t);
+                std::set<std::string> existed(w.begin() + 1, w.end());
                 for (const char* table : {"nat", "filter", "mangle"})
                     if (!existed.count(table)) delete_nft_table_if_empty(table);
             }

@@ -30,17 +30,6 @@ constexpr unsigned kLoadavgEveryTicks = 5;  // the kernel samples its load every
 constexpr size_t kMaxTasksCounted = 8192;   // a fork bomb must not stall the monitor
 constexpr int kMaxCgroupDepth = 16;
 
-std::vector<std::string_view> lines_of(std::string_view text) {
-    std::vector<std::string_view> lines;
-    while (!text.empty()) {
-        auto nl = text.find('\n');
-        lines.push_back(text.substr(0, nl));
-        if (nl == std::string_view::npos) break;
-        text.remove_prefix(nl + 1);
-    }
-    return lines;
-}
-
 uint64_t to_u64(std::string_view s) {
     uint64_t v = 0;
     for (char c : s) {
@@ -52,7 +41,7 @@ uint64_t to_u64(std::string_view s) {
 
 // "MemTotal:       16384 kB" -> 16384 (kB); nullopt-like 0 when the key is absent.
 uint64_t meminfo_kb(std::string_view host, std::string_view key) {
-    for (auto line : lines_of(host)) {
+    for (auto line : text_lines(host)) {
         if (line.size() > key.size() && line.substr(0, key.size()) == key &&
             line[key.size()] == ':')
             return to_u64(trim(line.substr(key.size() + 1)));
@@ -107,7 +96,7 @@ void count_tasks(int dir, int depth, unsigned& running, unsigned& tasks) {
     if (depth > kMaxCgroupDepth) return;
     std::string threads = read_at(dir, "cgroup.threads");
     if (threads.empty()) threads = read_at(dir, "tasks");  // v1
-    for (auto line : lines_of(threads)) {
+    for (auto line : text_lines(threads)) {
         if (line.empty() || tasks >= kMaxTasksCounted) continue;
         ++tasks;
         auto stat = sys::try_read_file("/proc/" + std::string(line) + "/stat");
@@ -179,7 +168,7 @@ MemoryUsage parse_memory_usage(std::string_view current, std::string_view stat) 
     usage.known = true;
     usage.current = to_u64(trim(current));
     auto value_of = [&](std::string_view key) -> std::optional<uint64_t> {
-        for (auto line : lines_of(stat))
+        for (auto line : text_lines(stat))
             if (line.size() > key.size() && line.substr(0, key.size()) == key &&
                 line[key.size()] == ' ')
                 return to_u64(line.substr(key.size() + 1));
@@ -224,7 +213,7 @@ std::string render_meminfo(std::string_view host, uint64_t limit, const MemoryUs
         {"Shmem", std::min(total, usage.shmem / 1024)},
     };
     std::string out;
-    for (auto line : lines_of(host)) {
+    for (auto line : text_lines(host)) {
         if (line.empty()) continue;
         auto colon = line.find(':');
         auto key = line.substr(0, colon);
@@ -256,7 +245,7 @@ std::string render_cpuinfo(std::string_view host, unsigned cpus) {
         out += block + "\n";
         block.clear();
     };
-    for (auto line : lines_of(host)) {
+    for (auto line : text_lines(host)) {
         if (trim(line).empty())
             flush();
         else
@@ -271,7 +260,7 @@ std::string render_stat(std::string_view host, unsigned cpus) {
     std::string out, per_cpu;
     std::vector<uint64_t> sum;
     unsigned kept = 0;
-    for (auto line : lines_of(host)) {
+    for (auto line : text_lines(host)) {
         if (line.rfind("cpu", 0) != 0) continue;
         auto sp = line.find(' ');
         auto label = line.substr(0, sp);
@@ -290,7 +279,7 @@ std::string render_stat(std::string_view host, unsigned cpus) {
     for (auto v : sum)
         out += " " + std::to_string(v);
     out += "\n" + per_cpu;
-    for (auto line : lines_of(host))
+    for (auto line : text_lines(host))
         if (!line.empty() && line.rfind("cpu", 0) != 0) out += std::string(line) + "\n";
     return out;
 }

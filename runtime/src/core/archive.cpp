@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace ds::archive {
 namespace {
@@ -49,14 +50,6 @@ std::string join_path(const std::vector<std::string>& parts) {
     for (const auto& p : parts)
         out += (out.empty() ? "" : "/") + p;
     return out;
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-        text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-        text.remove_suffix(1);
-    return text;
 }
 
 }  // namespace
@@ -579,11 +572,9 @@ uint64_t parse_image_size(std::string_view value) {
     std::string unit;
     for (char c : text.substr(unit_at))
         unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    double n = 0;
-    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
-    if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() ||
-        !std::isfinite(n))
-        bad();
+    auto parsed = parse_plain_decimal(number);
+    if (!parsed) bad();
+    double n = *parsed;
     double multiplier = 0;
     static const std::pair<const char*, double> kUnits[] = {
         {"", 1},

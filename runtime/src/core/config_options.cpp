@@ -139,10 +139,8 @@ const ConfigOption* find_config_option(std::string_view name) {
 }
 
 double parse_cpus(std::string_view value) {
-    double n = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() ||
-        !std::isfinite(n) || n < 0.01 || n > 4096)
+    double n = parse_plain_decimal(value).value_or(0);
+    if (n < 0.01 || n > 4096)
         fail_invalid("invalid value " + quote_value(value) +
                      " for --cpus: expected a number of cores from 0.01 to 4096");
     return n;

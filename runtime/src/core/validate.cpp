@@ -207,11 +207,8 @@ uint64_t parse_memory_size(std::string_view value) {
         number = value.substr(0, value.size() - 1);
     else
         multiplier = 1;
-    double n = 0;
-    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
-    if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() ||
-        !std::isfinite(n) || n <= 0)
-        bad();
+    double n = parse_plain_decimal(number).value_or(0);
+    if (n <= 0) bad();
     double bytes = n * multiplier;
     if (bytes < 4.0 * 1024 * 1024 || bytes > 1e18) bad();
     return static_cast<uint64_t>(bytes);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -87,7 +88,11 @@ NodeOpen open_node(int n, int flags) {
 dev_t loop_devno(int n) {
     if (auto text = try_read_file(sys_loop(n) + "/dev")) {
         unsigned major = 0, minor = 0;
-        if (std::sscanf(text->c_str(), "%u:%u", &major, &minor) == 2) return makedev(major, minor);
+        const char* end = text->data() + text->size();
+        auto [colon, ec1] = std::from_chars(text->data(), end, major);
+        if (ec1 == std::errc() && colon < end && *colon == ':' &&
+            std::from_chars(colon + 1, end, minor).ec == std::errc())
+            return makedev(major, minor);
     }
     return makedev(kLoopMajor, static_cast<unsigned>(n));
 }
