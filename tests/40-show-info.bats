@@ -372,7 +372,7 @@ ca, pa, cb, stopped = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 by = {r["name"]: r for r in rows}
 assert set(by) == {ca, cb, stopped}, by.keys()
 keys = {"name", "state", "init", "uptime_seconds", "net", "rootfs", "pid", "monitor_pid", "boots",
-        "config_error", "usage"}
+        "config_error", "config_warnings", "usage"}
 for row in rows:
     assert set(row) == keys, row
 for name in (ca, cb):
@@ -385,6 +385,7 @@ assert by[ca]["pid"] == pa, by[ca]
 s = by[stopped]
 assert s["state"] == "STOPPED" and s["pid"] is None and s["usage"] is None, s
 assert s["rootfs"] == "/nonexistent" and s["net"] == "none" and s["config_error"] is None, s
+assert s["config_warnings"] == [], s
 EOF
 	# Plain `show` still lists the running ones only.
 	run -0 ds --name="$stopped" --rootfs=/nonexistent config create
