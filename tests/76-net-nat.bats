@@ -27,12 +27,7 @@ setup_file() {
 teardown_file() {
     load helpers
     load helpers/net
-    stop_suite_containers
-    local status=0
-    net_state_clean >&2 || status=1
-    net_teardown_file
-    suite_teardown || status=1
-    return "$status"
+    net_suite_teardown
 }
 
 setup() {

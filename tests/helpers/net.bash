@@ -77,6 +77,17 @@ net_teardown_file() {
     return 0
 }
 
+# A network suite's teardown_file: its containers stopped, the host's network state compared with
+# the one before the suite, the test network and the workspace removed (each even if one fails).
+net_suite_teardown() {
+    stop_suite_containers
+    local status=0
+    net_state_clean >&2 || status=1
+    net_teardown_file
+    suite_teardown || status=1
+    return "$status"
+}
+
 # Succeeds when the host's network state is as it was before the suite; prints the difference.
 # The monitors' cleanup ends a moment after `stop` returns: polled briefly.
 net_state_clean() {

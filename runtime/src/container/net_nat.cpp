@@ -49,6 +49,13 @@ void release_container_locked(nl::Socket& sock, const std::string& iptables,
     ::unlink(path.c_str());
 }
 
+// A policy rule, written to the record before it exists: a crash in between leaves a line whose
+// delete finds nothing, never a rule nobody removes.
+void add_recorded_rule(nl::Socket& sock, Record& record, const nl::Rule& rule) {
+    record.add(rule_line(rule));
+    nl::add_rule(sock, rule);
+}
+
 // Android routes by per-network tables (netd: table = ifindex + 1000) and sends unmarked traffic
 // through rules the containers' packets do not match: upstream's rules below netd's VPN range.
 // 6095: replies to hotspot/USB-tether clients (netd's local_network, table 97); 6100: the rest
@@ -59,8 +66,7 @@ void android_policy_routing(nl::Socket& sock, Record& record, const Warn& warn) 
     local.priority = kRuleLocalNetwork;
     local.from = parse_prefix(kSubnet);
     local.table = kAndroidLocalNetworkTable;
-    record.add(rule_line(local));
-    nl::add_rule(sock, local);
+    add_recorded_rule(sock, record, local);
     int default_oif = 0;
     for (const auto& route : nl::list_routes(sock))
         if (route.dst_len == 0 && route.oif) default_oif = route.oif;
@@ -74,8 +80,7 @@ void android_policy_routing(nl::Socket& sock, Record& record, const Warn& warn) 
     out.priority = kRuleUplink;
     out.from = parse_prefix(kSubnet);
     out.table = static_cast<uint32_t>(nl::link_index(sock, uplink)) + 1000;
-    record.add(rule_line(out));
-    nl::add_rule(sock, out);
+    add_recorded_rule(sock, record, out);
 }
 
 // The bridge and what every NAT container shares; set up by the first, kept while any runs.
@@ -120,8 +125,7 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
     to_subnet.priority = kRuleToSubnet;
     to_subnet.to = parse_prefix(kSubnet);
     to_subnet.table = RT_TABLE_MAIN;
-    record.add(rule_line(to_subnet));
-    nl::add_rule(sock, to_subnet);
+    add_recorded_rule(sock, record, to_subnet);
     if (sys::is_android()) android_policy_routing(sock, record, warn);
     return bridge;
 }
@@ -144,8 +148,7 @@ void pin_uplink(nl::Socket& sock, Record& record, const Config& config, const st
     rule.priority = kRulePinnedUplink;
     rule.from = std::make_pair(ipv4(ip), uint8_t{32});
     rule.table = table;
-    record.add(rule_line(rule));
-    nl::add_rule(sock, rule);
+    add_recorded_rule(sock, record, rule);
 }
 
 std::string require_iptables() {
