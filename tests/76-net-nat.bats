@@ -15,12 +15,7 @@ setup_file() {
     load helpers
     export NET_TAG=$$
     load helpers/net
-    suite_setup
-    net_setup_file
-    local i
-    for i in a b c d e f; do
-        fixture_copy busybox "$SUITE_TMP/$i" >/dev/null
-    done
+    net_suite_setup a b c d e f
     export NAME="nat-$$"
 }
 

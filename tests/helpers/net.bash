@@ -77,6 +77,17 @@ net_teardown_file() {
     return 0
 }
 
+# A network suite's setup_file after NET_TAG is set: workspace, test network, and one busybox
+# rootfs copy under $SUITE_TMP/<name>/rootfs for each name given.
+net_suite_setup() {
+    suite_setup
+    net_setup_file
+    local name
+    for name in "$@"; do
+        fixture_copy busybox "$SUITE_TMP/$name" >/dev/null
+    done
+}
+
 # A network suite's teardown_file: its containers stopped, the host's network state compared with
 # the one before the suite, the test network and the workspace removed (each even if one fails).
 net_suite_teardown() {
