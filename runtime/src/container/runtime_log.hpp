@@ -1,11 +1,16 @@
 // Timestamped lines in Logs/<name>/log, as upstream writes them: "[<UTC time>] [<who>] text".
 #pragma once
 
+#include <time.h>
+
 #include <string>
 
 #include "sys/fd.hpp"
 
 namespace ds::container {
+
+// "YYYY-MM-DD hh:mm:ss.mmmZ" in UTC, without the C library's time zone code (size).
+std::string utc_timestamp(time_t seconds, long nanoseconds);
 
 class RuntimeLog {
   public:
