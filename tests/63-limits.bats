@@ -37,30 +37,6 @@ process_ticks() {
     awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
-v2_root() {
-    findmnt -rn -t cgroup2 -o TARGET | grep -E '^/sys/fs/cgroup(/unified)?$' | head -1
-}
-
-# The mount of the v1 hierarchy holding controller $1.
-v1_root() {
-    findmnt -rn -t cgroup -o TARGET,FS-OPTIONS |
-        awk -v c="$1" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) { print $1; exit } }'
-}
-
-# Host directory of container $2's cgroup for controller $1: the v2 cgroup when the controller
-# is enabled there, else droidspaces/$2 in the controller's v1 hierarchy.
-limit_dir() {
-    local v2 v1
-    v2=$(v2_root)
-    if [ -n "$v2" ] && grep -qw "$1" "$v2/cgroup.controllers"; then
-        echo "$v2/droidspaces/$2"
-        return
-    fi
-    v1=$(v1_root "$1")
-    [ -n "$v1" ] || return 1
-    echo "$v1/droidspaces/$2"
-}
-
 # Every droidspaces cgroup directory of container $1, in any hierarchy.
 cgroups_of() {
     find /sys/fs/cgroup -maxdepth 4 -type d -path "*/droidspaces/$1" 2>/dev/null

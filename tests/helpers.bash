@@ -322,6 +322,31 @@ assert_private_namespaces() {
     done
 }
 
+# The host's cgroup v2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host).
+v2_root() {
+    findmnt -rn -t cgroup2 -o TARGET | grep -E '^/sys/fs/cgroup(/unified)?$' | head -1
+}
+
+# The mount of the v1 hierarchy holding controller $1.
+v1_root() {
+    findmnt -rn -t cgroup -o TARGET,FS-OPTIONS |
+        awk -v c="$1" '{ n = split($2, o, ","); for (i = 1; i <= n; i++) if (o[i] == c) { print $1; exit } }'
+}
+
+# Host directory of container $2's cgroup for controller $1: the v2 cgroup when the controller
+# is enabled there, else droidspaces/$2 in the controller's v1 hierarchy.
+limit_dir() {
+    local v2 v1
+    v2=$(v2_root)
+    if [ -n "$v2" ] && grep -qw "$1" "$v2/cgroup.controllers"; then
+        echo "$v2/droidspaces/$2"
+        return
+    fi
+    v1=$(v1_root "$1")
+    [ -n "$v1" ] || return 1
+    echo "$v1/droidspaces/$2"
+}
+
 # The busybox fixture's rcS touches /run/booted when its boot is complete.
 booted() {
     local pid
