@@ -568,12 +568,14 @@ class Boot {
     const BootPlan& plan_;
     std::string root_;
     bool in_cgroup_;
-    int guard_fd_;                  // the socket that takes the remount guard's listener
-    int views_fd_;                  // the socket that takes the /proc view files
-    int net_fd_;                    // nat/gateway: "1" from the monitor once eth0 is here
-    RuntimeLog log_;                // Logs/<name>/log, opened on the host side, for warnings
-    sys::unique_fd root_fd_;        // the rootfs's self-bind, for every path resolved inside it
-    bool dev_is_devtmpfs_ = false;  // -H: /dev is the kernel's devtmpfs (the host's nodes)
+    int guard_fd_;            // the socket that takes the remount guard's listener
+    int views_fd_;            // the socket that takes the /proc view files
+    int net_fd_;              // nat/gateway: "1" from the monitor once eth0 is here
+    RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
+    sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
+
+    // -H: /dev is the kernel's devtmpfs (the host's own nodes).
+    bool dev_is_devtmpfs_ = false;
 };
 
 struct Step {
