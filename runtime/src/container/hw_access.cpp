@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <tuple>
 
 #include "core/text.hpp"
 #include "core/validate.hpp"
@@ -51,10 +50,12 @@ constexpr std::string_view kGpuPrefixes = "nvidia video mali kgsl nvhost-";
 constexpr std::string_view kGpuNames =
     "binder vndbinder hwbinder ion ashmem genlock kfd pvrsrvkm pvr_sync nvmap dxg sw_sync";
 
-bool has_word(std::string_view words, std::string_view word) {
-    for (const auto& w : text_words(words))
-        if (w == word) return true;
-    return false;
+// The next space-separated word of `words`, consumed; "" at the end.
+std::string_view next_word(std::string_view& words) {
+    size_t space = words.find(' ');
+    std::string_view word = words.substr(0, space);
+    words.remove_prefix(space == std::string_view::npos ? words.size() : space + 1);
+    return word;
 }
 
 bool digit_at(std::string_view s, size_t i) {
@@ -79,23 +80,28 @@ std::string join_commas(const std::vector<std::string>& parts) {
     return out;
 }
 
-// Calls f(name, stat) for each entry of directory `dir_fd` (not followed: lstat semantics).
-template <typename F>
-void for_each_entry(int dir_fd, F f) {
+struct Entry {
+    std::string name;
+    struct stat st;
+};
+
+// The entries of directory `dir_fd` with their lstat, "." and ".." left out.
+std::vector<Entry> list_dir(int dir_fd) {
+    std::vector<Entry> entries;
     int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    DIR* dir = ::fdopendir(fd);
+    DIR* dir = fd < 0 ? nullptr : ::fdopendir(fd);
     if (!dir) {
-        ::close(fd);
-        return;
+        if (fd >= 0) ::close(fd);
+        return entries;
     }
     while (dirent* e = ::readdir(dir)) {
-        std::string_view name = e->d_name;
-        if (name == "." || name == "..") continue;
-        struct stat st;
-        if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) f(e->d_name, st);
+        Entry entry{e->d_name, {}};
+        if (entry.name != "." && entry.name != ".." &&
+            ::fstatat(::dirfd(dir), e->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) == 0)
+            entries.push_back(std::move(entry));
     }
     ::closedir(dir);
+    return entries;
 }
 
 sys::unique_fd open_dir(int at, const char* name, int flags = O_RDONLY) {
@@ -132,10 +138,11 @@ class FirmwarePath {
 // Copies devtmpfs (`from`) into the private /dev (`to`): directories and device nodes with their
 // numbers, modes and owners, minus the blocklist. Symlinks (udev's) are not copied.
 void copy_dev_tree(int from, int to, int depth) {
-    for_each_entry(from, [&](const char* name, const struct stat& st) {
-        if (is_dangerous_device(name)) return;
+    for (const auto& [entry, st] : list_dir(from)) {
+        const char* name = entry.c_str();
+        if (is_dangerous_device(name)) continue;
         if (S_ISDIR(st.st_mode) && depth < 4) {
-            if (::mkdirat(to, name, st.st_mode & 07777) != 0 && errno != EEXIST) return;
+            if (::mkdirat(to, name, st.st_mode & 07777) != 0 && errno != EEXIST) continue;
             ::fchownat(to, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
             sys::unique_fd src = open_dir(from, name), dst = open_dir(to, name, O_PATH);
             if (src && dst) copy_dev_tree(src.get(), dst.get(), depth + 1);
@@ -143,20 +150,26 @@ void copy_dev_tree(int from, int to, int depth) {
             if (::mknodat(to, name, st.st_mode, st.st_rdev) == 0)
                 ::fchownat(to, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
         }
-    });
+    }
 }
 
 // Device numbers of the host's blocklisted nodes under `dir` (recursively), as deny rules.
 void collect_dangerous(int dir, int depth, std::vector<sys::DeviceRule>& out) {
-    for_each_entry(dir, [&](const char* name, const struct stat& st) {
+    for (const auto& [name, st] : list_dir(dir)) {
         if (S_ISDIR(st.st_mode) && depth < 3) {
-            if (sys::unique_fd sub = open_dir(dir, name))
+            if (sys::unique_fd sub = open_dir(dir, name.c_str()))
                 collect_dangerous(sub.get(), depth + 1, out);
         } else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && is_dangerous_device(name)) {
             auto type = S_ISCHR(st.st_mode) ? sys::DeviceType::character : sys::DeviceType::block;
-            out.push_back({type, major(st.st_rdev), minor(st.st_rdev), false});
+            sys::DeviceRule rule{type, major(st.st_rdev), minor(st.st_rdev), false};
+            // Linear: the same number under several names (tty, console) is common, and sorting
+            // costs more code than this list ever takes time.
+            if (std::none_of(out.begin(), out.end(), [&](const sys::DeviceRule& r) {
+                    return r.type == rule.type && r.major == rule.major && r.minor == rule.minor;
+                }))
+                out.push_back(rule);
         }
-    });
+    }
 }
 
 void bind_x11_socket(int root_fd, const HwWarn& warn) {
@@ -182,8 +195,8 @@ bool is_dangerous_device(std::string_view name) {
             if (name.substr(0, ok.size()) == ok) return false;
         return true;
     }
-    for (const auto& word : text_words(kDangerous)) {
-        std::string_view pat = std::string_view(word).substr(1);
+    for (std::string_view words = kDangerous, word; !(word = next_word(words)).empty();) {
+        std::string_view pat = word.substr(1);
         bool prefix = name.substr(0, pat.size()) == pat;
         switch (word[0]) {
             case '=':
@@ -211,9 +224,11 @@ bool is_gpu_node(std::string_view dir, std::string_view name) {
     if (dir == "dri") return name.substr(0, 7) == "renderD";
     if (dir == "nvidia-caps" || dir == "dma_heap") return true;
     if (!dir.empty()) return false;
-    for (const auto& prefix : text_words(kGpuPrefixes))
-        if (name.substr(0, prefix.size()) == prefix) return true;
-    return has_word(kGpuNames, name);
+    for (std::string_view words = kGpuPrefixes, word; !(word = next_word(words)).empty();)
+        if (name.substr(0, word.size()) == word) return true;
+    for (std::string_view words = kGpuNames, word; !(word = next_word(words)).empty();)
+        if (name == word) return true;
+    return false;
 }
 
 std::string firmware_path_with(std::string_view current, std::string_view entry) {
@@ -253,10 +268,9 @@ std::vector<HostNode> host_gpu_nodes(const std::string& dev) {
     sys::unique_fd top(::open(dev.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!top) return nodes;
     auto scan = [&](int fd, std::string_view dir) {
-        for_each_entry(fd, [&](const char* name, const struct stat& st) {
+        for (const auto& [name, st] : list_dir(fd))
             if (S_ISCHR(st.st_mode) && is_gpu_node(dir, name) && !is_dangerous_device(name))
                 nodes.push_back({(dir.empty() ? "" : std::string(dir) + "/") + name, st.st_rdev});
-        });
     };
     scan(top.get(), "");
     for (const char* dir : {"dri", "nvidia-caps", "dma_heap"})
@@ -276,12 +290,6 @@ HwDevicePolicy hw_device_policy(const Config& config) {
             policy.rules.push_back(
                 {sys::DeviceType::character, major(node.rdev), minor(node.rdev)});
     }
-    auto key = [](const sys::DeviceRule& r) { return std::tuple(r.type, r.major, r.minor); };
-    std::sort(policy.rules.begin(), policy.rules.end(),
-              [&](auto& a, auto& b) { return key(a) < key(b); });
-    policy.rules.erase(std::unique(policy.rules.begin(), policy.rules.end(),
-                                   [&](auto& a, auto& b) { return key(a) == key(b); }),
-                       policy.rules.end());
     return policy;
 }
 
@@ -374,12 +382,11 @@ void mount_hw_sys(int root_fd, const BootPlan& plan) {
     // Each top-level directory its own writable mount; then /sys itself read-only.
     sys::unique_fd top = sys::open_in_root(root_fd, "/sys", O_RDONLY | O_DIRECTORY);
     if (!top) sys::fail_errno("open /sys");
-    for_each_entry(top.get(), [&](const char* name, const struct stat& st) {
-        if (!S_ISDIR(st.st_mode)) return;
-        sys::unique_fd sub = open_dir(top.get(), name, O_PATH);
-        if (sub)
-            sys::bind_mount_at(sys::fd_path(sub.get()), sub.get(), std::string("/sys/") + name);
-    });
+    for (const auto& [name, st] : list_dir(top.get())) {
+        if (!S_ISDIR(st.st_mode)) continue;
+        sys::unique_fd sub = open_dir(top.get(), name.c_str(), O_PATH);
+        if (sub) sys::bind_mount_at(sys::fd_path(sub.get()), sub.get(), "/sys/" + name);
+    }
     sys::remount_at(top.get(), "/sys", MS_RDONLY | kNoSuidDevExec, true);
 }
 
