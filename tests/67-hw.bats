@@ -165,6 +165,9 @@ firmware_now() {
 }
 
 @test "-H: devtmpfs /dev, writable /sys, only CAP_SYS_MODULE dropped, the upstream warning" {
+    # The host's own /dev is that devtmpfs: the boot must leave it as it is.
+    local host_dev
+    host_dev=$(ls -a /dev)
     run --separate-stderr gpu_ds --name="$NAME-h" --rootfs="$ROOTFS" --net=none -H start
     [ "$status" -eq 0 ]
     [[ $stderr == *"--hw-access: the container gets the host's devices"* ]]
@@ -181,6 +184,7 @@ firmware_now() {
     [ $(((bnd >> 17) & 1)) -eq 1 ]
     # /sys/firmware is not masked under -H.
     [[ $output == *"/sys/firmware/"* ]]
+    [ "$(ls -a /dev)" = "$host_dev" ]
 }
 
 @test "-H and --gpu bind the desktop's X11 socket when the host has one" {

@@ -234,7 +234,7 @@ class Boot {
 
     void mount_filesystems() {
         for (const auto& row : kMountTable) {
-            if (!applies(row.when, plan_)) continue;
+            if (!applies(row.when, plan_) || skipped_on_host_dev(row.target)) continue;
             sys::unique_fd target = sys::make_dirs_in_root(root_fd_.get(), row.target);
             switch (row.kind) {
                 case MountKind::bind_read_only:
@@ -260,6 +260,13 @@ class Boot {
         }
         // Writable holes in read-only /proc/sys for what is per-namespace.
         if (plan_.own_netns() && applies(kMasked, plan_)) reopen_writable("/proc/sys/net");
+    }
+
+    // -H on the host's devtmpfs: no mount point is made in the host's /dev; /dev/shm and
+    // /dev/mqueue are mounted where the host has them (the guest's init mounts its own).
+    bool skipped_on_host_dev(std::string_view target) {
+        if (!dev_is_devtmpfs_ || target == "/dev/pts" || !target.starts_with("/dev/")) return false;
+        return !sys::open_in_root(root_fd_.get(), target, O_PATH | O_DIRECTORY);
     }
 
     // The /dev tmpfs is the runtime's own by now; its paths are resolved inside the rootfs all
