@@ -174,7 +174,11 @@ firmware_now() {
     run gpu_ds --name="$NAME-h" run sh -c \
         'awk "\$5 == \"/dev\" || \$5 == \"/sys\" {print \$5, \$9, \$6}" /proc/self/mountinfo
          grep CapBnd /proc/self/status; ls -d /sys/firmware/*/ | head -1'
+    # init's own bounding set is the same as run's.
+    local init_bnd
+    init_bnd=$(sed -n 's/^CapBnd:\t//p' "/proc/$(gpu_ds --name="$NAME-h" pid)/status")
     gpu_ds --name="$NAME-h" stop
+    [[ $output == *"CapBnd:	$init_bnd"* ]]
     echo "$output"
     [[ $output == *"/dev devtmpfs rw"* ]]
     [[ $output == *"/sys sysfs rw"* ]]

@@ -270,7 +270,7 @@ std::vector<HostNode> host_gpu_nodes(const std::string& dev) {
     auto scan = [&](int fd, std::string_view dir) {
         for (const auto& [name, st] : list_dir(fd))
             if (S_ISCHR(st.st_mode) && is_gpu_node(dir, name) && !is_dangerous_device(name))
-                nodes.push_back({(dir.empty() ? "" : std::string(dir) + "/") + name, st.st_rdev});
+                nodes.push_back({std::string(dir), name, st.st_rdev});
     };
     scan(top.get(), "");
     for (const char* dir : {"dri", "nvidia-caps", "dma_heap"})
@@ -315,14 +315,10 @@ void hw_prepare_host(const Workspace& ws, const Config& config, const std::strin
     std::string entry(buf, size_t(n));
     FirmwarePath path;
     if (!path) return;  // no firmware loader parameters on this kernel
-    if (entry.find_first_of(",\n") != std::string::npos) {
-        warn("firmware directory '" + entry + "' has a ',' or newline: not added to " +
-             kFirmwarePath);
-        return;
-    }
     std::string current = path.read(), next = firmware_path_with(current, entry);
-    if (next.empty()) {
-        warn(std::string(kFirmwarePath) + " has no room for '" + entry + "': not added");
+    if (next.empty() || entry.find_first_of(",\n") != std::string::npos) {
+        warn("'" + entry + "' not added to " + kFirmwarePath +
+             " (no room left, or a ',' or newline in it)");
         return;
     }
     // Recorded first: a crash between the two leaves a record whose removal changes nothing.
@@ -402,20 +398,18 @@ void expose_hw_nodes(int root_fd, const BootPlan& plan, bool dev_is_devtmpfs, co
     if (!sys::is_android()) bind_x11_socket(root_fd, warn);
     if (dev_is_devtmpfs) return;  // the host's own nodes are there, with the host's owners
     mode_t old = ::umask(0);
-    for (const auto& node : host_gpu_nodes()) {
-        size_t slash = node.path.rfind('/');
-        std::string dir = slash == std::string::npos ? "" : node.path.substr(0, slash);
-        std::string name = node.path.substr(slash + 1);
-        try {
+    try {
+        for (const auto& [dir, name, rdev] : host_gpu_nodes()) {
             sys::unique_fd at = sys::make_dirs_in_root(root_fd, "/dev/" + dir);
-            if (::unlinkat(at.get(), name.c_str(), 0) != 0 && errno == EISDIR)
-                ::unlinkat(at.get(), name.c_str(), AT_REMOVEDIR);
-            if (::mknodat(at.get(), name.c_str(), S_IFCHR | 0660, node.rdev) != 0 ||
-                ::fchownat(at.get(), name.c_str(), 0, kGpuGid, AT_SYMLINK_NOFOLLOW) != 0)
-                sys::fail_errno("mknod /dev/" + node.path);
-        } catch (const std::exception& e) {
-            warn(std::string("GPU node not mirrored: ") + e.what());
+            const char* node = name.c_str();
+            if (::unlinkat(at.get(), node, 0) != 0 && errno == EISDIR)
+                ::unlinkat(at.get(), node, AT_REMOVEDIR);
+            if (::mknodat(at.get(), node, S_IFCHR | 0660, rdev) != 0 ||
+                ::fchownat(at.get(), node, 0, kGpuGid, AT_SYMLINK_NOFOLLOW) != 0)
+                sys::fail_errno("mknod /dev/" + dir + "/" + name);
         }
+    } catch (const std::exception& e) {
+        warn(std::string("GPU nodes not mirrored: ") + e.what());
     }
     ::umask(old);
 }
@@ -426,14 +420,13 @@ void add_gpu_group(const HwWarn& warn) {
     std::string current;
     mode_t mode = 0644;
     if (::lstat(path, &st) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            warn("/etc/group is not a regular file: the droidspaces-gpu group was not added");
-            return;
-        }
         sys::unique_fd root = sys::open_tree_root("/");
-        auto text = sys::read_guest_file(root.get(), path, 16 << 20);
+        auto text =
+            S_ISREG(st.st_mode) ? sys::read_guest_file(root.get(), path, 16 << 20) : std::nullopt;
         if (!text) {
-            warn("/etc/group could not be read: the droidspaces-gpu group was not added");
+            warn(
+                "/etc/group is not a regular file (or too big): the droidspaces-gpu group was "
+                "not added");
             return;
         }
         current = std::move(*text);

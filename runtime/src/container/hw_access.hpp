@@ -46,7 +46,8 @@ std::string group_with_gpu(std::string_view group);
 // --- host side (start, stop) -----------------------------------------------------------------
 
 struct HostNode {
-    std::string path;  // relative to /dev, e.g. "dri/renderD128"
+    std::string dir;   // below /dev: "" or e.g. "dri"
+    std::string name;  // e.g. "renderD128"
     dev_t rdev;
 };
 // The host's GPU nodes under `dev` that --gpu (and -H on Android) mirror: char devices of the
