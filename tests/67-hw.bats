@@ -191,6 +191,32 @@ firmware_now() {
     [ "$(ls -a /dev)" = "$host_dev" ]
 }
 
+@test "-H -f with a systemd guest: /sys read-only, its top-level directories writable binds" {
+    # A stand-in systemd (the family is told by the path): it records its /sys mounts.
+    mkdir -p "$ROOTFS2/lib/systemd"
+    cat >"$ROOTFS2/lib/systemd/systemd" <<'INIT'
+#!/bin/sh
+awk '$5 ~ /^\/sys(\/(devices|class|fs))?$/ {print $5, substr($6, 1, 2)}' /proc/self/mountinfo >/hwcheck.out
+echo hwcheck-ready
+trap "exit 0" TERM
+while :; do sleep 1; done
+INIT
+    chmod 755 "$ROOTFS2/lib/systemd/systemd"
+    run python3 "$REPO_ROOT/tests/helpers/pty_harness.py" --timeout 30 \
+        -e 'expect hwcheck-ready' -e 'send \x1b\x04' -e 'expect Detached' -e wait-exit -- \
+        "$DROIDSPACES_BIN" --name="$NAME-s" --rootfs="$ROOTFS2" --net=none -H \
+        --init=/lib/systemd/systemd -f start
+    suite_track_name "$NAME-s"
+    ds --name="$NAME-s" stop --timeout=5
+    rm -rf "$ROOTFS2/lib/systemd"
+    cat "$ROOTFS2/hwcheck.out"
+    grep -qx '/sys ro' "$ROOTFS2/hwcheck.out"
+    grep -qx '/sys/devices rw' "$ROOTFS2/hwcheck.out"
+    grep -qx '/sys/class rw' "$ROOTFS2/hwcheck.out"
+    grep -qx '/sys/fs rw' "$ROOTFS2/hwcheck.out"
+    rm -f "$ROOTFS2/hwcheck.out"
+}
+
 @test "-H and --gpu bind the desktop's X11 socket when the host has one" {
     gpu_ds --name="$NAME-g" --rootfs="$ROOTFS" --net=none --gpu start
     run gpu_ds --name="$NAME-g" run sh -c 'test -S /tmp/.X11-unix/X0 && stat -c %a /tmp/.X11-unix'
