@@ -294,12 +294,15 @@ android_check() {
 }
 
 @test "Android -H: the device cgroup denies the blocklisted nodes' numbers and allows the rest" {
-    # 7:0 is /dev/vcs (blocklisted), 1:11 /dev/kmsg (not): the guest makes both itself.
+    # 7:0 is /dev/vcs (blocklisted), 1:11 /dev/kmsg (not): the guest makes both itself. 4:200
+    # is no node at all, but major 4 (VTs, ttyS) has nothing but blocklisted nodes: denied whole.
     android_check "$NAME-a" '
         mknod /dev/v c 7 0 && (exec 3</dev/v) && echo vcs-opened
+        mknod /dev/t c 4 200 && (exec 3</dev/t) && echo tty-opened
         mknod /dev/k c 1 11 && (exec 3</dev/k) && echo kmsg-opened' -H
-    [[ $output == *"Operation not permitted"* ]]
+    [ "$(grep -c "Operation not permitted" <<<"$output")" -eq 2 ]
     [[ $output != *"vcs-opened"* ]]
+    [[ $output != *"tty-opened"* ]]
     [[ $output == *"kmsg-opened"* ]]
 }
 

@@ -154,20 +154,29 @@ void copy_dev_tree(int from, int to, int depth) {
 }
 
 // Device numbers of the host's blocklisted nodes under `dir` (recursively), as deny rules.
-void collect_dangerous(int dir, int depth, std::vector<sys::DeviceRule>& out) {
+// Adds `rule` unless the list has its numbers. Linear: the same number under several names is
+// common, and sorting costs more code than this list ever takes time.
+void add_unique(std::vector<sys::DeviceRule>& rules, const sys::DeviceRule& rule) {
+    if (std::none_of(rules.begin(), rules.end(), [&](const sys::DeviceRule& r) {
+            return r.type == rule.type && r.major == rule.major && r.minor == rule.minor;
+        }))
+        rules.push_back(rule);
+}
+
+// The host's blocklisted nodes under `dir` (recursively) as deny rules, and in `kept` the
+// majors that also have a node the blocklist lets through.
+void collect_dangerous(int dir, int depth, std::vector<sys::DeviceRule>& out,
+                       std::vector<sys::DeviceRule>& kept) {
     for (const auto& [name, st] : list_dir(dir)) {
         if (S_ISDIR(st.st_mode) && depth < 3) {
             if (sys::unique_fd sub = open_dir(dir, name.c_str()))
-                collect_dangerous(sub.get(), depth + 1, out);
-        } else if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && is_dangerous_device(name)) {
+                collect_dangerous(sub.get(), depth + 1, out, kept);
+        } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
             auto type = S_ISCHR(st.st_mode) ? sys::DeviceType::character : sys::DeviceType::block;
-            sys::DeviceRule rule{type, major(st.st_rdev), minor(st.st_rdev), false};
-            // Linear: the same number under several names (tty, console) is common, and sorting
-            // costs more code than this list ever takes time.
-            if (std::none_of(out.begin(), out.end(), [&](const sys::DeviceRule& r) {
-                    return r.type == rule.type && r.major == rule.major && r.minor == rule.minor;
-                }))
-                out.push_back(rule);
+            if (is_dangerous_device(name))
+                add_unique(out, {type, major(st.st_rdev), minor(st.st_rdev), false});
+            else
+                add_unique(kept, {type, major(st.st_rdev), sys::kAnyMinor});
         }
     }
 }
@@ -283,8 +292,19 @@ HwDevicePolicy hw_device_policy(const Config& config) {
     if (config.enable_hw_access) {
         policy.skip = !sys::is_android();
         policy.allow_rest = true;
+        std::vector<sys::DeviceRule> denied, kept;
         if (sys::unique_fd dev{::open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC)})
-            collect_dangerous(dev.get(), 0, policy.rules);
+            collect_dangerous(dev.get(), 0, denied, kept);
+        // A major with nothing but blocklisted nodes (VTs, vcs) is denied whole: the program
+        // stays small (old kernels load at most 4096 instructions, and failing to load would
+        // leave the guest unfiltered) and other minors of it cannot be made either.
+        for (auto rule : denied) {
+            if (std::none_of(kept.begin(), kept.end(), [&](const sys::DeviceRule& k) {
+                    return k.type == rule.type && k.major == rule.major;
+                }))
+                rule.minor = sys::kAnyMinor;
+            add_unique(policy.rules, rule);
+        }
     } else if (config.enable_gpu_mode) {
         for (const auto& node : host_gpu_nodes())
             policy.rules.push_back(

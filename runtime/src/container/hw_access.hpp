@@ -34,8 +34,8 @@ bool is_dangerous_device(std::string_view name);
 // Whether /dev/<dir>/<name> ("" for /dev itself) is one of the known GPU nodes (§13.4 table),
 // before the blocklist.
 bool is_gpu_node(std::string_view dir, std::string_view name);
-// The firmware search path (a comma list) with `entry` first, once; nullopt-like "" when the
-// result would not fit the kernel's 256-byte buffer.
+// The firmware search path (a comma list) with `entry` first, once; "" when the result would
+// not fit the kernel's 256-byte buffer.
 std::string firmware_path_with(std::string_view current, std::string_view entry);
 // The list without `entry` (every copy of it).
 std::string firmware_path_without(std::string_view current, std::string_view entry);
@@ -55,7 +55,8 @@ struct HostNode {
 std::vector<HostNode> host_gpu_nodes(const std::string& dev = "/dev");
 // Extra device cgroup rules for the guest, and whether anything beyond them is allowed:
 // --gpu adds the mirrored nodes to the allowlist; -H allows every device (what devtmpfs shows)
-// except, on Android, the numbers of the host's blocklisted nodes.
+// except, on Android, the numbers of the host's blocklisted nodes (a major with nothing else
+// on the host is denied whole).
 struct HwDevicePolicy {
     std::vector<sys::DeviceRule> rules;
     bool allow_rest = false;
