@@ -138,3 +138,22 @@ TEST(BpfDevices, ContainerAllowlistCoversTheRuntimesNodes) {
              {{1, 1}, {1, 2}, {1, 4}, {10, 232}, {4, 0}}})  // mem, kmem, port, kvm, tty0
         EXPECT_EQ(run(code, chr(kRead), major, minor), 0) << major << ":" << minor;
 }
+
+// -H on Android: the base allowlist first (its verdicts win), then denied numbers, then every
+// other device allowed.
+TEST(BpfDevices, DenyRulesAndAllowRest) {
+    const DeviceRule rules[] = {{DeviceType::character, 5, 1},
+                                {DeviceType::character, 5, 1, false},
+                                {DeviceType::character, 7, 0, false},
+                                {DeviceType::character, 4, kAnyMinor, false}};
+    auto code = ds::sys::build_device_program(rules, true);
+    EXPECT_EQ(run(code, chr(kRead), 5, 1), 1);  // allowed before its deny
+    EXPECT_EQ(run(code, chr(kRead), 7, 0), 0);
+    EXPECT_EQ(run(code, chr(kMknod), 7, 0), 0);
+    EXPECT_EQ(run(code, chr(kRead), 4, 63), 0);
+    EXPECT_EQ(run(code, chr(kRead), 7, 1), 1);  // not listed: the rest is allowed
+    EXPECT_EQ(run(code, blk(kRead), 7, 0), 1);  // a block device with the same numbers
+    EXPECT_EQ(run(code, chr(kRead), 1, 11), 1);
+    // Without allow_rest the same table denies what it does not list.
+    EXPECT_EQ(run(ds::sys::build_device_program(rules), chr(kRead), 1, 11), 0);
+}

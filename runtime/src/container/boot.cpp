@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/hw_access.hpp"
 #include "container/net_nat.hpp"
 #include "container/proc_views.hpp"
 #include "container/remount_guard.hpp"
@@ -40,7 +41,9 @@ enum When : unsigned {
     kHostNetns = 2,  // it shares the host's
     kCgroupV2 = 4,
     kCgroupV1 = 8,
-    kMasked = 16,  // not --privileged=nomask
+    kMasked = 16,    // not --privileged=nomask
+    kIsolated = 32,  // not -H
+    kHardware = 64,  // -H (container/hw_access.hpp)
 };
 
 bool applies(unsigned when, const BootPlan& plan) {
@@ -49,10 +52,12 @@ bool applies(unsigned when, const BootPlan& plan) {
     if ((when & kCgroupV2) && plan.cgroup_layout != CgroupLayout::unified) return false;
     if ((when & kCgroupV1) && plan.cgroup_layout != CgroupLayout::legacy_systemd) return false;
     if ((when & kMasked) && privileged_has(plan.config.privileged, "nomask")) return false;
+    if ((when & kIsolated) && plan.config.enable_hw_access) return false;
+    if ((when & kHardware) && !plan.config.enable_hw_access) return false;
     return true;
 }
 
-enum class MountKind { fs, bind_read_only, remount_read_only };
+enum class MountKind { fs, bind_read_only, remount_read_only, hw_sys, hw_dev };
 
 // The filesystems every container gets, in order, relative to the rootfs (nspawn-style data).
 // Every target is resolved inside the rootfs (sys::make_dirs_in_root) and mounted onto its fd:
@@ -74,7 +79,8 @@ const MountRow kMountTable[] = {
     {MountKind::fs, "proc", "/proc", "proc", kNoSuidDevExec, nullptr, kAlways},
     // The kernel's knobs are the host's: read-only, except the per-namespace ones below.
     {MountKind::bind_read_only, nullptr, "/proc/sys", nullptr, 0, nullptr, kMasked},
-    {MountKind::fs, "sysfs", "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY, nullptr, kAlways},
+    {MountKind::fs, "sysfs", "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY, nullptr, kIsolated},
+    {MountKind::hw_sys, nullptr, "/sys", nullptr, 0, nullptr, kHardware},
     // Only inside the new cgroup namespace: the root is the container's own cgroup, and the
     // host's cgroup2 superblock flags are not touched (boot-lab-notes §2.4).
     {MountKind::fs, "cgroup2", "/sys/fs/cgroup", "cgroup2", kNoSuidDevExec, nullptr, kCgroupV2},
@@ -86,7 +92,8 @@ const MountRow kMountTable[] = {
     // v1 controllers next to it, which would put its cgroups in the host's trees.
     {MountKind::remount_read_only, nullptr, "/sys/fs/cgroup", nullptr, kNoSuidDevExec, nullptr,
      kCgroupV1},
-    {MountKind::fs, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=4m", kAlways},
+    {MountKind::fs, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=4m", kIsolated},
+    {MountKind::hw_dev, nullptr, "/dev", nullptr, 0, nullptr, kHardware},
     {MountKind::fs, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
      "newinstance,ptmxmode=0666,mode=0620,gid=5", kAlways},
     {MountKind::fs, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", kAlways},
@@ -124,13 +131,14 @@ enum class MaskKind { read_only, hide };
 struct MaskRow {
     const char* path;
     MaskKind kind;
+    bool device = false;  // lifted by -H, as upstream: the host's hardware is the point there
 };
 
 const MaskRow kMasks[] = {
     {"/proc/sysrq-trigger", MaskKind::read_only},  // crash or reboot the host
-    {"/proc/bus", MaskKind::read_only},            // PCI/USB config space
+    {"/proc/bus", MaskKind::read_only, true},      // PCI/USB config space
     {"/proc/fs", MaskKind::read_only},
-    {"/proc/irq", MaskKind::read_only},  // IRQ affinity of the host's devices
+    {"/proc/irq", MaskKind::read_only, true},  // IRQ affinity of the host's devices
     {"/proc/acpi", MaskKind::read_only},
     {"/proc/kcore", MaskKind::hide},  // the host's memory
     {"/proc/keys", MaskKind::hide},
@@ -140,7 +148,7 @@ const MaskRow kMasks[] = {
     {"/proc/latency_stats", MaskKind::hide},
     {"/proc/timer_stats", MaskKind::hide},
     {"/sys/devices/virtual/powercap", MaskKind::hide},  // RAPL energy: Platypus side channel
-    {"/sys/firmware", MaskKind::hide},                  // ACPI tables, EFI variables, DMI
+    {"/sys/firmware", MaskKind::hide, true},            // ACPI tables, EFI variables, DMI
     // The named v1 hierarchy is the host's (CVE-2022-0492): a release_agent written here is run
     // by the kernel as host root outside every namespace. Read-only as upstream does; systemd
     // only logs that it cannot install its agent.
@@ -226,7 +234,7 @@ class Boot {
 
     void mount_filesystems() {
         for (const auto& row : kMountTable) {
-            if (!applies(row.when, plan_)) continue;
+            if (!applies(row.when, plan_) || skipped_on_host_dev(row.target)) continue;
             sys::unique_fd target = sys::make_dirs_in_root(root_fd_.get(), row.target);
             switch (row.kind) {
                 case MountKind::bind_read_only:
@@ -242,28 +250,45 @@ class Boot {
                     sys::mount_fs_at(row.source, target.get(), row.target, row.fstype, row.flags,
                                      row.data ? row.data : "");
                     break;
+                case MountKind::hw_sys:
+                    mount_hw_sys(root_fd_.get(), plan_);
+                    break;
+                case MountKind::hw_dev:
+                    dev_is_devtmpfs_ = mount_hw_dev(root_fd_.get(), plan_, warn_fn());
+                    break;
             }
         }
         // Writable holes in read-only /proc/sys for what is per-namespace.
         if (plan_.own_netns() && applies(kMasked, plan_)) reopen_writable("/proc/sys/net");
     }
 
+    // -H on the host's devtmpfs: no mount point is made in the host's /dev; /dev/shm and
+    // /dev/mqueue are mounted where the host has them (the guest's init mounts its own).
+    bool skipped_on_host_dev(std::string_view target) {
+        if (!dev_is_devtmpfs_ || target == "/dev/pts" || !target.starts_with("/dev/")) return false;
+        return !sys::open_in_root(root_fd_.get(), target, O_PATH | O_DIRECTORY);
+    }
+
     // The /dev tmpfs is the runtime's own by now; its paths are resolved inside the rootfs all
     // the same, so that no step of the boot writes through a path it did not resolve.
     void populate_dev() {
+        // -H on the host's devtmpfs: its nodes are the host's, nothing is made in it.
+        if (dev_is_devtmpfs_) return bind_devpts_ptmx(root_fd_.get());
         ::umask(0);
         for (const auto& dev : kDevices) {
             auto [parent, name] = split_last(dev.path);
             sys::unique_fd dir = sys::make_dirs_in_root(root_fd_.get(), parent);
+            // EEXIST: -H on Android copied the node from devtmpfs already.
             if (::mknodat(dir.get(), name.c_str(), S_IFCHR | dev.mode,
-                          makedev(dev.major, dev.minor)) != 0)
+                          makedev(dev.major, dev.minor)) != 0 &&
+                errno != EEXIST)
                 sys::fail_errno(std::string("mknod ") + dev.path);
         }
         ::umask(022);
         for (const auto& [link, target] : kDevLinks) {
             auto [parent, name] = split_last(link);
             sys::unique_fd dir = sys::make_dirs_in_root(root_fd_.get(), parent);
-            if (::symlinkat(target, dir.get(), name.c_str()) != 0)
+            if (::symlinkat(target, dir.get(), name.c_str()) != 0 && errno != EEXIST)
                 sys::fail_errno(std::string("symlink ") + link);
         }
     }
@@ -309,6 +334,13 @@ class Boot {
         }
     }
 
+    // --gpu and -H: GPU nodes and the desktop's X11 socket, read from the host before pivot.
+    void expose_hardware() { expose_hw_nodes(root_fd_.get(), plan_, dev_is_devtmpfs_, warn_fn()); }
+
+    void add_gpu_group_entry() {
+        if (plan_.config.enable_hw_access || plan_.config.enable_gpu_mode) add_gpu_group(warn_fn());
+    }
+
     void pivot_into_rootfs() {
         if (::chdir(root_.c_str()) != 0) sys::fail_errno("chdir " + root_);
         // pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops
@@ -329,6 +361,7 @@ class Boot {
             struct stat st;
             if (::lstat(mask.path, &st) != 0)
                 continue;  // e.g. no sysrq-trigger without MAGIC_SYSRQ
+            if (mask.device && plan_.config.enable_hw_access) continue;
             if (mask.kind == MaskKind::read_only) {
                 sys::bind_mount(mask.path, mask.path, false);
                 sys::remount_read_only(mask.path, kNoSuidDevExec);
@@ -487,6 +520,9 @@ class Boot {
     // to the monitor's lines: the child has no channel to the CLI but its error pipe, and any
     // byte there fails the boot. `start` warns on its own stderr before the boot (lifecycle).
     void warn(const std::string& message) { log_.write("warning: " + message); }
+    HwWarn warn_fn() {
+        return [this](const std::string& m) { warn(m); };
+    }
 
     // Rewrites a guest /etc file (after pivot_root: "/" is the rootfs) with `update(current)`.
     // Anything but a missing or regular file (a symlink, a FIFO, a device) is left alone, never
@@ -544,6 +580,9 @@ class Boot {
     int net_fd_;              // nat/gateway: "1" from the monitor once eth0 is here
     RuntimeLog log_;          // Logs/<name>/log, opened on the host side, for warnings
     sys::unique_fd root_fd_;  // the rootfs's self-bind, for every path resolved inside it
+
+    // -H: /dev is the kernel's devtmpfs (the host's own nodes).
+    bool dev_is_devtmpfs_ = false;
 };
 
 struct Step {
@@ -561,8 +600,10 @@ const Step kSteps[] = {
     {"create /dev nodes", &Boot::populate_dev},
     {"attach the console", &Boot::attach_console},
     {"bind mounts", &Boot::bind_user_paths},
+    {"expose GPU nodes and the X11 socket", &Boot::expose_hardware},
     {"pivot_root", &Boot::pivot_into_rootfs},
     {"mask kernel files", &Boot::mask_kernel_files},
+    {"add the GPU group", &Boot::add_gpu_group_entry},
     {"set the hostname", &Boot::set_hostname},
     {"write /etc/resolv.conf", &Boot::write_resolv_conf},
     {"configure the network namespace", &Boot::configure_own_network},

@@ -1,7 +1,9 @@
 #include "container/devices.hpp"
 
 #include <optional>
+#include <vector>
 
+#include "container/hw_access.hpp"
 #include "core/error.hpp"
 #include "core/validate.hpp"
 
@@ -35,6 +37,12 @@ std::span<const sys::DeviceRule> device_allowlist() {
 void apply_device_policy(const BootPlan& plan,
                          const std::function<void(const std::string&)>& warn) {
     if (privileged_has(plan.config.privileged, "unfiltered-dev")) return;
+    // -H/--gpu: the base list first (its verdicts win), then the mirrored GPU nodes or, for -H
+    // on Android, the blocklisted nodes' numbers denied and every other device allowed.
+    HwDevicePolicy hw = hw_device_policy(plan.config);
+    if (hw.skip) return;  // -H on Linux: the host's devtmpfs, every device, as upstream
+    std::vector<sys::DeviceRule> rules(kAllowed, kAllowed + std::size(kAllowed));
+    rules.insert(rules.end(), hw.rules.begin(), hw.rules.end());
     if (plan.cgroup_layout != CgroupLayout::unified) {
         warn(
             "the device allowlist needs the cgroup v2 layout: the guest can open every device "
@@ -43,7 +51,7 @@ void apply_device_policy(const BootPlan& plan,
     }
     std::optional<std::string> why;
     try {
-        why = sys::attach_device_program(plan.cgroup_path, device_allowlist());
+        why = sys::attach_device_program(plan.cgroup_path, rules, hw.allow_rest);
     } catch (const Error& e) {
         // E.g. an SELinux policy refusing bpf(2): say how to start without the allowlist.
         fail_runtime(std::string(e.what()) +

@@ -16,7 +16,9 @@ namespace ds::container {
 // cannot be opened.
 std::span<const sys::DeviceRule> device_allowlist();
 
-// Attaches the allowlist to the container's cgroup v2 (in `start`, before the guest exists).
+// Attaches the allowlist to the container's cgroup v2 (in `start`, before the guest exists),
+// widened for --gpu (the mirrored GPU nodes) and -H (container/hw_access.hpp: every device on
+// Linux, no program at all; on Android every device but the blocklisted nodes' numbers).
 // Skipped with --privileged=unfiltered-dev; on the v1 layout or a kernel without cgroup device
 // BPF it warns once and the container starts unfiltered.
 void apply_device_policy(const BootPlan& plan, const std::function<void(const std::string&)>& warn);

@@ -18,6 +18,7 @@
 #include "container/cgroups.hpp"
 #include "container/cleanup.hpp"
 #include "container/devices.hpp"
+#include "container/hw_access.hpp"
 #include "container/image.hpp"
 #include "container/monitor.hpp"
 #include "container/net_gateway.hpp"
@@ -93,8 +94,6 @@ void check_supported(const Config& config, const Warn& warn) {
         fail_usage(what + " is not supported by this build yet");
     };
     if (config.net_mode == NetMode::gateway) net::check_gateway_config(config);
-    if (config.enable_hw_access) unsupported("--hw-access");
-    if (config.enable_gpu_mode) unsupported("--gpu");
     struct AndroidOnly {
         bool Config::*flag;
         const char* option;
@@ -344,6 +343,9 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     // Chosen and saved before the monitor exists: the address survives restarts.
     if (config.net_mode == NetMode::nat) net::assign_nat_address(ws, config, warn);
     save_config(ws, request);
+    hw_release_host(ws, config.name);  // left by a guest that powered off by itself
+    hw_prepare_host(ws, config, plan.rootfs, warn);
+    rollback.add([&ws, name = config.name] { hw_release_host(ws, name); });
 
     plan.config = config;
     plan.config.bind_mounts = std::move(binds);
@@ -438,6 +440,7 @@ void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_
     if (!state.volatile_dir.empty()) remove_volatile_dir(state.volatile_dir);
     // --net=nat: the veth died with the namespace; the rules and shared state did not.
     if (net::has_nat_record(ws, state.name)) net::release_nat(ws, state.name, warn);
+    hw_release_host(ws, state.name);
     remove_state(ws, state.name);
 }
 
@@ -502,6 +505,7 @@ StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono
     } else {
         clean_up_after(ws, *state, keep_image, warn);
     }
+    hw_release_host(ws, name);  // -H: the firmware path entry
     result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
     return result;

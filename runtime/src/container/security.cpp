@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,14 +35,19 @@ namespace {
 // --- capabilities ---------------------------------------------------------------------------
 
 // Dropped from the bounding set: a container's root must not load modules, read raw memory or
-// trace the host's kernel interfaces (upstream's non-hardware list).
+// trace the host's kernel interfaces (upstream's non-hardware list). -H drops only the first,
+// CAP_SYS_MODULE, as upstream: the rest is what hardware tools need.
 constexpr int kDroppedCaps[] = {
     CAP_SYS_MODULE,   CAP_SYS_RAWIO,  CAP_SYS_PTRACE,    CAP_SYS_PACCT,  CAP_MAC_ADMIN,
     CAP_MAC_OVERRIDE, CAP_WAKE_ALARM, CAP_BLOCK_SUSPEND, CAP_AUDIT_READ, CAP_DAC_READ_SEARCH,
 };
 
-void drop_bounding_set() {
-    for (int cap : kDroppedCaps)
+size_t dropped_caps(bool hardware) {
+    return hardware ? 1 : std::size(kDroppedCaps);
+}
+
+void drop_bounding_set(bool hardware) {
+    for (int cap : std::span(kDroppedCaps).first(dropped_caps(hardware)))
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
             sys::fail_errno("drop capability " + std::to_string(cap) + " from the bounding set");
 }
@@ -354,7 +360,7 @@ void load_seccomp(const Config& config) {
 
 void apply_security(const Config& config) {
     clear_inherited_capabilities();
-    if (!privileged_has(config.privileged, "nocaps")) drop_bounding_set();
+    if (!privileged_has(config.privileged, "nocaps")) drop_bounding_set(config.enable_hw_access);
     if (!privileged_has(config.privileged, "noseccomp")) load_seccomp(config);
 }
 
@@ -383,6 +389,7 @@ std::vector<sock_filter> export_seccomp_program(void* ctx, const char* what) {
 SecurityPrograms prepare_security(const Config& config) {
     SecurityPrograms programs;
     programs.drop_bounding_set = !privileged_has(config.privileged, "nocaps");
+    programs.hardware = config.enable_hw_access;
     if (privileged_has(config.privileged, "noseccomp")) return programs;
     std::string release = kernel_release();
     bool has_x86 = false;
@@ -406,7 +413,7 @@ int apply_prepared_security(const SecurityPrograms& programs, const char** step)
         return errno;
     *step = "drop a capability from the bounding set";
     if (programs.drop_bounding_set)
-        for (int cap : kDroppedCaps)
+        for (int cap : std::span(kDroppedCaps).first(dropped_caps(programs.hardware)))
             if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
     *step = "seccomp: load filter";
     if (int err = load_seccomp_program(programs.table)) return err;

@@ -20,6 +20,7 @@ void apply_security(const Config& config);
 // loads them with system calls only.
 struct SecurityPrograms {
     bool drop_bounding_set = true;
+    bool hardware = false;                 // -H: only CAP_SYS_MODULE leaves the bounding set
     std::vector<sock_filter> table;        // the seccomp table (libseccomp's BPF); empty = none
     std::vector<sock_filter> i386_socket;  // the direct 32-bit x86 socket rules; empty = none
 };

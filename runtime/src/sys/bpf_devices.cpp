@@ -62,7 +62,7 @@ bool unsupported_errno(int err) {
 
 }  // namespace
 
-std::vector<bpf_insn> build_device_program(std::span<const DeviceRule> rules) {
+std::vector<bpf_insn> build_device_program(std::span<const DeviceRule> rules, bool allow_rest) {
     std::vector<bpf_insn> code;
     code.push_back(load_ctx_word(2, kOffAccessType));
     code.push_back(insn(BPF_ALU | BPF_AND | BPF_K, 2, 0, 0, 0xffff));  // type only
@@ -76,17 +76,18 @@ std::vector<bpf_insn> build_device_program(std::span<const DeviceRule> rules) {
         code.push_back(jump_if_not(2, static_cast<std::uint32_t>(rule.type), left--));
         code.push_back(jump_if_not(3, rule.major, left--));
         if (!any_minor) code.push_back(jump_if_not(4, rule.minor, left--));
-        code.push_back(set_r0(1));
+        code.push_back(set_r0(rule.allow ? 1 : 0));
         code.push_back(exit_insn());
     }
-    code.push_back(set_r0(0));
+    code.push_back(set_r0(allow_rest ? 1 : 0));
     code.push_back(exit_insn());
     return code;
 }
 
 std::optional<std::string> attach_device_program(const std::string& cgroup_path,
-                                                 std::span<const DeviceRule> rules) {
-    std::vector<bpf_insn> code = build_device_program(rules);
+                                                 std::span<const DeviceRule> rules,
+                                                 bool allow_rest) {
+    std::vector<bpf_insn> code = build_device_program(rules, allow_rest);
     static const char kLicense[] = "GPL";  // not required by this program type; harmless
 
     bpf_attr load{};

@@ -17,23 +17,28 @@ enum class DeviceType : std::uint32_t { block = 1, character = 2 };
 
 inline constexpr std::uint32_t kAnyMinor = UINT32_MAX;
 
-// One allowed device (every access: read, write, mknod). `minor` kAnyMinor matches all minors.
+// One device and its verdict for every access (read, write, mknod): allowed, or with `allow`
+// false denied. `minor` kAnyMinor matches all minors.
 struct DeviceRule {
     DeviceType type;
     std::uint32_t major;
     std::uint32_t minor;
+    bool allow = true;
 };
 
-// The program: allow (1) when a rule matches, deny (0) otherwise. Pure, for the unit tests.
-// Shape: 4 loads/masks of the context, per rule one JNE per compared field then "r0 = 1; exit",
-// and a final "r0 = 0; exit".
-std::vector<bpf_insn> build_device_program(std::span<const DeviceRule> rules);
+// The program: the verdict of the first rule that matches; when none does, deny (0), or allow
+// (1) with `allow_rest` (-H: every device but the denied ones). Pure, for the unit tests.
+// Shape: 4 loads/masks of the context, per rule one JNE per compared field then "r0 = verdict;
+// exit", and a final "r0 = default; exit".
+std::vector<bpf_insn> build_device_program(std::span<const DeviceRule> rules,
+                                           bool allow_rest = false);
 
 // Loads the program and attaches it (BPF_F_ALLOW_MULTI, so the guest's own systemd can add its
 // programs below) to the cgroup directory `cgroup_path`. The kernel drops it with the cgroup.
 // Returns a reason when this kernel cannot filter devices with BPF (no bpf(2), no cgroup BPF,
 // no device program type); throws on any other failure.
 std::optional<std::string> attach_device_program(const std::string& cgroup_path,
-                                                 std::span<const DeviceRule> rules);
+                                                 std::span<const DeviceRule> rules,
+                                                 bool allow_rest = false);
 
 }  // namespace ds::sys
