@@ -29,6 +29,7 @@
 #include "container/cleanup.hpp"
 #include "container/crash_point.hpp"
 #include "container/devices.hpp"
+#include "container/hw_access.hpp"
 #include "container/image.hpp"
 #include "container/net_dhcp.hpp"
 #include "container/net_gateway.hpp"
@@ -519,6 +520,8 @@ class Monitor {
         if (!remove_limit_cgroups(plan_.config.name, sys::host_cgroups()))
             log_.write("could not remove a limit cgroup of " + plan_.config.name);
         release_network();
+        // A guest that powered itself off gives back its firmware path entry here.
+        hw_release_host(plan_.workspace, plan_.config.name);
         crash_point("mid-cleanup");
         if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
         // A command holding the container's lock (stop, restart, a failed start) owns the image
