@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/android.hpp"
 #include "container/net_nat.hpp"
 #include "container/proc_views.hpp"
 #include "container/remount_guard.hpp"
@@ -309,6 +310,11 @@ class Boot {
         }
     }
 
+    // Android: -S storage and the Termux helpers' sockets (container/android.hpp).
+    void bind_android_paths() {
+        android::bind_guest_paths(plan_, root_fd_.get(), [this](const std::string& m) { warn(m); });
+    }
+
     void pivot_into_rootfs() {
         if (::chdir(root_.c_str()) != 0) sys::fail_errno("chdir " + root_);
         // pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops
@@ -560,6 +566,7 @@ const Step kSteps[] = {
     {"mount /proc, /sys, /dev, /run, /tmp and cgroups", &Boot::mount_filesystems},
     {"create /dev nodes", &Boot::populate_dev},
     {"attach the console", &Boot::attach_console},
+    {"bind Android storage and Termux sockets", &Boot::bind_android_paths},
     {"bind mounts", &Boot::bind_user_paths},
     {"pivot_root", &Boot::pivot_into_rootfs},
     {"mask kernel files", &Boot::mask_kernel_files},

@@ -1,0 +1,371 @@
+#include "container/termux.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "sys/file.hpp"
+#include "sys/process.hpp"
+#include "sys/spawn.hpp"
+
+namespace ds::container::termux {
+namespace {
+
+using namespace std::chrono_literals;
+
+#define TERMUX_PREFIX "/data/data/com.termux/files/usr"
+
+const HelperInfo kInfo[] = {
+    {"x11", "x11.xpid", "Termux:X11", TERMUX_PREFIX "/tmp/.X11-unix/X5", "/tmp/.X11-unix/X5",
+     "DISPLAY=:5"},
+    {"virgl", "virgl.vpid", "VirGL", TERMUX_PREFIX "/tmp/.virgl_test", "/tmp/.virgl_test",
+     "GALLIUM_DRIVER=virpipe"},
+    {"pulse", "pulse.ppid", "PulseAudio", TERMUX_PREFIX "/tmp/.pulse-socket", "/tmp/.pulse-socket",
+     "PULSE_SERVER=unix:/tmp/.pulse-socket"},
+};
+
+constexpr uid_t kFirstAppUid = 10000;  // Android's AID_APP_START
+constexpr const char* kX11Loader = TERMUX_PREFIX "/libexec/termux-x11/loader.apk";
+constexpr const char* kAppProcess = "/system/bin/app_process";
+// Upstream's domains for the dyntransition, most likely first; the MLS part is the app's.
+constexpr const char* kAppDomains[] = {"untrusted_app_27", "untrusted_app_30", "untrusted_app_29",
+                                       "untrusted_app_25", "untrusted_app_32", "untrusted_app"};
+
+// How long a helper gets to create its socket (upstream: X11 5 s, VirGL 2 s, PulseAudio 3 s).
+std::chrono::milliseconds socket_wait(Helper helper) {
+    return helper == Helper::x11 ? 5000ms : helper == Helper::virgl ? 2000ms : 3000ms;
+}
+
+bool all_digits(std::string_view s) {
+    if (s.empty() || s.size() > 9) return false;
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+unsigned long to_number(std::string_view s) {
+    return std::strtoul(std::string(s).c_str(), nullptr, 10);
+}
+
+// What the child does between fork and exec, prepared in the parent (no allocation there).
+struct DropArgs {
+    uid_t uid = 0;
+    gid_t gids[32] = {};
+    size_t ngids = 0;
+    char contexts[6][160] = {};  // SELinux domains to try, "" when the label is unknown
+    char home[96] = {};
+    char make_dir[160] = {};  // created as the app (X11's socket directory), "" for none
+    char socket[160] = {};    // a stale socket from an earlier run, removed as the app
+};
+
+enum DropStep { kSetGroups, kSetGid, kSetUid };
+
+const char* drop_step_text(int step) {
+    switch (step) {
+        case kSetGroups: return "setgroups";
+        case kSetGid: return "setresgid to the Termux uid";
+        default: return "setresuid to the Termux uid";
+    }
+}
+
+// Raw syscalls: only this process's credentials change, whatever glibc thinks of its threads.
+int drop_to_app(const void* raw) {
+    const auto* a = static_cast<const DropArgs*>(raw);
+    if (::syscall(SYS_setgroups, a->ngids, a->gids) != 0) return kSetGroups;
+    if (::syscall(SYS_setresgid, a->uid, a->uid, a->uid) != 0) return kSetGid;
+    if (::syscall(SYS_setresuid, a->uid, a->uid, a->uid) != 0) return kSetUid;
+    // Into the app's domain as upstream does. Hosts where this is refused (no SELinux, or a
+    // policy without the dyntransition) run the helper in the caller's domain: tolerated.
+    for (const auto& context : a->contexts) {
+        if (!context[0]) break;
+        int fd = ::open("/proc/thread-self/attr/current", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        bool done = ::write(fd, context, ::strlen(context)) > 0;
+        ::close(fd);
+        if (done) break;
+    }
+    // As the app, not as root: these paths are in a tree the app controls.
+    if (a->make_dir[0]) {
+        ::mkdir(a->make_dir, 01777);
+        ::chmod(a->make_dir, 01777);
+    }
+    if (a->socket[0]) ::unlink(a->socket);
+    if (::chdir(a->home) != 0) (void)::chdir("/");
+    return -1;
+}
+
+void copy_into(char* dest, size_t size, const std::string& text) {
+    if (text.size() >= size) fail_runtime("path too long for the Termux helper: " + text);
+    std::memcpy(dest, text.c_str(), text.size() + 1);
+}
+
+// The MLS part of the Termux data directory's label ("s0:c123,c256,c512,c768").
+std::string app_mls() {
+    char label[256] = {};
+    ssize_t n = ::getxattr("/data/data/com.termux", "security.selinux", label, sizeof label - 1);
+    if (n <= 0) return "";
+    std::string text(label, strnlen(label, static_cast<size_t>(n)));
+    // u:object_r:app_data_file:s0:c...: everything after the third ':'.
+    size_t pos = std::string::npos;
+    for (int i = 0; i < 3; ++i) {
+        pos = text.find(':', pos == std::string::npos ? 0 : pos + 1);
+        if (pos == std::string::npos) return "";
+    }
+    return text.substr(pos + 1);
+}
+
+DropArgs drop_args(const App& app, Helper helper) {
+    DropArgs args;
+    args.uid = app.uid;
+    for (gid_t gid : app.gids)
+        if (args.ngids < std::size(args.gids)) args.gids[args.ngids++] = gid;
+    std::string mls = app_mls();
+    if (!mls.empty()) {
+        size_t i = 0;
+        for (const char* domain : kAppDomains)
+            copy_into(args.contexts[i++], sizeof args.contexts[0],
+                      std::string("u:r:") + domain + ":" + mls);
+    }
+    copy_into(args.home, sizeof args.home, kHome);
+    if (helper == Helper::x11) copy_into(args.make_dir, sizeof args.make_dir, TERMUX_PREFIX "/tmp/.X11-unix");
+    copy_into(args.socket, sizeof args.socket, info(helper).socket);
+    return args;
+}
+
+struct Command {
+    std::string path;
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+};
+
+// What upstream runs for each helper; "" path (after a warning) when it is not installed.
+Command command_for(Helper helper, const Config& config, const std::string& packages,
+                    const Warn& warn) {
+    std::string prefix = kPrefix;
+    Command c;
+    c.env = {"HOME=" + std::string(kHome), "PREFIX=" + prefix, "TMPDIR=" + prefix + "/tmp",
+             "PATH=" + prefix + "/bin:/system/bin", "LANG=en_US.UTF-8"};
+    switch (helper) {
+        case Helper::x11: {
+            if (!find_app(packages, "com.termux.x11")) {
+                warn("Termux:X11: the Termux:X11 app (com.termux.x11) is not installed: skipping -X");
+                return {};
+            }
+            if (!sys::path_exists(kX11Loader) || !sys::path_exists(kAppProcess)) {
+                warn(std::string("Termux:X11: ") + kX11Loader +
+                     " not found (install termux-x11-nightly in Termux): skipping -X");
+                return {};
+            }
+            c.path = kAppProcess;
+            c.argv = {kAppProcess, "-Xnoimage-dex2oat", "/", "--nice-name=termux-x11 :5",
+                      "com.termux.x11.Loader", ":5"};
+            for (auto& flag : split_flags(config.tx11_extra_flags, "--tx11-flags"))
+                c.argv.push_back(std::move(flag));
+            c.env.push_back(std::string("CLASSPATH=") + kX11Loader);
+            c.env.push_back("XKB_CONFIG_ROOT=" + prefix + "/share/X11/xkb");
+            return c;
+        }
+        case Helper::virgl:
+            c.path = prefix + "/bin/virgl_test_server_android";
+            c.argv = {c.path};
+            for (auto& flag : split_flags(config.virgl_extra_flags, "--virgl-flags"))
+                c.argv.push_back(std::move(flag));
+            break;
+        case Helper::pulse:
+            c.path = prefix + "/bin/pulseaudio";
+            c.argv = {c.path,
+                      std::string("--load=module-native-protocol-unix socket=") +
+                          info(Helper::pulse).socket + " auth-anonymous=1",
+                      "--exit-idle-time=-1", "--daemonize=no", "--log-target=stderr",
+                      "--use-pid-file=false", "--disallow-exit"};
+            break;
+    }
+    if (!sys::path_exists(c.path)) {
+        warn(std::string(info(helper).label) + ": " + c.path +
+             " not found (install it in Termux): skipping it");
+        return {};
+    }
+    return c;
+}
+
+bool socket_ready(Helper helper, uid_t uid) {
+    struct stat st;
+    return ::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == uid;
+}
+
+std::optional<App> termux_app() {
+    auto packages = sys::try_read_file(kPackagesList);
+    if (!packages) return std::nullopt;
+    return find_app(*packages, "com.termux");
+}
+
+}  // namespace
+
+const HelperInfo& info(Helper helper) {
+    return kInfo[static_cast<int>(helper)];
+}
+
+bool wanted(const Config& config, Helper helper) {
+    switch (helper) {
+        case Helper::x11: return config.enable_termux_x11;
+        case Helper::virgl: return config.enable_virgl;
+        case Helper::pulse: return config.enable_pulseaudio;
+    }
+    return false;
+}
+
+std::optional<App> find_app(std::string_view packages_list, std::string_view package) {
+    for (const auto& line : text_lines(packages_list)) {
+        auto words = text_words(line);
+        if (words.size() < 2 || words[0] != package || !all_digits(words[1])) continue;
+        App app;
+        unsigned long uid = to_number(words[1]);
+        if (uid < kFirstAppUid) return std::nullopt;
+        app.uid = static_cast<uid_t>(uid);
+        // The last field lists the app's supplementary groups ("3003,9997" or "none").
+        if (words.size() >= 6) {
+            std::string_view gids = words.back();
+            while (!gids.empty()) {
+                size_t comma = gids.find(',');
+                std::string_view one = gids.substr(0, comma);
+                if (all_digits(one)) app.gids.push_back(static_cast<gid_t>(to_number(one)));
+                if (comma == std::string_view::npos) break;
+                gids.remove_prefix(comma + 1);
+            }
+        }
+        return app;
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> split_flags(std::string_view text, std::string_view option) {
+    std::vector<std::string> words;
+    std::string word;
+    bool in_word = false;
+    char quote = 0;
+    auto refuse = [&](const std::string& why) {
+        fail_usage(std::string(option) + " " + quote_value(text) + ": " + why +
+                   " (flags are passed to the program as words, never to a shell)");
+    };
+    for (char c : text) {
+        if (quote) {
+            if (c == quote) {
+                quote = 0;
+            } else {
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                    refuse("control characters are not allowed");
+                word += c;
+            }
+            continue;
+        }
+        if (c == ' ' || c == '\t') {
+            if (in_word) words.push_back(std::move(word));
+            word.clear();
+            in_word = false;
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            quote = c;
+            in_word = true;
+            continue;
+        }
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            refuse("control characters are not allowed");
+        if (std::strchr(";&|`$<>()\\!*?[]{}~#", c))
+            refuse(std::string("shell metacharacter '") + c + "' is not allowed");
+        word += c;
+        in_word = true;
+    }
+    if (quote) refuse(std::string("unterminated ") + quote + " quote");
+    if (in_word) words.push_back(std::move(word));
+    return words;
+}
+
+bool alive(const Process& process) {
+    if (process.pid <= 0) return false;
+    auto start = sys::process_start_time(process.pid);
+    return start && *start == process.start && !sys::process_is_zombie(process.pid);
+}
+
+std::optional<Process> start(const Workspace& ws, Helper helper, const Config& config,
+                             const Warn& warn) {
+    const HelperInfo& h = info(helper);
+    auto packages = sys::try_read_file(kPackagesList);
+    auto app = packages ? find_app(*packages, "com.termux") : std::nullopt;
+    if (!app) {
+        warn(std::string(h.label) + ": Termux (com.termux) is not installed: skipping it");
+        return std::nullopt;
+    }
+    Command command = command_for(helper, config, *packages, warn);
+    if (command.path.empty()) return std::nullopt;
+    DropArgs args = drop_args(*app, helper);
+
+    // The helper's output goes to Logs/<key>.log, as upstream's.
+    sys::make_dirs(ws.logs_root());
+    std::string log_path = ws.logs_root() + "/" + h.key + ".log";
+    sys::unique_fd log(::open(log_path.c_str(),
+                              O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!log) fail_runtime("open " + log_path + ": " + std::strerror(errno));
+    sys::SpawnOptions options;
+    options.path = command.path;
+    options.argv = command.argv;
+    options.env = command.env;
+    options.fds = {{log.get(), 1}, {log.get(), 2}};
+    options.new_session = true;
+    options.detach = true;  // outlives this command; shared by every container that asks
+    options.pre_exec = drop_to_app;
+    options.pre_exec_arg = &args;
+    options.step_text = drop_step_text;
+    sys::Child child = sys::spawn(options);
+    Process process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
+    auto deadline = std::chrono::steady_clock::now() + socket_wait(helper);
+    while (!socket_ready(helper, app->uid)) {
+        if (!alive(process) || std::chrono::steady_clock::now() >= deadline) {
+            warn(std::string(h.label) + ": " + (alive(process) ? "no socket at " : "exited before creating ") +
+                 h.socket + " (see " + log_path + "): skipping it");
+            child.release();
+            if (alive(process)) stop(ws, helper, process);
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    child.release();
+    sys::write_file_atomic(ws.pids_dir() + "/" + h.pidfile, std::to_string(process.pid));
+    return process;
+}
+
+void stop(const Workspace& ws, Helper helper, const Process& process) {
+    if (alive(process)) {
+        sys::signal_process(process.pid, process.start, SIGTERM);
+        auto deadline = std::chrono::steady_clock::now() + 1s;
+        while (alive(process) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        if (alive(process)) sys::signal_process(process.pid, process.start, SIGKILL);
+    }
+    // Only a socket: a file of another kind in its place is not ours to remove.
+    struct stat st;
+    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode))
+        ::unlink(info(helper).socket);
+    ::unlink((ws.pids_dir() + "/" + info(helper).pidfile).c_str());
+}
+
+sys::unique_fd open_socket(Helper helper) {
+    auto app = termux_app();
+    if (!app) return {};
+    sys::unique_fd fd(::open(info(helper).socket, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != app->uid)
+        return {};
+    return fd;
+}
+
+}  // namespace ds::container::termux
