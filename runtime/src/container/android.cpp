@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,26 +33,24 @@ using namespace std::chrono_literals;
 
 constexpr const char* kStorage = "/storage/emulated/0";
 constexpr const char* kEnforce = "/sys/fs/selinux/enforce";
-// FBE: before the user unlocks the device, the storage is there but empty (or unreadable).
+// FBE: before the user unlocks the device once, the storage is there but empty (or unreadable).
 constexpr auto kStorageWait = 5s;
 constexpr auto kToolWait = 10s;
 constexpr auto kLockWait = 30s;
-
-const char* const kSelinux = "selinux";
-const char* const kTuning = "tuning";
-const char* const kSuid = "suid";
+const char* const kResourceNames[kResources] = {"tuning", "suid",  "selinux",
+                                                "x11",    "virgl", "pulse"};
 
 std::string state_path(const Workspace& ws) {
     return ws.pids_dir() + "/.android";
 }
 
 // Runs an Android tool (/system/bin/...) with a deadline; false when it is missing or failed.
-bool run_tool(const std::vector<std::string>& argv) {
-    if (::access(argv[0].c_str(), X_OK) != 0) return false;
+bool run_tool(const char* const* argv, size_t argc) {
+    if (::access(argv[0], X_OK) != 0) return false;
     try {
         sys::SpawnOptions options;
         options.path = argv[0];
-        options.argv = argv;
+        options.argv.assign(argv, argv + argc);
         sys::Child child = sys::spawn(options);
         auto status = child.wait_for(kToolWait);
         return status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
@@ -63,8 +62,7 @@ bool run_tool(const std::vector<std::string>& argv) {
 // --- SELinux ---------------------------------------------------------------------------------
 
 std::string enforce_value() {
-    auto text = sys::try_read_file(kEnforce);
-    return text ? std::string(trim(*text)) : "";
+    return std::string(trim(sys::try_read_file(kEnforce).value_or("")));
 }
 
 // Writes the mode, falling back to setenforce as upstream does; true when it took.
@@ -72,68 +70,82 @@ bool set_enforce(const char* value) {
     try {
         sys::write_control_file(kEnforce, value);
     } catch (const Error&) {
-        run_tool({"/system/bin/setenforce", value});
+        const char* argv[] = {"/system/bin/setenforce", value};
+        run_tool(argv, 2);
     }
     return enforce_value() == value;
 }
 
-// --- system tuning (upstream §13.7) ----------------------------------------------------------
+// --- system tuning (upstream §13.7): each call with its value at start and when reverted ----
 
-bool apply_tuning() {
-    bool any = run_tool({"/system/bin/cmd", "device_config", "put", "activity_manager",
-                         "max_phantom_processes", "2147483647"});
-    any |= run_tool(
-        {"/system/bin/cmd", "device_config", "set_sync_disabled_for_tests", "persistent"});
-    any |= run_tool({"/system/bin/dumpsys", "deviceidle", "disable"});
+struct Tuning {
+    const char* argv[5];
+    const char* on;
+    const char* off;
+};
+const Tuning kTunings[] = {
+    {{"/system/bin/cmd", "device_config", "put", "activity_manager", "max_phantom_processes"},
+     "2147483647",
+     "32"},
+    {{"/system/bin/cmd", "device_config", "set_sync_disabled_for_tests"}, "persistent", "none"},
+    {{"/system/bin/dumpsys", "deviceidle"}, "disable", "enable"},
+};
+
+bool tune(bool on) {
+    bool any = false;
+    for (const auto& t : kTunings) {
+        const char* argv[6];
+        size_t n = 0;
+        while (n < 5 && t.argv[n]) {
+            argv[n] = t.argv[n];
+            ++n;
+        }
+        argv[n++] = on ? t.on : t.off;
+        any |= run_tool(argv, n);
+    }
     return any;
-}
-
-void revert_tuning() {
-    run_tool({"/system/bin/cmd", "device_config", "put", "activity_manager",
-              "max_phantom_processes", "32"});
-    run_tool({"/system/bin/cmd", "device_config", "set_sync_disabled_for_tests", "none"});
-    run_tool({"/system/bin/dumpsys", "deviceidle", "enable"});
 }
 
 // --- /data suid ------------------------------------------------------------------------------
 
 bool under(const std::string& path, const std::string& dir) {
-    return dir == "/" || path == dir || (path.rfind(dir, 0) == 0 && path[dir.size()] == '/');
+    return path.rfind(dir, 0) == 0 && (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+std::string real_path(const std::string& path) {
+    char real[PATH_MAX];
+    return ::realpath(path.c_str(), real) ? real : "";
 }
 
 // The mount point holding `rootfs` when it is /data (or below) and nosuid: sudo and every other
 // setuid program inside would fail there.
 std::string nosuid_data_mount(const std::string& rootfs) {
-    char real[PATH_MAX];
-    if (!::realpath(rootfs.c_str(), real)) return "";
-    auto text = sys::try_read_file("/proc/self/mountinfo");
-    if (!text) return "";
+    std::string real = real_path(rootfs);
     const MountInfo* best = nullptr;
-    auto mounts = parse_mountinfo(*text);
+    auto mounts = parse_mountinfo(sys::try_read_file("/proc/self/mountinfo").value_or(""));
     for (const auto& m : mounts)
-        if (under(real, m.mount_point) &&
+        if ((m.mount_point == "/" || under(real, m.mount_point)) &&
             (!best || m.mount_point.size() >= best->mount_point.size()))
             best = &m;
-    if (!best || !under(best->mount_point, "/data") || best->mount_point == "/") return "";
-    return has_mount_option(best->options, "nosuid") ? best->mount_point : "";
+    if (real.empty() || !best || !under(best->mount_point, "/data") ||
+        !has_mount_option(best->options, "nosuid"))
+        return "";
+    return best->mount_point;
 }
 
-// Changes only the per-mount nosuid flag, keeping the others (a bind remount never touches the
-// filesystem's own options).
+// Changes only the per-mount nosuid flag and keeps the others (a bind remount never touches
+// the filesystem's own options). True when the mount ends up as asked.
 bool remount_suid(const std::string& mount_point, bool suid) {
     struct statvfs vfs;
     if (::statvfs(mount_point.c_str(), &vfs) != 0) return false;
-    unsigned long flags = MS_REMOUNT | MS_BIND;
-    const std::pair<unsigned long, unsigned long> kept[] = {
-        {ST_RDONLY, MS_RDONLY},         {ST_NODEV, MS_NODEV},     {ST_NOEXEC, MS_NOEXEC},
-        {ST_NOATIME, MS_NOATIME},       {ST_RELATIME, MS_RELATIME},
-        {ST_NODIRATIME, MS_NODIRATIME},
-    };
-    for (auto [st, ms] : kept)
-        if (vfs.f_flag & st) flags |= ms;
-    if (!suid) flags |= MS_NOSUID;
-    if (::mount(nullptr, mount_point.c_str(), nullptr, flags, nullptr) != 0) return false;
-    return ::statvfs(mount_point.c_str(), &vfs) == 0 && bool(vfs.f_flag & ST_NOSUID) != suid;
+    unsigned long flags = MS_REMOUNT | MS_BIND | (suid ? 0 : MS_NOSUID);
+    const unsigned long kept[][2] = {{ST_RDONLY, MS_RDONLY},     {ST_NODEV, MS_NODEV},
+                                     {ST_NOEXEC, MS_NOEXEC},     {ST_NOATIME, MS_NOATIME},
+                                     {ST_RELATIME, MS_RELATIME}, {ST_NODIRATIME, MS_NODIRATIME}};
+    for (const auto& k : kept)
+        if (vfs.f_flag & k[0]) flags |= k[1];
+    ::mount(nullptr, mount_point.c_str(), nullptr, flags, nullptr);
+    return ::statvfs(mount_point.c_str(), &vfs) == 0 && !(vfs.f_flag & ST_NOSUID) == suid;
 }
 
 // --- storage ---------------------------------------------------------------------------------
@@ -141,29 +153,22 @@ bool remount_suid(const std::string& mount_point, bool suid) {
 bool storage_unlocked() {
     DIR* dir = ::opendir(kStorage);
     if (!dir) return false;
-    bool any = false;
-    while (struct dirent* e = ::readdir(dir)) {
-        std::string_view name = e->d_name;
-        if (name != "." && name != "..") {
-            any = true;
-            break;
-        }
-    }
+    int entries = 0;
+    while (::readdir(dir) && entries < 3)
+        ++entries;
     ::closedir(dir);
-    return any;
+    return entries > 2;  // more than "." and ".."
 }
 
 void wait_for_storage(const Warn& warn) {
-    if (!sys::is_directory(kStorage)) {
-        warn(std::string("Android storage: ") + kStorage + " does not exist: skipping -S");
-        return;
-    }
     auto deadline = std::chrono::steady_clock::now() + kStorageWait;
     while (!storage_unlocked()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            warn(std::string("Android storage: ") + kStorage +
-                 " is still locked (empty or unreadable: unlock the device once after boot); "
-                 "bound anyway, restart the container after unlocking to see its files");
+        if (!sys::is_directory(kStorage) || std::chrono::steady_clock::now() >= deadline) {
+            warn(std::string("Android storage ") + kStorage +
+                 (sys::is_directory(kStorage)
+                      ? " is locked (empty or unreadable: unlock the device once after boot): "
+                        "bound as it is, restart the container after unlocking"
+                      : " does not exist: -S skipped"));
             return;
         }
         std::this_thread::sleep_for(100ms);
@@ -173,9 +178,7 @@ void wait_for_storage(const Warn& warn) {
 // --- the record ------------------------------------------------------------------------------
 
 HostState load(const Workspace& ws) {
-    auto text = sys::try_read_file(state_path(ws));
-    if (!text) return {};
-    HostState state = parse_state(*text);
+    HostState state = parse_state(sys::try_read_file(state_path(ws)).value_or(""));
     if (state.boot != sys::boot_id()) return {};  // a reboot undid all of it
     return state;
 }
@@ -197,149 +200,118 @@ bool holder_alive(const Workspace& ws, const std::string& name) {
 }
 
 void prune(const Workspace& ws, HostState& state, const std::string& gone) {
-    for (auto& [resource, names] : state.holders)
-        for (auto it = names.begin(); it != names.end();)
-            it = (*it == gone || !holder_alive(ws, *it)) ? names.erase(it) : std::next(it);
+    std::erase_if(state.holders,
+                  [&](const auto& h) { return h.second == gone || !holder_alive(ws, h.second); });
 }
 
-std::pair<std::string, std::string> split_env(std::string_view entry) {
-    size_t eq = entry.find('=');
-    return {std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1))};
+bool held(const HostState& state, unsigned resource) {
+    for (const auto& h : state.holders)
+        if (h.first == resource) return true;
+    return false;
 }
 
-bool held(const HostState& state, const std::string& resource) {
-    auto it = state.holders.find(resource);
-    return it != state.holders.end() && !it->second.empty();
+void hold(HostState& state, unsigned resource, const std::string& name) {
+    state.holders.emplace_back(resource, name);
 }
 
 std::vector<std::string> release_locked(const Workspace& ws, HostState& state,
                                         const Warn& warn) {
     std::vector<std::string> done;
     for (termux::Helper helper : termux::kHelpers) {
-        const auto& h = termux::info(helper);
-        auto it = state.helpers.find(h.key);
-        if (it == state.helpers.end() || held(state, h.key)) continue;
-        termux::stop(ws, helper, it->second);
-        state.helpers.erase(it);
-        done.push_back(std::string(h.label) + " stopped");
+        unsigned i = static_cast<unsigned>(helper);
+        if (!state.helpers[i].pid || held(state, kX11 + i)) continue;
+        termux::stop(ws, helper, state.helpers[i]);
+        state.helpers[i] = {};
+        done.push_back(std::string(termux::info(helper).label) + " stopped");
     }
-    if (state.selinux_changed && !held(state, kSelinux)) {
-        if (set_enforce("1"))
-            done.push_back("SELinux enforcing restored");
-        else
-            warn("SELinux: could not restore enforcing mode through " + std::string(kEnforce) +
-                 " or setenforce");
-        state.selinux_changed = false;
+    for (unsigned r : {kTuning, kSuid, kSelinux}) {
+        if (!(state.changed & (1u << r)) || held(state, r)) continue;
+        state.changed &= ~(1u << r);
+        bool ok = r == kTuning   ? tune(false)
+                  : r == kSuid   ? remount_suid(state.suid_mount, false)
+                                 : set_enforce("1");
+        if (r == kSuid) state.suid_mount.clear();
+        if (!ok && r == kSelinux) warn("SELinux: could not restore enforcing mode");
+        if (ok) done.push_back(std::string(kResourceNames[r]) + " restored");
     }
-    if (state.tuning_applied && !held(state, kTuning)) {
-        revert_tuning();
-        state.tuning_applied = false;
-        done.push_back("Android system tuning reverted");
-    }
-    if (!state.suid_mount.empty() && !held(state, kSuid)) {
-        if (remount_suid(state.suid_mount, false))
-            done.push_back(state.suid_mount + " nosuid restored");
-        state.suid_mount.clear();
-    }
-    for (auto it = state.holders.begin(); it != state.holders.end();)
-        it = it->second.empty() ? state.holders.erase(it) : std::next(it);
     return done;
 }
 
 void acquire(const Workspace& ws, HostState& state, const Config& config, const std::string& name,
              const Warn& warn, EnvVars& env) {
-    state.holders[kTuning].insert(name);
-    if (!state.tuning_applied) state.tuning_applied = apply_tuning();
+    hold(state, kTuning, name);
+    if (!(state.changed & (1u << kTuning)) && tune(true)) state.changed |= 1u << kTuning;
     save(ws, state);
 
     if (!config.rootfs_is_image) {
         std::string mount = nosuid_data_mount(config.rootfs_path);
-        if (!mount.empty() && remount_suid(mount, true)) {
-            if (state.suid_mount.empty()) state.suid_mount = mount;
-        } else if (!mount.empty()) {
-            warn(mount + " is mounted nosuid and could not be remounted suid: sudo and other " +
-                 "setuid programs in '" + config.name + "' will fail");
+        if (!mount.empty()) {
+            if (!remount_suid(mount, true))
+                warn(mount + " is nosuid and could not be remounted suid: setuid programs (sudo) "
+                             "inside will fail");
+            else if (!(state.changed & (1u << kSuid))) {
+                state.changed |= 1u << kSuid;
+                state.suid_mount = mount;
+            }
         }
-        char real[PATH_MAX];
-        if (!state.suid_mount.empty() && ::realpath(config.rootfs_path.c_str(), real) &&
-            under(real, state.suid_mount))
-            state.holders[kSuid].insert(name);
+        if ((state.changed & (1u << kSuid)) && under(real_path(config.rootfs_path), state.suid_mount))
+            hold(state, kSuid, name);
         save(ws, state);
     }
 
     if (config.selinux_permissive) {
         std::string mode = enforce_value();
-        if (mode.empty()) {
-            warn(std::string("SELinux: ") + kEnforce + " not found: -P has nothing to change");
-        } else {
-            state.holders[kSelinux].insert(name);
-            if (mode == "1") {
-                if (set_enforce("0"))
-                    state.selinux_changed = true;
-                else
-                    warn("SELinux: could not switch to permissive mode");
-            }
-        }
+        if (mode.empty()) warn(std::string("SELinux: no ") + kEnforce + ": -P changes nothing");
+        if (!mode.empty()) hold(state, kSelinux, name);
+        if (mode == "1" && set_enforce("0")) state.changed |= 1u << kSelinux;
+        if (mode == "1" && !(state.changed & (1u << kSelinux)))
+            warn("SELinux: could not switch to permissive mode");
         save(ws, state);
     }
 
     for (termux::Helper helper : termux::kHelpers) {
+        unsigned i = static_cast<unsigned>(helper);
         if (!termux::wanted(config, helper)) continue;
-        const auto& h = termux::info(helper);
-        auto it = state.helpers.find(h.key);
-        if (it == state.helpers.end() || !termux::alive(it->second)) {
-            if (it != state.helpers.end()) state.helpers.erase(it);
+        if (!termux::alive(state.helpers[i])) {
             auto started = termux::start(ws, helper, config, warn);
+            state.helpers[i] = started.value_or(termux::Process{});
             if (!started) continue;
-            state.helpers[h.key] = *started;
         }
-        state.holders[h.key].insert(name);
+        hold(state, kX11 + i, name);
         save(ws, state);
-        env.push_back(split_env(h.env));
+        std::string_view entry = termux::info(helper).env;
+        size_t eq = entry.find('=');
+        env.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
     }
 }
 
 }  // namespace
 
-bool HostState::empty() const {
-    bool no_holders = true;
-    for (const auto& [resource, names] : holders)
-        no_holders = no_holders && names.empty();
-    return !selinux_changed && !tuning_applied && suid_mount.empty() && helpers.empty() &&
-           no_holders;
-}
-
 std::string serialize_state(const HostState& state) {
-    std::string out = "boot " + state.boot + "\n";
-    if (state.selinux_changed) out += "changed selinux\n";
-    if (state.tuning_applied) out += "changed tuning\n";
-    if (!state.suid_mount.empty()) out += "changed suid " + state.suid_mount + "\n";
-    for (const auto& [key, p] : state.helpers)
-        out += "helper " + key + " " + std::to_string(p.pid) + " " + std::to_string(p.start) +
-               "\n";
-    for (const auto& [resource, names] : state.holders)
-        for (const auto& name : names)
-            out += "holder " + resource + " " + name + "\n";
+    std::string out = "boot " + state.boot + "\nchanged " + std::to_string(state.changed) + "\n";
+    if (!state.suid_mount.empty()) out += "suid " + state.suid_mount + "\n";
+    for (unsigned i = 0; i < 3; ++i)
+        if (state.helpers[i].pid)
+            out += "helper " + std::to_string(i) + " " + std::to_string(state.helpers[i].pid) +
+                   " " + std::to_string(state.helpers[i].start) + "\n";
+    for (const auto& [resource, name] : state.holders)
+        out += "holder " + std::to_string(resource) + " " + name + "\n";
     return out;
 }
 
 HostState parse_state(std::string_view text) {
     HostState state;
+    auto number = [](const std::string& s) { return std::strtoull(s.c_str(), nullptr, 10); };
     for (const auto& line : text_lines(text)) {
         auto w = text_words(line);
-        if (w.size() == 2 && w[0] == "boot") state.boot = w[1];
-        if (w.size() >= 2 && w[0] == "changed") {
-            if (w[1] == kSelinux) state.selinux_changed = true;
-            if (w[1] == kTuning) state.tuning_applied = true;
-            // A mount point with blanks: the rest of the line.
-            if (w[1] == kSuid && w.size() >= 3) state.suid_mount = line.substr(line.find('/'));
-        }
-        if (w.size() == 4 && w[0] == "helper") {
-            termux::Process p{static_cast<pid_t>(std::strtol(w[2].c_str(), nullptr, 10)),
-                              std::strtoull(w[3].c_str(), nullptr, 10)};
-            if (p.pid > 0) state.helpers[w[1]] = p;
-        }
-        if (w.size() == 3 && w[0] == "holder") state.holders[w[1]].insert(w[2]);
+        if (w.size() < 2) continue;
+        if (w[0] == "boot") state.boot = w[1];
+        if (w[0] == "changed") state.changed = static_cast<unsigned>(number(w[1])) & 7;
+        if (w[0] == "suid" && line.size() > 5) state.suid_mount = line.substr(5);
+        if (w[0] == "helper" && w.size() == 4 && number(w[1]) < 3)
+            state.helpers[number(w[1])] = {static_cast<pid_t>(number(w[2])), number(w[3])};
+        if (w[0] == "holder" && w.size() == 3 && number(w[1]) < kResources)
+            state.holders.emplace_back(static_cast<unsigned>(number(w[1])), w[2]);
     }
     return state;
 }
@@ -374,7 +346,7 @@ std::vector<std::string> release_unneeded(const Workspace& ws, const std::string
     if (!sys::is_android() || !sys::path_exists(state_path(ws))) return {};
     sys::FileLock lock(state_path(ws) + ".lock", kLockWait, "the Android host state");
     HostState state = load(ws);
-    prune(ws, state, stopping.empty() ? "" : sanitize_name(stopping));
+    prune(ws, state, sanitize_name(stopping));
     auto done = release_locked(ws, state, warn);
     save(ws, state);
     return done;
@@ -382,47 +354,47 @@ std::vector<std::string> release_unneeded(const Workspace& ws, const std::string
 
 EnvVars guest_env(const Config& config) {
     EnvVars env;
-    if (!sys::is_android()) return env;
     for (termux::Helper helper : termux::kHelpers) {
         if (!termux::wanted(config, helper) || !termux::open_socket(helper)) continue;
-        env.push_back(split_env(termux::info(helper).env));
+        std::string_view entry = termux::info(helper).env;
+        size_t eq = entry.find('=');
+        env.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
     }
     return env;
 }
 
 void bind_guest_paths(const BootPlan& plan, int root_fd, const Warn& warn) {
     if (!sys::is_android()) return;
-    if (plan.config.enable_android_storage && sys::is_directory(kStorage)) {
-        for (const char* dest : {kStorage, "/sdcard"}) {
-            try {
-                sys::unique_fd target =
-                    sys::make_node_in_root(root_fd, dest, sys::NodeKind::directory);
-                sys::bind_mount_at(kStorage, target.get(), dest, true);
-            } catch (const std::exception& e) {
-                warn(std::string("Android storage at ") + dest + " skipped: " + e.what());
-            }
+    auto bind = [&](const std::string& src, const char* dest, sys::NodeKind kind) {
+        try {
+            sys::unique_fd target = sys::make_node_in_root(root_fd, dest, kind);
+            sys::bind_mount_at(src, target.get(), dest, kind == sys::NodeKind::directory);
+        } catch (const std::exception& e) {
+            warn(std::string(dest) + " not bound: " + e.what());
         }
+    };
+    if (plan.config.enable_android_storage && sys::is_directory(kStorage)) {
+        bind(kStorage, kStorage, sys::NodeKind::directory);
+        bind(kStorage, "/sdcard", sys::NodeKind::directory);
     }
     for (termux::Helper helper : termux::kHelpers) {
         if (!termux::wanted(plan.config, helper)) continue;
         const auto& h = termux::info(helper);
         sys::unique_fd socket = termux::open_socket(helper);
         if (!socket) {
-            warn(std::string(h.label) + ": no socket at " + h.socket + ": not bound");
+            warn(std::string(h.guest_socket) + " not bound: no socket at " + h.socket);
             continue;
         }
-        try {
-            if (helper == termux::Helper::x11) {
-                // Anyone in the guest may start an X client: the directory is sticky and open.
+        if (helper == termux::Helper::x11) {
+            // Any guest user may talk to the display: the directory is sticky and open, as
+            // upstream makes it.
+            try {
                 sys::unique_fd dir = sys::make_dirs_in_root(root_fd, "/tmp/.X11-unix", 01777);
                 ::chmod(sys::fd_path(dir.get()).c_str(), 01777);
+            } catch (const std::exception&) {  // the bind below reports it
             }
-            sys::unique_fd target = sys::make_node_in_root(root_fd, h.guest_socket,
-                                                           sys::NodeKind::file);
-            sys::bind_mount_at(sys::fd_path(socket.get()), target.get(), h.guest_socket, false);
-        } catch (const std::exception& e) {
-            warn(std::string(h.label) + " socket at " + h.guest_socket + " skipped: " + e.what());
         }
+        bind(sys::fd_path(socket.get()), h.guest_socket, sys::NodeKind::file);
     }
 }
 

@@ -12,8 +12,6 @@
 #pragma once
 
 #include <functional>
-#include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -48,16 +46,17 @@ EnvVars guest_env(const Config& config);
 // mount on the host. What cannot be bound is skipped with a warning.
 void bind_guest_paths(const BootPlan& plan, int root_fd, const Warn& warn);
 
-// The record (exposed for its unit test).
+// The record (exposed for its unit test). Resources: what a container can hold.
+enum Resource : unsigned { kTuning, kSuid, kSelinux, kX11, kVirgl, kPulse, kResources };
 struct HostState {
     std::string boot;
-    bool selinux_changed = false;  // we wrote 0 over 1
-    bool tuning_applied = false;
+    unsigned changed = 0;    // bit per resource we changed: tuning applied, /data remounted,
+                             // SELinux switched from enforcing (helpers: see `helpers`)
     std::string suid_mount;  // the mount we remounted suid
-    std::map<std::string, termux::Process> helpers;
-    std::map<std::string, std::set<std::string>> holders;  // resource -> container names
+    termux::Process helpers[3];
+    std::vector<std::pair<unsigned, std::string>> holders;  // resource, container name
 
-    bool empty() const;
+    bool empty() const { return !changed && holders.empty() && !helpers[0].pid && !helpers[1].pid && !helpers[2].pid; }
 };
 std::string serialize_state(const HostState& state);
 HostState parse_state(std::string_view text);

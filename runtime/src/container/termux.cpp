@@ -147,53 +147,38 @@ struct Command {
     std::vector<std::string> env;
 };
 
-// What upstream runs for each helper; "" path (after a warning) when it is not installed.
+// What upstream runs for each helper; "why not" in `missing` when it is not installed.
 Command command_for(Helper helper, const Config& config, const std::string& packages,
-                    const Warn& warn) {
+                    std::string& missing) {
     std::string prefix = kPrefix;
     Command c;
-    c.env = {"HOME=" + std::string(kHome), "PREFIX=" + prefix, "TMPDIR=" + prefix + "/tmp",
+    c.env = {std::string("HOME=") + kHome, "PREFIX=" + prefix, "TMPDIR=" + prefix + "/tmp",
              "PATH=" + prefix + "/bin:/system/bin", "LANG=en_US.UTF-8"};
-    switch (helper) {
-        case Helper::x11: {
-            if (!find_app(packages, "com.termux.x11")) {
-                warn("Termux:X11: the Termux:X11 app (com.termux.x11) is not installed: skipping -X");
-                return {};
-            }
-            if (!sys::path_exists(kX11Loader) || !sys::path_exists(kAppProcess)) {
-                warn(std::string("Termux:X11: ") + kX11Loader +
-                     " not found (install termux-x11-nightly in Termux): skipping -X");
-                return {};
-            }
-            c.path = kAppProcess;
-            c.argv = {kAppProcess, "-Xnoimage-dex2oat", "/", "--nice-name=termux-x11 :5",
-                      "com.termux.x11.Loader", ":5"};
-            for (auto& flag : split_flags(config.tx11_extra_flags, "--tx11-flags"))
-                c.argv.push_back(std::move(flag));
-            c.env.push_back(std::string("CLASSPATH=") + kX11Loader);
-            c.env.push_back("XKB_CONFIG_ROOT=" + prefix + "/share/X11/xkb");
-            return c;
-        }
-        case Helper::virgl:
-            c.path = prefix + "/bin/virgl_test_server_android";
-            c.argv = {c.path};
-            for (auto& flag : split_flags(config.virgl_extra_flags, "--virgl-flags"))
-                c.argv.push_back(std::move(flag));
-            break;
-        case Helper::pulse:
-            c.path = prefix + "/bin/pulseaudio";
-            c.argv = {c.path,
-                      std::string("--load=module-native-protocol-unix socket=") +
-                          info(Helper::pulse).socket + " auth-anonymous=1",
-                      "--exit-idle-time=-1", "--daemonize=no", "--log-target=stderr",
-                      "--use-pid-file=false", "--disallow-exit"};
-            break;
+    if (helper == Helper::x11) {
+        c.path = kAppProcess;
+        c.argv = {kAppProcess, "-Xnoimage-dex2oat", "/", "--nice-name=termux-x11 :5",
+                  "com.termux.x11.Loader", ":5"};
+        c.env.push_back(std::string("CLASSPATH=") + kX11Loader);
+        c.env.push_back("XKB_CONFIG_ROOT=" + prefix + "/share/X11/xkb");
+        if (!find_app(packages, "com.termux.x11")) missing = "the Termux:X11 app";
+        if (!sys::path_exists(kX11Loader)) missing = kX11Loader;
+    } else {
+        c.path = prefix + (helper == Helper::virgl ? "/bin/virgl_test_server_android"
+                                                   : "/bin/pulseaudio");
+        c.argv = {c.path};
     }
-    if (!sys::path_exists(c.path)) {
-        warn(std::string(info(helper).label) + ": " + c.path +
-             " not found (install it in Termux): skipping it");
-        return {};
-    }
+    if (helper == Helper::pulse)
+        c.argv.insert(c.argv.end(),
+                      {std::string("--load=module-native-protocol-unix socket=") +
+                           info(Helper::pulse).socket + " auth-anonymous=1",
+                       "--exit-idle-time=-1", "--daemonize=no", "--log-target=stderr",
+                       "--use-pid-file=false", "--disallow-exit"});
+    auto flags = split_flags(helper == Helper::x11     ? config.tx11_extra_flags
+                             : helper == Helper::virgl ? config.virgl_extra_flags
+                                                       : "",
+                             "flags");
+    c.argv.insert(c.argv.end(), flags.begin(), flags.end());
+    if (!sys::path_exists(c.path)) missing = c.path;
     return c;
 }
 
@@ -299,47 +284,45 @@ bool alive(const Process& process) {
 std::optional<Process> start(const Workspace& ws, Helper helper, const Config& config,
                              const Warn& warn) {
     const HelperInfo& h = info(helper);
-    auto packages = sys::try_read_file(kPackagesList);
-    auto app = packages ? find_app(*packages, "com.termux") : std::nullopt;
-    if (!app) {
-        warn(std::string(h.label) + ": Termux (com.termux) is not installed: skipping it");
-        return std::nullopt;
-    }
-    Command command = command_for(helper, config, *packages, warn);
-    if (command.path.empty()) return std::nullopt;
-    DropArgs args = drop_args(*app, helper);
-
-    // The helper's output goes to Logs/<key>.log, as upstream's.
-    sys::make_dirs(ws.logs_root());
+    std::string packages = sys::try_read_file(kPackagesList).value_or("");
+    auto app = find_app(packages, "com.termux");
+    std::string missing = app ? "" : "Termux (com.termux)";
+    Command command = command_for(helper, config, packages, missing);
     std::string log_path = ws.logs_root() + "/" + h.key + ".log";
-    sys::unique_fd log(::open(log_path.c_str(),
-                              O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!log) fail_runtime("open " + log_path + ": " + std::strerror(errno));
-    sys::SpawnOptions options;
-    options.path = command.path;
-    options.argv = command.argv;
-    options.env = command.env;
-    options.fds = {{log.get(), 1}, {log.get(), 2}};
-    options.new_session = true;
-    options.detach = true;  // outlives this command; shared by every container that asks
-    options.pre_exec = drop_to_app;
-    options.pre_exec_arg = &args;
-    options.step_text = drop_step_text;
-    sys::Child child = sys::spawn(options);
-    Process process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
-    auto deadline = std::chrono::steady_clock::now() + socket_wait(helper);
-    while (!socket_ready(helper, app->uid)) {
-        if (!alive(process) || std::chrono::steady_clock::now() >= deadline) {
-            warn(std::string(h.label) + ": " + (alive(process) ? "no socket at " : "exited before creating ") +
-                 h.socket + " (see " + log_path + "): skipping it");
-            child.release();
-            if (alive(process)) stop(ws, helper, process);
-            return std::nullopt;
+    std::string why = missing.empty() ? "" : missing + " is not installed";
+    std::optional<Process> process;
+    if (why.empty()) {
+        DropArgs args = drop_args(*app, helper);
+        // The helper's output goes to Logs/<key>.log, as upstream's.
+        sys::unique_fd log(::open(log_path.c_str(),
+                                  O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+        sys::SpawnOptions options;
+        options.path = command.path;
+        options.argv = command.argv;
+        options.env = command.env;
+        if (log) options.fds = {{log.get(), 1}, {log.get(), 2}};
+        options.new_session = true;
+        options.detach = true;  // outlives this command; shared by every container that asks
+        options.pre_exec = drop_to_app;
+        options.pre_exec_arg = &args;
+        options.step_text = drop_step_text;
+        sys::Child child = sys::spawn(options);
+        process = Process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
+        child.release();
+        auto deadline = std::chrono::steady_clock::now() + socket_wait(helper);
+        while (!socket_ready(helper, app->uid) && alive(*process) &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(50ms);
+        if (!socket_ready(helper, app->uid)) {
+            why = std::string("it created no socket at ") + h.socket + " (see " + log_path + ")";
+            stop(ws, helper, *process);
+            process.reset();
         }
-        std::this_thread::sleep_for(50ms);
     }
-    child.release();
-    sys::write_file_atomic(ws.pids_dir() + "/" + h.pidfile, std::to_string(process.pid));
+    if (process)
+        sys::write_file_atomic(ws.pids_dir() + "/" + h.pidfile, std::to_string(process->pid));
+    else
+        warn(std::string(h.label) + ": " + why + ": skipping it");
     return process;
 }
 
