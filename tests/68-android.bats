@@ -81,6 +81,11 @@ dsa_booted() {
     dsa --name="$NAME-s" stop
 }
 
+# Nothing under a host directory: no entry, no mount (seen from the simulated host).
+host_dir_untouched() {
+    [ -z "$(find "$1" -mindepth 1)" ] && ! android_sim mountpoint -q "$1"
+}
+
 @test "-S: a rootfs whose /sdcard and /storage are symlinks to host paths gets nothing on the host" {
     local root
     root=$(rootfs_copy "$SUITE_TMP/evil")
@@ -88,18 +93,31 @@ dsa_booted() {
     rm -rf "$root/sdcard" "$root/storage"
     ln -s "$SUITE_TMP/host-sd" "$root/sdcard"
     ln -s "$SUITE_TMP/host-storage" "$root/storage"
-    dsa --name="$NAME-e" --rootfs="$root" --net=none -S start
-    # The host's directories: no mount on them, nothing created in them.
-    run android_sim mountpoint -q "$SUITE_TMP/host-sd"
-    [ "$status" -ne 0 ]
-    [ -z "$(ls -A "$SUITE_TMP/host-sd" "$SUITE_TMP/host-storage")" ]
-    # Inside, the guest's own links lead to the storage, resolved inside the rootfs.
+    run --separate-stderr dsa --name="$NAME-e" --rootfs="$root" --net=none -S start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"/sdcard will not be bound"* ]]
+    [[ $stderr == *"/storage/emulated/0 will not be bound"* ]]
+    host_dir_untouched "$SUITE_TMP/host-sd"
+    host_dir_untouched "$SUITE_TMP/host-storage"
     run dsa --name="$NAME-e" run cat /sdcard/Download/hello.txt
-    [ "$output" = "hello from the phone" ]
-    run dsa --name="$NAME-e" run cat /storage/emulated/0/Download/hello.txt
-    [ "$output" = "hello from the phone" ]
+    [ "$status" -ne 0 ]
     dsa --name="$NAME-e" stop
-    [ -z "$(ls -A "$SUITE_TMP/host-sd" "$SUITE_TMP/host-storage")" ]
+    host_dir_untouched "$SUITE_TMP/host-sd"
+    host_dir_untouched "$SUITE_TMP/host-storage"
+}
+
+@test "-S: a rootfs symlink is followed inside the rootfs, as the guest sees it" {
+    local root
+    root=$(rootfs_copy "$SUITE_TMP/linked")
+    rm -rf "$root/storage"
+    mkdir -p "$root/mnt/phone"
+    ln -s /mnt/phone "$root/storage"
+    dsa --name="$NAME-l" --rootfs="$root" --net=none -S start
+    run dsa --name="$NAME-l" run cat /storage/emulated/0/Download/hello.txt
+    [ "$output" = "hello from the phone" ]
+    run dsa --name="$NAME-l" run cat /mnt/phone/emulated/0/Download/hello.txt
+    [ "$output" = "hello from the phone" ]
+    dsa --name="$NAME-l" stop
 }
 
 @test "-S with storage still locked (empty before the first unlock) warns and boots" {
@@ -199,6 +217,7 @@ data_options() {
     [[ $(data_options) == *nodev* ]]
     # The guest's root inherits it: its setuid programs (sudo) work.
     run dsa --name="$NAME-d" run awk '$2 == "/" { print $4 }' /proc/mounts
+    [[ $output == rw* ]]
     [[ $output != *nosuid* ]]
     dsa --name="$NAME-d" stop
     [[ $(data_options) == *nosuid* ]]

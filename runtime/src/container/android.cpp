@@ -322,9 +322,17 @@ void check_options(const Config& config) {
     if (config.enable_virgl) termux::split_flags(config.virgl_extra_flags, "--virgl-flags");
 }
 
-EnvVars prepare_start(const Workspace& ws, const Config& config, const Warn& warn) {
+EnvVars prepare_start(const Workspace& ws, const Config& config, const std::string& rootfs,
+                      const Warn& warn) {
     if (!sys::is_android()) return {};
-    if (config.enable_android_storage) wait_for_storage(warn);
+    if (config.enable_android_storage) {
+        wait_for_storage(warn);
+        // Said where the user sees it; the boot skips these (a rootfs symlink leading nowhere).
+        sys::unique_fd root = sys::open_tree_root(rootfs);
+        for (const char* dest : {kStorage, "/sdcard"})
+            if (auto why = sys::node_problem_in_root(root.get(), dest, sys::NodeKind::directory))
+                warn(std::string("Android storage: ") + dest + " will not be bound: " + *why);
+    }
     std::string name = sanitize_name(config.name);
     sys::FileLock lock(state_path(ws) + ".lock", kLockWait, "the Android host state");
     HostState state = load(ws);

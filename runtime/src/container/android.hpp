@@ -31,7 +31,9 @@ void check_options(const Config& config);
 // `start`, after the config is saved and before the monitor: applies the host changes this
 // container needs, starts (or reuses) its Termux helpers, waits for -S storage to be unlocked.
 // Returns the variables the guest gets (DISPLAY, GALLIUM_DRIVER, PULSE_SERVER).
-EnvVars prepare_start(const Workspace& ws, const Config& config, const Warn& warn);
+// `rootfs`: the directory that becomes / (an image's mount point), for the -S checks.
+EnvVars prepare_start(const Workspace& ws, const Config& config, const std::string& rootfs,
+                      const Warn& warn);
 
 // Undoes what no container needs any more; `stopping` (a container name, or "") counts as gone.
 // Returns what was undone, one line each ("SELinux enforcing restored"...). Nothing off Android.

@@ -354,7 +354,7 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     plan.env = std::move(request.env);
     // Android: host changes and Termux helpers, undone by the last container that needs them.
     rollback.add([&ws, name = config.name, warn] { android::release_unneeded(ws, name, warn); });
-    for (auto& var : android::prepare_start(ws, config, warn))
+    for (auto& var : android::prepare_start(ws, config, plan.rootfs, warn))
         plan.env.push_back(std::move(var));
     if (!request.term.empty()) plan.term = request.term;
     if (config.volatile_mode) {
