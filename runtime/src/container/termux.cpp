@@ -286,8 +286,9 @@ std::optional<Process> start(const Workspace& ws, Helper helper, const Config& c
     const HelperInfo& h = info(helper);
     std::string packages = sys::try_read_file(kPackagesList).value_or("");
     auto app = find_app(packages, "com.termux");
-    std::string missing = app ? "" : "Termux (com.termux)";
+    std::string missing;
     Command command = command_for(helper, config, packages, missing);
+    if (!app) missing = "Termux (com.termux)";
     std::string log_path = ws.logs_root() + "/" + h.key + ".log";
     std::string why = missing.empty() ? "" : missing + " is not installed";
     std::optional<Process> process;
