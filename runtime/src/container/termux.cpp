@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -23,6 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 #define TERMUX_PREFIX "/data/data/com.termux/files/usr"
+#define TERMUX_HOME "/data/data/com.termux/files/home"
 
 const HelperInfo kInfo[] = {
     {"x11", "x11.xpid", "Termux:X11", TERMUX_PREFIX "/tmp/.X11-unix/X5", "/tmp/.X11-unix/X5",
@@ -36,6 +38,7 @@ const HelperInfo kInfo[] = {
 constexpr uid_t kFirstAppUid = 10000;  // Android's AID_APP_START
 constexpr const char* kX11Loader = TERMUX_PREFIX "/libexec/termux-x11/loader.apk";
 constexpr const char* kAppProcess = "/system/bin/app_process";
+constexpr const char* kX11Dir = TERMUX_PREFIX "/tmp/.X11-unix";
 // Upstream's domains for the dyntransition, most likely first; the MLS part is the app's.
 constexpr const char* kAppDomains[] = {"untrusted_app_27", "untrusted_app_30", "untrusted_app_29",
                                        "untrusted_app_25", "untrusted_app_32", "untrusted_app"};
@@ -62,19 +65,14 @@ struct DropArgs {
     gid_t gids[32] = {};
     size_t ngids = 0;
     char contexts[6][160] = {};  // SELinux domains to try, "" when the label is unknown
-    char home[96] = {};
-    char make_dir[160] = {};  // created as the app (X11's socket directory), "" for none
-    char socket[160] = {};    // a stale socket from an earlier run, removed as the app
+    bool x11 = false;            // X11's socket directory is made (as the app) first
+    const char* socket = "";     // a stale socket from an earlier run, removed as the app
 };
 
 enum DropStep { kSetGroups, kSetGid, kSetUid };
 
 const char* drop_step_text(int step) {
-    switch (step) {
-        case kSetGroups: return "setgroups";
-        case kSetGid: return "setresgid to the Termux uid";
-        default: return "setresuid to the Termux uid";
-    }
+    return step == kSetGroups ? "setgroups" : "drop to the Termux uid";
 }
 
 // Raw syscalls: only this process's credentials change, whatever glibc thinks of its threads.
@@ -86,41 +84,20 @@ int drop_to_app(const void* raw) {
     // Into the app's domain as upstream does. Hosts where this is refused (no SELinux, or a
     // policy without the dyntransition) run the helper in the caller's domain: tolerated.
     for (const auto& context : a->contexts) {
-        if (!context[0]) break;
-        int fd = ::open("/proc/thread-self/attr/current", O_WRONLY | O_CLOEXEC);
+        int fd = context[0] ? ::open("/proc/thread-self/attr/current", O_WRONLY | O_CLOEXEC) : -1;
         if (fd < 0) break;
         bool done = ::write(fd, context, ::strlen(context)) > 0;
         ::close(fd);
         if (done) break;
     }
     // As the app, not as root: these paths are in a tree the app controls.
-    if (a->make_dir[0]) {
-        ::mkdir(a->make_dir, 01777);
-        ::chmod(a->make_dir, 01777);
+    if (a->x11) {
+        ::mkdir(kX11Dir, 01777);
+        ::chmod(kX11Dir, 01777);
     }
-    if (a->socket[0]) ::unlink(a->socket);
-    if (::chdir(a->home) != 0) (void)::chdir("/");
+    ::unlink(a->socket);
+    if (::chdir(kHome) != 0) (void)::chdir("/");
     return -1;
-}
-
-void copy_into(char* dest, size_t size, const std::string& text) {
-    if (text.size() >= size) fail_runtime("path too long for the Termux helper: " + text);
-    std::memcpy(dest, text.c_str(), text.size() + 1);
-}
-
-// The MLS part of the Termux data directory's label ("s0:c123,c256,c512,c768").
-std::string app_mls() {
-    char label[256] = {};
-    ssize_t n = ::getxattr("/data/data/com.termux", "security.selinux", label, sizeof label - 1);
-    if (n <= 0) return "";
-    std::string text(label, strnlen(label, static_cast<size_t>(n)));
-    // u:object_r:app_data_file:s0:c...: everything after the third ':'.
-    size_t pos = std::string::npos;
-    for (int i = 0; i < 3; ++i) {
-        pos = text.find(':', pos == std::string::npos ? 0 : pos + 1);
-        if (pos == std::string::npos) return "";
-    }
-    return text.substr(pos + 1);
 }
 
 DropArgs drop_args(const App& app, Helper helper) {
@@ -128,58 +105,58 @@ DropArgs drop_args(const App& app, Helper helper) {
     args.uid = app.uid;
     for (gid_t gid : app.gids)
         if (args.ngids < std::size(args.gids)) args.gids[args.ngids++] = gid;
-    std::string mls = app_mls();
-    if (!mls.empty()) {
-        size_t i = 0;
-        for (const char* domain : kAppDomains)
-            copy_into(args.contexts[i++], sizeof args.contexts[0],
-                      std::string("u:r:") + domain + ":" + mls);
-    }
-    copy_into(args.home, sizeof args.home, kHome);
-    if (helper == Helper::x11) copy_into(args.make_dir, sizeof args.make_dir, TERMUX_PREFIX "/tmp/.X11-unix");
-    copy_into(args.socket, sizeof args.socket, info(helper).socket);
+    // The MLS part of the Termux data directory's label, u:object_r:app_data_file:s0:c...
+    char label[128] = {};
+    ::getxattr("/data/data/com.termux", "security.selinux", label, sizeof label - 1);
+    const char* mls = label;
+    for (int i = 0; i < 3 && mls; ++i)
+        mls = std::strchr(mls, ':') ? std::strchr(mls, ':') + 1 : nullptr;
+    for (size_t i = 0; mls && *mls && i < std::size(kAppDomains); ++i)
+        std::snprintf(args.contexts[i], sizeof args.contexts[i], "u:r:%s:%s", kAppDomains[i], mls);
+    args.x11 = helper == Helper::x11;
+    args.socket = info(helper).socket;
     return args;
 }
 
-struct Command {
-    std::string path;
-    std::vector<std::string> argv;
-    std::vector<std::string> env;
-};
+// What upstream runs for each helper (its extra flags follow).
+const char* const kX11Argv[] = {kAppProcess, "-Xnoimage-dex2oat", "/",
+                                "--nice-name=termux-x11 :5", "com.termux.x11.Loader", ":5",
+                                nullptr};
+const char* const kVirglArgv[] = {TERMUX_PREFIX "/bin/virgl_test_server_android", nullptr};
+const char* const kPulseArgv[] = {
+    TERMUX_PREFIX "/bin/pulseaudio",
+    "--load=module-native-protocol-unix socket=" TERMUX_PREFIX "/tmp/.pulse-socket "
+    "auth-anonymous=1",
+    "--exit-idle-time=-1",
+    "--daemonize=no",
+    "--log-target=stderr",
+    "--use-pid-file=false",
+    "--disallow-exit",
+    nullptr};
+const char* const* const kArgv[] = {kX11Argv, kVirglArgv, kPulseArgv};
+const char* const kEnv[] = {
+    "HOME=" TERMUX_HOME, "PREFIX=" TERMUX_PREFIX, "TMPDIR=" TERMUX_PREFIX "/tmp",
+    "PATH=" TERMUX_PREFIX "/bin:/system/bin", "LANG=en_US.UTF-8",
+    // Termux:X11's loader; harmless for the others.
+    "CLASSPATH=" TERMUX_PREFIX "/libexec/termux-x11/loader.apk",
+    "XKB_CONFIG_ROOT=" TERMUX_PREFIX "/share/X11/xkb"};
 
-// What upstream runs for each helper; "why not" in `missing` when it is not installed.
-Command command_for(Helper helper, const Config& config, const std::string& packages,
-                    std::string& missing) {
-    std::string prefix = kPrefix;
-    Command c;
-    c.env = {std::string("HOME=") + kHome, "PREFIX=" + prefix, "TMPDIR=" + prefix + "/tmp",
-             "PATH=" + prefix + "/bin:/system/bin", "LANG=en_US.UTF-8"};
-    if (helper == Helper::x11) {
-        c.path = kAppProcess;
-        c.argv = {kAppProcess, "-Xnoimage-dex2oat", "/", "--nice-name=termux-x11 :5",
-                  "com.termux.x11.Loader", ":5"};
-        c.env.push_back(std::string("CLASSPATH=") + kX11Loader);
-        c.env.push_back("XKB_CONFIG_ROOT=" + prefix + "/share/X11/xkb");
-        if (!find_app(packages, "com.termux.x11")) missing = "the Termux:X11 app";
-        if (!sys::path_exists(kX11Loader)) missing = kX11Loader;
-    } else {
-        c.path = prefix + (helper == Helper::virgl ? "/bin/virgl_test_server_android"
-                                                   : "/bin/pulseaudio");
-        c.argv = {c.path};
-    }
-    if (helper == Helper::pulse)
-        c.argv.insert(c.argv.end(),
-                      {std::string("--load=module-native-protocol-unix socket=") +
-                           info(Helper::pulse).socket + " auth-anonymous=1",
-                       "--exit-idle-time=-1", "--daemonize=no", "--log-target=stderr",
-                       "--use-pid-file=false", "--disallow-exit"});
+// The program's argv; "what is missing" in `missing` when it is not installed.
+std::vector<std::string> command_for(Helper helper, const Config& config,
+                                     const std::string& packages, std::string& missing) {
+    std::vector<std::string> argv;
+    for (const char* const* a = kArgv[static_cast<int>(helper)]; *a; ++a)
+        argv.emplace_back(*a);
     auto flags = split_flags(helper == Helper::x11     ? config.tx11_extra_flags
                              : helper == Helper::virgl ? config.virgl_extra_flags
                                                        : "",
                              "flags");
-    c.argv.insert(c.argv.end(), flags.begin(), flags.end());
-    if (!sys::path_exists(c.path)) missing = c.path;
-    return c;
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    if (!sys::path_exists(argv[0])) missing = argv[0];
+    if (helper == Helper::x11 && !sys::path_exists(kX11Loader)) missing = kX11Loader;
+    if (helper == Helper::x11 && !find_app(packages, "com.termux.x11"))
+        missing = "the Termux:X11 app (com.termux.x11)";
+    return argv;
 }
 
 bool socket_ready(Helper helper, uid_t uid) {
@@ -287,7 +264,7 @@ std::optional<Process> start(const Workspace& ws, Helper helper, const Config& c
     std::string packages = sys::try_read_file(kPackagesList).value_or("");
     auto app = find_app(packages, "com.termux");
     std::string missing;
-    Command command = command_for(helper, config, packages, missing);
+    auto argv = command_for(helper, config, packages, missing);
     if (!app) missing = "Termux (com.termux)";
     std::string log_path = ws.logs_root() + "/" + h.key + ".log";
     std::string why = missing.empty() ? "" : missing + " is not installed";
@@ -298,9 +275,9 @@ std::optional<Process> start(const Workspace& ws, Helper helper, const Config& c
         sys::unique_fd log(::open(log_path.c_str(),
                                   O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
         sys::SpawnOptions options;
-        options.path = command.path;
-        options.argv = command.argv;
-        options.env = command.env;
+        options.path = argv[0];
+        options.argv = std::move(argv);
+        options.env.emplace(std::begin(kEnv), std::end(kEnv));
         if (log) options.fds = {{log.get(), 1}, {log.get(), 2}};
         options.new_session = true;
         options.detach = true;  // outlives this command; shared by every container that asks
