@@ -214,8 +214,7 @@ void hold(HostState& state, unsigned resource, const std::string& name) {
     state.holders.emplace_back(resource, name);
 }
 
-std::vector<std::string> release_locked(const Workspace& ws, HostState& state,
-                                        const Warn& warn) {
+std::vector<std::string> release_locked(const Workspace& ws, HostState& state, const Warn& warn) {
     std::vector<std::string> done;
     for (termux::Helper helper : termux::kHelpers) {
         unsigned i = static_cast<unsigned>(helper);
@@ -227,9 +226,9 @@ std::vector<std::string> release_locked(const Workspace& ws, HostState& state,
     for (unsigned r : {kTuning, kSuid, kSelinux}) {
         if (!(state.changed & (1u << r)) || held(state, r)) continue;
         state.changed &= ~(1u << r);
-        bool ok = r == kTuning   ? tune(false)
-                  : r == kSuid   ? remount_suid(state.suid_mount, false)
-                                 : set_enforce("1");
+        bool ok = r == kTuning ? tune(false)
+                  : r == kSuid ? remount_suid(state.suid_mount, false)
+                               : set_enforce("1");
         if (r == kSuid) state.suid_mount.clear();
         if (!ok && r == kSelinux) warn("SELinux: could not restore enforcing mode");
         if (ok) done.push_back(std::string(kResourceNames[r]) + " restored");
@@ -247,14 +246,16 @@ void acquire(const Workspace& ws, HostState& state, const Config& config, const 
         std::string mount = nosuid_data_mount(config.rootfs_path);
         if (!mount.empty()) {
             if (!remount_suid(mount, true))
-                warn(mount + " is nosuid and could not be remounted suid: setuid programs (sudo) "
-                             "inside will fail");
+                warn(mount +
+                     " is nosuid and could not be remounted suid: setuid programs (sudo) "
+                     "inside will fail");
             else if (!(state.changed & (1u << kSuid))) {
                 state.changed |= 1u << kSuid;
                 state.suid_mount = mount;
             }
         }
-        if ((state.changed & (1u << kSuid)) && under(real_path(config.rootfs_path), state.suid_mount))
+        if ((state.changed & (1u << kSuid)) &&
+            under(real_path(config.rootfs_path), state.suid_mount))
             hold(state, kSuid, name);
         save(ws, state);
     }

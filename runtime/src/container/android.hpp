@@ -58,7 +58,9 @@ struct HostState {
     termux::Process helpers[3];
     std::vector<std::pair<unsigned, std::string>> holders;  // resource, container name
 
-    bool empty() const { return !changed && holders.empty() && !helpers[0].pid && !helpers[1].pid && !helpers[2].pid; }
+    bool empty() const {
+        return !changed && holders.empty() && !helpers[0].pid && !helpers[1].pid && !helpers[2].pid;
+    }
 };
 std::string serialize_state(const HostState& state);
 HostState parse_state(std::string_view text);

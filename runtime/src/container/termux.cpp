@@ -119,27 +119,31 @@ DropArgs drop_args(const App& app, Helper helper) {
 }
 
 // What upstream runs for each helper (its extra flags follow).
-const char* const kX11Argv[] = {kAppProcess, "-Xnoimage-dex2oat", "/",
-                                "--nice-name=termux-x11 :5", "com.termux.x11.Loader", ":5",
+const char* const kX11Argv[] = {kAppProcess,
+                                "-Xnoimage-dex2oat",
+                                "/",
+                                "--nice-name=termux-x11 :5",
+                                "com.termux.x11.Loader",
+                                ":5",
                                 nullptr};
 const char* const kVirglArgv[] = {TERMUX_PREFIX "/bin/virgl_test_server_android", nullptr};
-const char* const kPulseArgv[] = {
-    TERMUX_PREFIX "/bin/pulseaudio",
-    "--load=module-native-protocol-unix socket=" TERMUX_PREFIX "/tmp/.pulse-socket "
-    "auth-anonymous=1",
-    "--exit-idle-time=-1",
-    "--daemonize=no",
-    "--log-target=stderr",
-    "--use-pid-file=false",
-    "--disallow-exit",
-    nullptr};
+const char* const kPulseArgv[] = {TERMUX_PREFIX "/bin/pulseaudio",
+                                  "--load=module-native-protocol-unix socket=" TERMUX_PREFIX
+                                  "/tmp/.pulse-socket "
+                                  "auth-anonymous=1",
+                                  "--exit-idle-time=-1",
+                                  "--daemonize=no",
+                                  "--log-target=stderr",
+                                  "--use-pid-file=false",
+                                  "--disallow-exit",
+                                  nullptr};
 const char* const* const kArgv[] = {kX11Argv, kVirglArgv, kPulseArgv};
-const char* const kEnv[] = {
-    "HOME=" TERMUX_HOME, "PREFIX=" TERMUX_PREFIX, "TMPDIR=" TERMUX_PREFIX "/tmp",
-    "PATH=" TERMUX_PREFIX "/bin:/system/bin", "LANG=en_US.UTF-8",
-    // Termux:X11's loader; harmless for the others.
-    "CLASSPATH=" TERMUX_PREFIX "/libexec/termux-x11/loader.apk",
-    "XKB_CONFIG_ROOT=" TERMUX_PREFIX "/share/X11/xkb"};
+const char* const kEnv[] = {"HOME=" TERMUX_HOME, "PREFIX=" TERMUX_PREFIX,
+                            "TMPDIR=" TERMUX_PREFIX "/tmp",
+                            "PATH=" TERMUX_PREFIX "/bin:/system/bin", "LANG=en_US.UTF-8",
+                            // Termux:X11's loader; harmless for the others.
+                            "CLASSPATH=" TERMUX_PREFIX "/libexec/termux-x11/loader.apk",
+                            "XKB_CONFIG_ROOT=" TERMUX_PREFIX "/share/X11/xkb"};
 
 // The program's argv; "what is missing" in `missing` when it is not installed.
 std::vector<std::string> command_for(Helper helper, const Config& config,
@@ -178,9 +182,12 @@ const HelperInfo& info(Helper helper) {
 
 bool wanted(const Config& config, Helper helper) {
     switch (helper) {
-        case Helper::x11: return config.enable_termux_x11;
-        case Helper::virgl: return config.enable_virgl;
-        case Helper::pulse: return config.enable_pulseaudio;
+        case Helper::x11:
+            return config.enable_termux_x11;
+        case Helper::virgl:
+            return config.enable_virgl;
+        case Helper::pulse:
+            return config.enable_pulseaudio;
     }
     return false;
 }
@@ -272,8 +279,8 @@ std::optional<Process> start(const Workspace& ws, Helper helper, const Config& c
     if (why.empty()) {
         DropArgs args = drop_args(*app, helper);
         // The helper's output goes to Logs/<key>.log, as upstream's.
-        sys::unique_fd log(::open(log_path.c_str(),
-                                  O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+        sys::unique_fd log(
+            ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
         sys::SpawnOptions options;
         options.path = argv[0];
         options.argv = std::move(argv);
