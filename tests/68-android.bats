@@ -4,6 +4,7 @@
 # permissive and its restore (also after a killed monitor), the system tuning every start
 # applies and the last stop reverts, and /data remounted suid for a directory rootfs on it.
 
+# shellcheck disable=SC2154,SC2016
 bats_require_minimum_version 1.5.0
 
 setup_file() {

@@ -6,6 +6,7 @@
 # guest, sets DISPLAY / GALLIUM_DRIVER / PULSE_SERVER, shares them and stops them after the last
 # container that needs them.
 
+# shellcheck disable=SC2154,SC2016
 bats_require_minimum_version 1.5.0
 
 TERMUX_UID=10123
@@ -135,7 +136,8 @@ init_env() {
     run dsa --name="$NAME-x" run sh -c '. /run/droidspaces.env; echo "$DISPLAY"'
     [ "$output" = ":5" ]
     dsa --name="$NAME-x" stop
-    ! kill -0 "$pid" 2>/dev/null
+    run kill -0 "$pid"
+    [ "$status" -ne 0 ]
     [ ! -e "$DROIDSPACES_HOME/Pids/x11.xpid" ]
     [ ! -e "$PREFIX_HOST/tmp/.X11-unix/X5" ]
 }
@@ -175,14 +177,16 @@ init_env() {
     run guest_connect "$NAME-b" /tmp/.virgl_test
     [ "$output" = "hello from virgl" ]
     dsa --name="$NAME-a" stop
-    ! kill -0 "$pulse" 2>/dev/null
+    run kill -0 "$pulse"
+    [ "$status" -ne 0 ]
     [ ! -e "$PREFIX_HOST/tmp/.pulse-socket" ]
     [ ! -e "$DROIDSPACES_HOME/Pids/pulse.ppid" ]
     kill -0 "$virgl"
     run guest_connect "$NAME-b" /tmp/.virgl_test
     [ "$output" = "hello from virgl" ]
     dsa --name="$NAME-b" stop
-    ! kill -0 "$virgl" 2>/dev/null
+    run kill -0 "$virgl"
+    [ "$status" -ne 0 ]
     [ ! -e "$PREFIX_HOST/tmp/.virgl_test" ]
     [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
 }
