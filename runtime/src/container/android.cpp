@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "container/inspect_detail.hpp"
@@ -289,30 +291,45 @@ void acquire(const Workspace& ws, HostState& state, const Config& config, const 
 }  // namespace
 
 std::string serialize_state(const HostState& state) {
-    std::string out = "boot " + state.boot + "\nchanged " + std::to_string(state.changed) + "\n";
-    if (!state.suid_mount.empty()) out += "suid " + state.suid_mount + "\n";
+    std::string out;
+    char line[PATH_MAX + 64];
+    auto add = [&](int n) { out.append(line, std::min<size_t>(n > 0 ? n : 0, sizeof line - 1)); };
+    add(std::snprintf(line, sizeof line, "boot %s\nchanged %u\n", state.boot.c_str(),
+                      state.changed));
+    if (!state.suid_mount.empty())
+        add(std::snprintf(line, sizeof line, "suid %s\n", state.suid_mount.c_str()));
     for (unsigned i = 0; i < 3; ++i)
         if (state.helpers[i].pid)
-            out += "helper " + std::to_string(i) + " " + std::to_string(state.helpers[i].pid) +
-                   " " + std::to_string(state.helpers[i].start) + "\n";
+            add(std::snprintf(line, sizeof line, "helper %u %d %llu\n", i, state.helpers[i].pid,
+                              static_cast<unsigned long long>(state.helpers[i].start)));
     for (const auto& [resource, name] : state.holders)
-        out += "holder " + std::to_string(resource) + " " + name + "\n";
+        add(std::snprintf(line, sizeof line, "holder %u %s\n", resource, name.c_str()));
     return out;
 }
 
 HostState parse_state(std::string_view text) {
     HostState state;
-    auto number = [](const std::string& s) { return std::strtoull(s.c_str(), nullptr, 10); };
-    for (const auto& line : text_lines(text)) {
-        auto w = text_words(line);
-        if (w.size() < 2) continue;
-        if (w[0] == "boot") state.boot = w[1];
-        if (w[0] == "changed") state.changed = static_cast<unsigned>(number(w[1])) & 7;
-        if (w[0] == "suid" && line.size() > 5) state.suid_mount = line.substr(5);
-        if (w[0] == "helper" && w.size() == 4 && number(w[1]) < 3)
-            state.helpers[number(w[1])] = {static_cast<pid_t>(number(w[2])), number(w[3])};
-        if (w[0] == "holder" && w.size() == 3 && number(w[1]) < kResources)
-            state.holders.emplace_back(static_cast<unsigned>(number(w[1])), w[2]);
+    std::string copy(text);  // NUL-terminated lines for strtoul
+    for (char* p = copy.data(); *p;) {
+        char* end = std::strchr(p, '\n');
+        if (end) *end = 0;
+        char* rest = std::strchr(p, ' ');
+        if (rest) {
+            *rest++ = 0;
+            char* e = rest;
+            unsigned long first = std::strtoul(rest, &e, 10);
+            if (!std::strcmp(p, "boot")) state.boot = rest;
+            if (!std::strcmp(p, "changed")) state.changed = static_cast<unsigned>(first & 7);
+            if (!std::strcmp(p, "suid")) state.suid_mount = rest;
+            if (!std::strcmp(p, "helper") && first < 3) {
+                pid_t pid = static_cast<pid_t>(std::strtol(e, &e, 10));
+                state.helpers[first] = {pid, std::strtoull(e, nullptr, 10)};
+            }
+            if (!std::strcmp(p, "holder") && first < kResources && *e == ' ' && e[1])
+                state.holders.emplace_back(static_cast<unsigned>(first), e + 1);
+        }
+        if (!end) break;
+        p = end + 1;
     }
     return state;
 }
