@@ -319,9 +319,11 @@ void stop(const Workspace& ws, Helper helper, const Process& process) {
             std::this_thread::sleep_for(20ms);
         if (alive(process)) sys::signal_process(process.pid, process.start, SIGKILL);
     }
-    // Only a socket: a file of another kind in its place is not ours to remove.
+    // Only an app's socket: a file of another kind in its place, or a system one the app's
+    // tree may lead to through a symlinked directory, is not ours to remove.
     struct stat st;
-    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode))
+    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_uid >= kFirstAppUid)
         ::unlink(info(helper).socket);
     ::unlink((ws.pids_dir() + "/" + info(helper).pidfile).c_str());
 }
