@@ -322,8 +322,7 @@ void stop(const Workspace& ws, Helper helper, const Process& process) {
     // Only an app's socket: a file of another kind in its place, or a system one the app's
     // tree may lead to through a symlinked directory, is not ours to remove.
     struct stat st;
-    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode) &&
-        st.st_uid >= kFirstAppUid)
+    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid >= kFirstAppUid)
         ::unlink(info(helper).socket);
     ::unlink((ws.pids_dir() + "/" + info(helper).pidfile).c_str());
 }
