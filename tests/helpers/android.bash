@@ -25,8 +25,8 @@ android_sim_setup() {
         'ro.product.cpu.abi=x86_64' >"$ANDROID_SYSTEM/build.prop"
     export ANDROID_SIM ANDROID_DATA ANDROID_SDCARD ANDROID_SELINUX ANDROID_SYSTEM
 
-    unshare -m --propagation private -- bash -c "$(declare -f _android_sim_build)
-        _android_sim_build '$ANDROID_SIM' && exec chroot '$ANDROID_SIM/root' sleep infinity" \
+    unshare -m --propagation private -- bash -c "$(declare -f _android_sim_build _android_sim_enter)
+        _android_sim_build '$ANDROID_SIM' && _android_sim_enter '$ANDROID_SIM/root' sleep infinity" \
         >"$ANDROID_SIM/holder.log" 2>&1 &
     ANDROID_SIM_HOLDER=$!
     export ANDROID_SIM_HOLDER
@@ -51,6 +51,14 @@ android_sim_teardown() {
     kill "$ANDROID_SIM_HOLDER" 2>/dev/null || true
     wait_until 10 bash -c "! kill -0 $ANDROID_SIM_HOLDER" || true
     ANDROID_SIM_HOLDER=
+}
+
+# Makes $1 the root of the mount namespace and runs the rest. pivot_root, not chroot: a process
+# that joins the namespace (setns, as `run` and `enter` do) gets the namespace's root, which
+# must be the simulated host's, not this machine's.
+_android_sim_enter() {
+    cd "$1" && mkdir -p .old-root && pivot_root . .old-root && umount -l /.old-root &&
+        rmdir /.old-root && shift && exec "$@"
 }
 
 # Runs inside the new (private) mount namespace. $1: the simulation's directory; its root/

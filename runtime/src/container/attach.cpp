@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "container/android.hpp"
 #include "container/attach_spawn.hpp"
 #include "container/cgroups.hpp"
 #include "container/remount_guard.hpp"
@@ -66,6 +67,8 @@ HostSide read_host_side(const Workspace& ws, const ContainerState& state) {
         if (!host.config.env_file.empty())
             if (auto text = sys::try_read_file(host.config.env_file))
                 host.env = parse_env_file(*text, host.config.env_file);
+        for (auto& var : android::guest_env(host.config))
+            host.env.push_back(std::move(var));
     } catch (const Error&) {
     }
     host.security = prepare_security(host.config);

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "container/android.hpp"
 #include "container/hw_access.hpp"
 #include "container/net_nat.hpp"
 #include "container/proc_views.hpp"
@@ -341,6 +342,9 @@ class Boot {
         if (plan_.config.enable_hw_access || plan_.config.enable_gpu_mode) add_gpu_group(warn_fn());
     }
 
+    // Android: -S storage and the Termux helpers' sockets (container/android.hpp).
+    void bind_android_paths() { android::bind_guest_paths(plan_, root_fd_.get(), warn_fn()); }
+
     void pivot_into_rootfs() {
         if (::chdir(root_.c_str()) != 0) sys::fail_errno("chdir " + root_);
         // pivot_root(".", ".") stacks the old root under the new one; detaching "." then drops
@@ -599,6 +603,7 @@ const Step kSteps[] = {
     {"mount /proc, /sys, /dev, /run, /tmp and cgroups", &Boot::mount_filesystems},
     {"create /dev nodes", &Boot::populate_dev},
     {"attach the console", &Boot::attach_console},
+    {"bind Android storage and Termux sockets", &Boot::bind_android_paths},
     {"bind mounts", &Boot::bind_user_paths},
     {"expose GPU nodes and the X11 socket", &Boot::expose_hardware},
     {"pivot_root", &Boot::pivot_into_rootfs},

@@ -14,6 +14,7 @@
 #include <functional>
 #include <thread>
 
+#include "container/android.hpp"
 #include "container/boot_plan.hpp"
 #include "container/cgroups.hpp"
 #include "container/cleanup.hpp"
@@ -104,10 +105,10 @@ void check_supported(const Config& config, const Warn& warn) {
           AndroidOnly{&Config::enable_pulseaudio, "--pulse-audio"},
           AndroidOnly{&Config::enable_android_storage, "--enable-android-storage"},
           AndroidOnly{&Config::selinux_permissive, "--selinux-permissive"}}) {
-        if (!(config.*flag)) continue;
-        if (sys::is_android()) unsupported(option);
+        if (!(config.*flag) || sys::is_android()) continue;
         warn(std::string(option) + " is only applicable on Android: skipping");
     }
+    android::check_options(config);
     if (config.net_mode != NetMode::nat &&
         (!config.port_forwards.empty() || !config.upstream_interfaces.empty()))
         warn("--port and --upstream apply to --net=nat only: ignoring them");
@@ -353,6 +354,10 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     plan.init_path = init;
     plan.family = detect_init_family(plan.rootfs, init);
     plan.env = std::move(request.env);
+    // Android: host changes and Termux helpers, undone by the last container that needs them.
+    rollback.add([&ws, name = config.name, warn] { android::release_unneeded(ws, name, warn); });
+    for (auto& var : android::prepare_start(ws, config, plan.rootfs, warn))
+        plan.env.push_back(std::move(var));
     if (!request.term.empty()) plan.term = request.term;
     if (config.volatile_mode) {
         plan.volatile_dir = ws.volatile_dir(config.name);
@@ -450,6 +455,7 @@ void clean_up_stale(const Workspace& ws, const std::string& name, const Warn& wa
     auto state = read_state(ws, name);
     if (!state || init_is_running(*state) || monitor_is_running(*state)) return;
     clean_up_after(ws, *state, false, warn, false);
+    android::release_unneeded(ws, name, warn);
 }
 
 StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono::seconds timeout,
@@ -583,7 +589,9 @@ StartResult start_container(const Workspace& ws, StartRequest request, const War
 StopResult stop_container(const Workspace& ws, const std::string& name,
                           std::chrono::seconds timeout, const Warn& warn, LockMode lock_mode) {
     auto lock = lock_container(ws, name, lock_mode);
-    return stop_locked(ws, name, timeout, false, warn);
+    StopResult result = stop_locked(ws, name, timeout, false, warn);
+    android::release_unneeded(ws, name, warn);
+    return result;
 }
 
 StartResult restart_container(const Workspace& ws, StartRequest request,

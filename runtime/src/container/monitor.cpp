@@ -24,6 +24,7 @@
 #include <iterator>
 #include <string_view>
 
+#include "container/android.hpp"
 #include "container/boot.hpp"
 #include "container/cgroups.hpp"
 #include "container/cleanup.hpp"
@@ -538,6 +539,12 @@ class Monitor {
         auto state = read_state(plan_.workspace, plan_.config.name);
         if (state && state->monitor_pid == ::getpid())
             remove_state(plan_.workspace, plan_.config.name);
+        // A guest that powered itself off: what only it needed on an Android host (SELinux
+        // permissive, tuning, Termux helpers) is given back now. A command in progress (stop,
+        // restart) does that itself, after its own checks.
+        if (!command_in_progress())
+            android::release_unneeded(plan_.workspace, plan_.config.name,
+                                      [this](const std::string& m) { log_.write(m); });
         log_.write("stopped");
     }
 

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "container/android.hpp"
 #include "container/cgroups.hpp"
 #include "container/cleanup.hpp"
 #include "container/config_source.hpp"
@@ -171,6 +172,9 @@ ScanResult scan_host(const Workspace& ws) {
     clean_cgroups(ws, running, result);
     clean_mount_base(ws, running, result);
     clean_nat_records(ws, running, result);
+    // 6. Android host changes (SELinux, tuning, helpers) no running container needs any more.
+    for (auto& done : android::release_unneeded(ws, "", [](const std::string&) {}))
+        result.cleaned.push_back("android: " + done);
     return result;
 }
 

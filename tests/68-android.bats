@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# Android host integration, run by the real binary inside the simulated Android host
+# (tests/helpers/android.bash): -S storage (and a hostile rootfs around it), -P SELinux
+# permissive and its restore (also after a killed monitor), the system tuning every start
+# applies and the last stop reverts, and /data remounted suid for a directory rootfs on it.
+
+# shellcheck disable=SC2154,SC2016
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    load helpers
+    load helpers/android
+    suite_setup
+    android_sim_setup
+    ROOTFS=$(fixture_copy busybox "$SUITE_TMP/bb")
+    export ROOTFS
+    export NAME="an-$$"
+    # Stand-ins for Android's tools: each records how it was called.
+    for tool in cmd dumpsys; do
+        printf '#!/bin/sh\necho "%s $*" >>/data/local/tmp/tuning.log\n' "$tool" \
+            >"$ANDROID_SYSTEM/bin/$tool"
+        chmod 755 "$ANDROID_SYSTEM/bin/$tool"
+    done
+    echo "hello from the phone" >"$ANDROID_SDCARD/Download/hello.txt"
+}
+
+teardown_file() {
+    load helpers
+    load helpers/android
+    android_stop_all
+    suite_teardown
+    android_sim_teardown
+}
+
+setup() {
+    load helpers
+    load helpers/android
+}
+
+# The runtime inside the simulated Android host, with the suite's timeout.
+dsa() {
+    suite_record_names "$@"
+    android_sim timeout --foreground -k 5 "${DS_TIMEOUT:-90}" "$DROIDSPACES_BIN" "$@"
+}
+
+android_stop_all() {
+    local pidfile
+    for pidfile in "$DROIDSPACES_HOME"/Pids/*.pid; do
+        [ -e "$pidfile" ] || continue
+        dsa --name="$(basename "$pidfile" .pid)" stop --timeout=10 >/dev/null 2>&1 || true
+    done
+}
+
+# A fresh copy of the busybox rootfs under `dir` (a host path the simulation sees as it is).
+rootfs_copy() {
+    mkdir -p "$1"
+    cp -a "$ROOTFS" "$1/rootfs"
+    echo "$1/rootfs"
+}
+
+enforce() {
+    cat "$ANDROID_SELINUX/enforce"
+}
+
+dsa_booted() {
+    local pid
+    pid=$(dsa --name="$1" pid) && [ -e "/proc/$pid/root/run/booted" ]
+}
+
+@test "-S binds /storage/emulated/0 at the same path and at /sdcard" {
+    run --separate-stderr dsa --name="$NAME-s" --rootfs="$ROOTFS" --net=none -S start
+    [ "$status" -eq 0 ]
+    [[ $stderr != *"locked"* ]]
+    run dsa --name="$NAME-s" run cat /sdcard/Download/hello.txt
+    [ "$output" = "hello from the phone" ]
+    run dsa --name="$NAME-s" run cat /storage/emulated/0/Download/hello.txt
+    [ "$output" = "hello from the phone" ]
+    # Both ways lead to the phone's storage, not to a copy.
+    dsa --name="$NAME-s" run sh -c 'echo from-guest > /sdcard/Download/guest.txt'
+    [ "$(cat "$ANDROID_SDCARD/Download/guest.txt")" = "from-guest" ]
+    rm -f "$ANDROID_SDCARD/Download/guest.txt"
+    dsa --name="$NAME-s" stop
+}
+
+# Nothing under a host directory: no entry, no mount (seen from the simulated host).
+host_dir_untouched() {
+    [ -z "$(find "$1" -mindepth 1)" ] && ! android_sim mountpoint -q "$1"
+}
+
+@test "-S: a rootfs whose /sdcard and /storage are symlinks to host paths gets nothing on the host" {
+    local root
+    root=$(rootfs_copy "$SUITE_TMP/evil")
+    mkdir -p "$SUITE_TMP/host-sd" "$SUITE_TMP/host-storage"
+    rm -rf "$root/sdcard" "$root/storage"
+    ln -s "$SUITE_TMP/host-sd" "$root/sdcard"
+    ln -s "$SUITE_TMP/host-storage" "$root/storage"
+    run --separate-stderr dsa --name="$NAME-e" --rootfs="$root" --net=none -S start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"/sdcard will not be bound"* ]]
+    [[ $stderr == *"/storage/emulated/0 will not be bound"* ]]
+    host_dir_untouched "$SUITE_TMP/host-sd"
+    host_dir_untouched "$SUITE_TMP/host-storage"
+    run dsa --name="$NAME-e" run cat /sdcard/Download/hello.txt
+    [ "$status" -ne 0 ]
+    dsa --name="$NAME-e" stop
+    host_dir_untouched "$SUITE_TMP/host-sd"
+    host_dir_untouched "$SUITE_TMP/host-storage"
+}
+
+@test "-S: a rootfs symlink is followed inside the rootfs, as the guest sees it" {
+    local root
+    root=$(rootfs_copy "$SUITE_TMP/linked")
+    rm -rf "$root/storage"
+    mkdir -p "$root/mnt/phone"
+    ln -s /mnt/phone "$root/storage"
+    dsa --name="$NAME-l" --rootfs="$root" --net=none -S start
+    run dsa --name="$NAME-l" run cat /storage/emulated/0/Download/hello.txt
+    [ "$output" = "hello from the phone" ]
+    run dsa --name="$NAME-l" run cat /mnt/phone/emulated/0/Download/hello.txt
+    [ "$output" = "hello from the phone" ]
+    dsa --name="$NAME-l" stop
+}
+
+@test "-S with storage still locked (empty before the first unlock) warns and boots" {
+    mkdir -p "$SUITE_TMP/unlocked"
+    mv "$ANDROID_SDCARD"/* "$SUITE_TMP/unlocked/"
+    run --separate-stderr dsa --name="$NAME-s" --rootfs="$ROOTFS" --net=none -S start
+    mv "$SUITE_TMP/unlocked"/* "$ANDROID_SDCARD/"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"/storage/emulated/0 is locked"* ]]
+    dsa --name="$NAME-s" stop
+}
+
+@test "-P: permissive while a container that asked for it runs, enforcing after the last stops" {
+    [ "$(enforce)" = 1 ]
+    dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start
+    [ "$(enforce)" = 0 ]
+    dsa --name="$NAME-p2" --rootfs="$(rootfs_copy "$SUITE_TMP/p2")" --net=none -P start
+    # A container without -P does not hold it.
+    dsa --name="$NAME-p3" --rootfs="$(rootfs_copy "$SUITE_TMP/p3")" --net=none start
+    dsa --name="$NAME-p1" stop
+    [ "$(enforce)" = 0 ]
+    dsa --name="$NAME-p2" stop
+    [ "$(enforce)" = 1 ]
+    dsa --name="$NAME-p3" stop
+    [ "$(enforce)" = 1 ]
+}
+
+@test "-P never enforces a mode it did not change" {
+    printf 0 >"$ANDROID_SELINUX/enforce"
+    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none -P start
+    dsa --name="$NAME-p1" stop
+    run enforce
+    printf 1 >"$ANDROID_SELINUX/enforce"
+    [ "$output" = 0 ]
+}
+
+@test "-P after a monitor SIGKILL: the next stop restores enforcing" {
+    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none -P start
+    wait_until 10 dsa_booted "$NAME-p1"
+    kill -9 "$(monitor_pid "$NAME-p1")"
+    [ "$(enforce)" = 0 ]
+    dsa --name="$NAME-p1" stop
+    [ "$(enforce)" = 1 ]
+}
+
+@test "-P after init and monitor were both killed: scan restores enforcing" {
+    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none -P start
+    wait_until 10 dsa_booted "$NAME-p1"
+    local init monitor
+    init=$(dsa --name="$NAME-p1" pid)
+    monitor=$(monitor_pid "$NAME-p1")
+    kill -9 "$monitor" "$init"
+    wait_until 10 bash -c "! kill -0 $init 2>/dev/null && ! kill -0 $monitor 2>/dev/null"
+    [ "$(enforce)" = 0 ]
+    run dsa scan
+    [ "$status" -eq 0 ]
+    [[ $output == *"selinux restored"* ]]
+    [ "$(enforce)" = 1 ]
+    # The name boots again and its stop removes the cgroup scan left for its grace period.
+    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none start
+    dsa --name="$NAME-p1" stop
+}
+
+@test "start applies the system tuning once; the last stop reverts it" {
+    rm -f "$ANDROID_DATA/local/tmp/tuning.log"
+    dsa --name="$NAME-t1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none start
+    dsa --name="$NAME-t2" --rootfs="$SUITE_TMP/p2/rootfs" --net=none start
+    run cat "$ANDROID_DATA/local/tmp/tuning.log"
+    [ "${lines[0]}" = "cmd device_config put activity_manager max_phantom_processes 2147483647" ]
+    [ "${lines[1]}" = "cmd device_config set_sync_disabled_for_tests persistent" ]
+    [ "${lines[2]}" = "dumpsys deviceidle disable" ]
+    [ "${#lines[@]}" -eq 3 ]
+    dsa --name="$NAME-t1" stop
+    [ "$(wc -l <"$ANDROID_DATA/local/tmp/tuning.log")" -eq 3 ]
+    dsa --name="$NAME-t2" stop
+    run cat "$ANDROID_DATA/local/tmp/tuning.log"
+    [ "${lines[3]}" = "cmd device_config put activity_manager max_phantom_processes 32" ]
+    [ "${lines[4]}" = "cmd device_config set_sync_disabled_for_tests none" ]
+    [ "${lines[5]}" = "dumpsys deviceidle enable" ]
+    [ "${#lines[@]}" -eq 6 ]
+    [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
+}
+
+data_options() {
+    android_sim findmnt -n -o OPTIONS --target /data
+}
+
+@test "a directory rootfs on a nosuid /data: remounted suid while it runs, nosuid again after" {
+    local root
+    mkdir -p "$ANDROID_DATA/ds"
+    cp -a "$ROOTFS" "$ANDROID_DATA/ds/rootfs"
+    android_sim mount -o remount,bind,nosuid,nodev /data
+    [[ $(data_options) == *nosuid* ]]
+    dsa --name="$NAME-d" --rootfs=/data/ds/rootfs --net=none start
+    [[ $(data_options) != *nosuid* ]]
+    # Only nosuid changed.
+    [[ $(data_options) == *nodev* ]]
+    # The guest's root inherits it: its setuid programs (sudo) work.
+    run dsa --name="$NAME-d" run awk '$2 == "/" { print $4 }' /proc/mounts
+    [[ $output == rw* ]]
+    [[ $output != *nosuid* ]]
+    dsa --name="$NAME-d" stop
+    [[ $(data_options) == *nosuid* ]]
+    android_sim mount -o remount,bind /data
+    rm -rf "$ANDROID_DATA/ds"
+}
+
+@test "the host is as it was before the suite" {
+    android_stop_all
+    [ "$(enforce)" = 1 ]
+    [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
+    stop_suite_containers
+    android_sim_teardown  # its holder keeps a log open under the suite's directory
+    assert_host_clean
+}
