@@ -146,9 +146,21 @@ host_dir_untouched() {
     [ "$(enforce)" = 1 ]
 }
 
+@test "-P: a guest that powers itself off gets enforcing restored by its monitor" {
+    [ "$(enforce)" = 1 ]
+    dsa --name="$NAME-off" --rootfs="$(rootfs_copy "$SUITE_TMP/off")" --net=none -P start
+    wait_until 10 dsa_booted "$NAME-off"
+    [ "$(enforce)" = 0 ]
+    local status=0
+    dsa --name="$NAME-off" run poweroff || status=$?
+    [ "$status" -eq 0 ] || [ "$status" -eq 143 ]
+    wait_until 20 test ! -e "$DROIDSPACES_HOME/Pids/$NAME-off.pid"
+    wait_until 10 grep -qx 1 "$ANDROID_SELINUX/enforce"
+}
+
 @test "-P never enforces a mode it did not change" {
     printf 0 >"$ANDROID_SELINUX/enforce"
-    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none -P start
+    dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/never")" --net=none -P start
     dsa --name="$NAME-p1" stop
     run enforce
     printf 1 >"$ANDROID_SELINUX/enforce"

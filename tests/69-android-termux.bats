@@ -144,6 +144,9 @@ init_env() {
     [[ $output == *"DISPLAY=:5"* ]]
     run dsa --name="$NAME-x" run sh -c '. /run/droidspaces.env; echo "$DISPLAY"'
     [ "$output" = ":5" ]
+    # `run` (and `enter`) get it straight away, without sourcing anything.
+    run dsa --name="$NAME-x" run sh -c 'echo "$DISPLAY"'
+    [ "$output" = ":5" ]
     dsa --name="$NAME-x" stop
     process_gone "$pid"
     [ ! -e "$DROIDSPACES_HOME/Pids/x11.xpid" ]
