@@ -51,10 +51,13 @@ android_stop_all() {
     done
 }
 
-# A fresh copy of the busybox rootfs under `dir` (a host path the simulation sees as it is).
+# A copy of the busybox rootfs under `dir` (a host path the simulation sees as it is), made on
+# first use, so that each test also runs alone.
 rootfs_copy() {
-    mkdir -p "$1"
-    cp -a "$ROOTFS" "$1/rootfs"
+    if [ ! -d "$1/rootfs" ]; then
+        mkdir -p "$1"
+        cp -a "$ROOTFS" "$1/rootfs"
+    fi
     echo "$1/rootfs"
 }
 
@@ -168,7 +171,7 @@ host_dir_untouched() {
 }
 
 @test "-P after a monitor SIGKILL: the next stop restores enforcing" {
-    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none -P start
+    dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start
     wait_until 10 dsa_booted "$NAME-p1"
     kill -9 "$(monitor_pid "$NAME-p1")"
     [ "$(enforce)" = 0 ]
@@ -177,7 +180,7 @@ host_dir_untouched() {
 }
 
 @test "-P after init and monitor were both killed: scan restores enforcing" {
-    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none -P start
+    dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start
     wait_until 10 dsa_booted "$NAME-p1"
     local init monitor
     init=$(dsa --name="$NAME-p1" pid)
@@ -190,14 +193,14 @@ host_dir_untouched() {
     [[ $output == *"selinux restored"* ]]
     [ "$(enforce)" = 1 ]
     # The name boots again and its stop removes the cgroup scan left for its grace period.
-    dsa --name="$NAME-p1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none start
+    dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start
     dsa --name="$NAME-p1" stop
 }
 
 @test "start applies the system tuning once; the last stop reverts it" {
     rm -f "$ANDROID_DATA/local/tmp/tuning.log"
-    dsa --name="$NAME-t1" --rootfs="$SUITE_TMP/p1/rootfs" --net=none start
-    dsa --name="$NAME-t2" --rootfs="$SUITE_TMP/p2/rootfs" --net=none start
+    dsa --name="$NAME-t1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start
+    dsa --name="$NAME-t2" --rootfs="$(rootfs_copy "$SUITE_TMP/p2")" --net=none start
     run cat "$ANDROID_DATA/local/tmp/tuning.log"
     [ "${lines[0]}" = "cmd device_config put activity_manager max_phantom_processes 2147483647" ]
     [ "${lines[1]}" = "cmd device_config set_sync_disabled_for_tests persistent" ]
