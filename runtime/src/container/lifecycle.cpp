@@ -357,7 +357,10 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         sys::make_dirs(plan.volatile_dir, 0700);
         rollback.add([dir = plan.volatile_dir] { remove_volatile_dir(dir); });
     }
-    const sys::CgroupHost cgroup_host = sys::host_cgroups();
+    // A host without a usable hierarchy gets the runtime's own (sys/cgroup.hpp), locked
+    // against its release until this container's cgroup is in it.
+    sys::CgroupSetup cgroup_setup = sys::prepare_cgroup_host(config.force_cgroupv1, warn);
+    const sys::CgroupHost& cgroup_host = cgroup_setup.host;
     plan_cgroups(plan, cgroup_host);
     if (!plan.cgroup_path.empty()) {
         // Cgroups are named by container, not by workspace: another workspace's container of
@@ -374,6 +377,7 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
             remove_empty_cgroup_parent(path);
         });
     }
+    cgroup_setup.lock.reset();
     if (auto busy = busy_limit_cgroup(config.name, cgroup_host))
         fail_usage("container name '" + config.name + "' is in use: cgroup " + *busy +
                    " has processes (another workspace's container?)");
