@@ -94,19 +94,22 @@ OwnCgroupMount plan_own_cgroup_mount(const CgroupHost& host, std::string_view pr
 // to the kernel's one cgroup2 superblock, so such a mount must repeat the flags in force.
 std::string cgroup2_flag_options(std::string_view super_options);
 
-// `start`: the host's layout, after mounting the runtime's own hierarchy when the container
-// needs one (plan_own_cgroup_mount). A mount that fails is reported through `warn` and the
-// container starts without it, as before. `lock` keeps a concurrent release from unmounting the
-// hierarchy: the caller drops it once the container's cgroup exists in it.
+// `start` of container `name`: the host's layout, after mounting the runtime's own hierarchy when
+// the container needs one (plan_own_cgroup_mount), and with the container noted as a user of it.
+// A mount that fails is reported through `warn` and the container starts without it, as before.
+// `lock` keeps a concurrent release from unmounting it: drop it once the container's cgroup
+// exists.
 struct CgroupSetup {
     CgroupHost host;
     unique_fd lock;
 };
-CgroupSetup prepare_cgroup_host(bool want_v1, const std::function<void(const std::string&)>& warn);
+CgroupSetup prepare_cgroup_host(const std::string& name, bool want_v1,
+                                const std::function<void(const std::string&)>& warn);
 
-// Unmounts each of the runtime's own hierarchies that holds no droidspaces/ cgroup any more,
-// and removes the private directory with the last. Skipped while a `start` is mounting or
-// creating its cgroup there (that start's container, or its failure, releases it later).
+// Unmounts the runtime's own hierarchies once no container that noted itself as a user at its
+// start still has its cgroup there (the same hierarchy may serve other mounts' containers), and
+// removes the private directory. Skipped while a `start` is mounting or creating its cgroup
+// there (that start's container, or its failure, releases it later).
 // Returns the mount points it unmounted. Never throws.
 std::vector<std::string> release_own_cgroup_mounts();
 

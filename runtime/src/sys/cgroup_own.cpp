@@ -1,6 +1,7 @@
 // The runtime's own cgroup hierarchy, for hosts that mount none a container can use (older
 // Android kernels): planned from the host's mounts, mounted under a private directory, found by
 // every later command in mountinfo, and unmounted when the last container cgroup leaves it.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sched.h>
@@ -122,29 +123,59 @@ void mount_own(const OwnCgroupMount& own) {
         fail_runtime("mount cgroup on " + own.mount_point + ": not a cgroup filesystem after it");
 }
 
-bool own_mounted(const CgroupHost& host) {
-    return (host.v2_root && is_own_cgroup_mount(*host.v2_root)) ||
-           is_own_cgroup_mount(host.v1_systemd_root().value_or(""));
+// Whether a container planned as plan_cgroups does lands in one of the runtime's own mounts.
+bool uses_own(const CgroupHost& host, bool want_v1) {
+    if (!want_v1 && host.v2_root) return is_own_cgroup_mount(*host.v2_root);
+    return is_own_cgroup_mount(host.v1_systemd_root().value_or(""));
 }
 
-// Under the base directory's lock: unmounts each own hierarchy without a droidspaces/ parent
-// (no container cgroup, so nobody in it) and removes the directories left empty.
+std::vector<std::string> file_names(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (auto* entry = ::readdir(d))
+            if (entry->d_type == DT_REG) out.emplace_back(entry->d_name);
+        ::closedir(d);
+    }
+    return out;
+}
+
+// Under the base directory's lock. The kernel's hierarchies are shared: droidspaces/ in our
+// mount also shows containers that other mounts of the same hierarchy serve (another mount
+// namespace), so each container of ours leaves a marker <base>/users/<name> at its start. A
+// marker whose cgroup is gone from our mounts is stale; with none live left, the mounts go
+// (only cgroup mounts at our own paths) and then the directories.
 std::vector<std::string> release_locked(const std::string& base) {
-    std::vector<std::string> released;
+    const std::string users = base + "/users";
+    std::vector<std::string> mounted, released;
     bool kept = false;
     for (OwnHierarchy kind : {OwnHierarchy::unified, OwnHierarchy::systemd}) {
         std::string dir = own_dir(base, kind);
-        if (is_mountpoint(dir)) {
-            // Only a cgroup mount of ours is ever unmounted, and only when no container uses it.
-            if (!is_cgroupfs(dir) || is_directory(dir + kParent) ||
-                ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
-                kept = true;
-                continue;
-            }
-            released.push_back(dir);
-        }
-        if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) kept = true;
+        if (!is_mountpoint(dir)) continue;
+        if (is_cgroupfs(dir))
+            mounted.push_back(dir);
+        else
+            kept = true;  // not ours to unmount
     }
+    bool live = false;
+    for (const auto& name : file_names(users)) {
+        bool in_use = std::any_of(mounted.begin(), mounted.end(), [&](const std::string& dir) {
+            return is_directory(dir + kParent + "/" + name);
+        });
+        if (in_use)
+            live = true;
+        else
+            ::unlink((users + "/" + name).c_str());
+    }
+    if (live) return released;
+    for (const auto& dir : mounted) {
+        if (::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+            released.push_back(dir);
+        else
+            kept = true;
+    }
+    for (OwnHierarchy kind : {OwnHierarchy::unified, OwnHierarchy::systemd})
+        if (::rmdir(own_dir(base, kind).c_str()) != 0 && errno != ENOENT) kept = true;
+    if (::rmdir(users.c_str()) != 0 && errno != ENOENT) kept = true;
     if (!kept) ::rmdir(base.c_str());  // lockers notice by the inode check
     return released;
 }
@@ -188,27 +219,33 @@ std::string cgroup2_flag_options(std::string_view super_options) {
     return out;
 }
 
-CgroupSetup prepare_cgroup_host(bool want_v1, const std::function<void(const std::string&)>& warn) {
+CgroupSetup prepare_cgroup_host(const std::string& name, bool want_v1,
+                                const std::function<void(const std::string&)>& warn) {
     CgroupSetup setup;
     setup.host = host_cgroups();
     const std::string base = own_cgroup_base();
     const std::string filesystems = try_read_file("/proc/filesystems").value_or("");
     // Hosts with their own hierarchies (nearly all) take no lock and mount nothing.
     if (plan_own_cgroup_mount(setup.host, filesystems, want_v1, base).kind == OwnHierarchy::none &&
-        !own_mounted(setup.host))
+        !uses_own(setup.host, want_v1))
         return setup;
     try {
         setup.lock = lock_base(base, true, true);
         setup.host = host_cgroups();  // another start may have mounted it while we waited
         auto own = plan_own_cgroup_mount(setup.host, filesystems, want_v1, base);
-        if (own.kind == OwnHierarchy::none) return setup;
-        try {
-            mount_own(own);
-        } catch (const Error&) {
-            release_locked(base);  // the directories made for it
-            throw;
+        if (own.kind != OwnHierarchy::none) {
+            try {
+                mount_own(own);
+            } catch (const Error&) {
+                release_locked(base);  // the directories made for it
+                throw;
+            }
+            setup.host = host_cgroups();
         }
-        setup.host = host_cgroups();
+        if (uses_own(setup.host, want_v1)) {
+            make_dirs(base + "/users", 0755);
+            write_file_atomic(base + "/users/" + sanitize_name(name), "", 0644);
+        }
     } catch (const Error& e) {
         setup.lock.reset();
         warn(std::string(e.what()) + " (the container starts without the runtime's own cgroup)");

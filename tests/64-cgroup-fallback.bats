@@ -1,0 +1,252 @@
+#!/usr/bin/env bats
+# Hosts without a usable cgroup2 mount or named v1 hierarchy (older Android kernels: v1
+# controllers only, cgroup2 mounted nowhere): the runtime mounts its own hierarchy under
+# /run/droidspaces-cgroup and unmounts it with the last container. Such a host is made by hiding
+# this machine's cgroup2 and name=systemd mounts in a private mount namespace (a holder process
+# keeps it; every runtime command of these tests runs in it with nsenter). The host's own mounts
+# are never touched; the kernel's hierarchies are the same inside and out, so the host view of
+# /sys/fs/cgroup shows (and the leak check judges) the containers' cgroups.
+#
+# The v1 named fallback for kernels without cgroup2 cannot happen here (this kernel has
+# cgroup2); its mount is proven through --force-cgroupv1, which takes the same path.
+
+bats_require_minimum_version 1.5.0
+
+OWN=/run/droidspaces-cgroup
+
+setup_file() {
+    load helpers
+    suite_setup
+    ROOTFS=$(fixture_copy busybox "$SUITE_TMP/bb")
+    SD_ROOTFS=$(fixture_copy systemd "$SUITE_TMP/sd")
+    export ROOTFS SD_ROOTFS
+    export NAME="cgf-$$"
+    [ -d /sys/fs/cgroup/unified ] || [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] ||
+        skip "this host mounts no cgroup2 to hide"
+    [ ! -e "$OWN" ] || skip "$OWN exists on this host already"
+    # Old Android: the v1 controllers stay, cgroup2 and name=systemd go.
+    # shellcheck disable=SC2016 # expanded by the holder's shell
+    HOLDER=$(start_holder 'for m in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+            if mountpoint -q "$m"; then umount -l "$m"; fi; done
+        if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then umount -l /sys/fs/cgroup; fi')
+    # Nothing at all: the whole tree goes (a tmpfs over it would not do: mountinfo still lists
+    # the mounts it covers).
+    BARE=$(start_holder 'umount -l /sys/fs/cgroup')
+    export HOLDER BARE
+}
+
+teardown_file() {
+    load helpers
+    stop_in_holder "$HOLDER"
+    stop_in_holder "$BARE"
+    end_holder "$HOLDER"
+    end_holder "$BARE"
+    suite_teardown
+}
+
+setup() {
+    load helpers
+}
+
+# Starts a process in a new private mount namespace that runs shell code $1 there and then
+# sleeps; prints its PID once the namespace has no cgroup2 mount.
+start_holder() {
+    unshare -m --propagation private -- sh -c "$1 && exec sleep infinity" \
+        >"$SUITE_TMP/holder.log" 2>&1 &
+    local pid=$!
+    wait_until 10 holder_ready "$pid" || {
+        cat "$SUITE_TMP/holder.log" >&2
+        end_holder "$pid"
+        return 1
+    }
+    echo "$pid"
+}
+
+holder_ready() {
+    kill -0 "$1" && [ "$(readlink "/proc/$1/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
+        ! grep -q ' - cgroup2 ' "/proc/$1/mountinfo"
+}
+
+end_holder() {
+    [ -n "${1:-}" ] || return 0
+    kill "$1" 2>/dev/null || true
+    wait_until 10 bash -c "! kill -0 $1" || true
+}
+
+# The runtime in holder $1's namespace: ns HOLDER-PID ARGS...
+ns() {
+    local holder=$1
+    shift
+    suite_record_names "$@"
+    timeout --foreground -k 5 "${DS_TIMEOUT:-90}" nsenter -t "$holder" -m -- "$DROIDSPACES_BIN" "$@"
+}
+
+# Stops what a failed test left running in the namespace (the host's view cannot reach its
+# private mount), then whatever of ours is left of the runtime's own directory on the host.
+stop_in_holder() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 0
+    local pidfile
+    for pidfile in "$DROIDSPACES_HOME"/Pids/*.pid; do
+        [ -e "$pidfile" ] || continue
+        ns "$1" --name="$(basename "$pidfile" .pid)" stop --timeout=10 >/dev/null 2>&1 || true
+    done
+    ns "$1" scan >/dev/null 2>&1 || true
+}
+
+# The holder's mountinfo lists the runtime's own hierarchy ($1: unified or systemd).
+own_mounted() {
+    grep -q " $OWN/$1 " "/proc/${2:-$HOLDER}/mountinfo"
+}
+
+# Neither the mount nor the directory is left, in the namespace or on the host.
+own_gone() {
+    ! grep -q " $OWN" "/proc/${1:-$HOLDER}/mountinfo" && [ ! -e "$OWN" ]
+}
+
+scanned_clean() {
+    ns "$HOLDER" scan >/dev/null && own_gone "$HOLDER"
+}
+
+gone() {
+    ! kill -0 "$1" 2>/dev/null
+}
+
+state_field() {
+    sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$DROIDSPACES_HOME/Pids/$1.state"
+}
+
+@test "check names the hierarchy it will mount and where" {
+    run ns "$HOLDER" check
+    [[ $output == *"Cgroup v2 (not mounted by the host: start mounts cgroup2 at $OWN/unified)"* ]]
+    # The host itself has its own: no fallback there.
+    run "$DROIDSPACES_BIN" check
+    [[ $output != *"$OWN"* ]]
+}
+
+@test "a busybox container gets a cgroup in the runtime's own cgroup2; --pids-limit applies; stop removes both" {
+    local name="$NAME-bb" init
+    run ns "$HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none --pids-limit=16 start
+    [ "$status" -eq 0 ]
+    own_mounted unified
+    init=$(state_field "$name" init_pid)
+    grep -qx "0::/droidspaces/$name" "/proc/$init/cgroup"
+    [ -d "/sys/fs/cgroup/unified/droidspaces/$name" ]  # the same hierarchy, seen from the host
+    run ns "$HOLDER" check
+    [[ $output == *"Cgroup v2 ($OWN/unified, mounted by droidspaces"* ]]
+    # pids is on a v1 hierarchy here (as on old Android): the limit goes there.
+    [ "$(cat "/sys/fs/cgroup/pids/droidspaces/$name/pids.max")" = 16 ]
+    # shellcheck disable=SC2016 # expanded inside the container
+    run ns "$HOLDER" --name="$name" run sh -c \
+        'i=0; while [ $i -lt 40 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & i=$((i + 1)); done; echo "forked=$i"'
+    [[ $output == *"fork"* ]]
+    [[ $output != *"forked=40"* ]]
+    # `run`, `info` and `show` find the container through the mount.
+    run ns "$HOLDER" --name="$name" info
+    [ "$status" -eq 0 ]
+    [[ $output == *"$OWN/unified/droidspaces/$name"* ]]
+    run ns "$HOLDER" --name="$name" stop --timeout=5
+    [ "$status" -eq 0 ]
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+    [ ! -d "/sys/fs/cgroup/pids/droidspaces/$name" ]
+}
+
+@test "the mount stays while another container is in it and goes with the last" {
+    local a="$NAME-a" b="$NAME-b"
+    ns "$HOLDER" --name="$a" --rootfs="$ROOTFS" --net=none start
+    cp -a "$ROOTFS" "$SUITE_TMP/bb2"
+    ns "$HOLDER" --name="$b" --rootfs="$SUITE_TMP/bb2" --net=none start
+    ns "$HOLDER" --name="$a" stop --timeout=5
+    own_mounted unified
+    [ -d "/sys/fs/cgroup/unified/droidspaces/$b" ]
+    grep -qx "0::/droidspaces/$b" "/proc/$(state_field "$b" init_pid)/cgroup"
+    ns "$HOLDER" --name="$b" stop --timeout=5
+    wait_until 10 own_gone
+}
+
+@test "a Debian systemd guest boots to running on the runtime's own cgroup2" {
+    local name="$NAME-sd" state="" deadline
+    ns "$HOLDER" --name="$name" --rootfs="$SD_ROOTFS" --net=none start
+    deadline=$((SECONDS + 60))
+    while ((SECONDS < deadline)); do
+        state=$(ns "$HOLDER" --name="$name" run systemctl is-system-running 2>/dev/null) || true
+        [ "$state" = running ] || [ "$state" = degraded ] && break
+        sleep 0.2
+    done
+    echo "state: $state"
+    ns "$HOLDER" --name="$name" run systemctl --failed --no-legend --plain || true
+    [ "$state" = running ] || [ "$state" = degraded ]
+    run ns "$HOLDER" --name="$name" run grep '^0::' /proc/1/cgroup
+    [ "$output" = "0::/init.scope" ]
+    [ -d "/sys/fs/cgroup/unified/droidspaces/$name/init.scope" ]
+    ns "$HOLDER" --name="$name" stop
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+}
+
+@test "monitor SIGKILLed: stop kills init through the cgroup, removes it and unmounts" {
+    local name="$NAME-kill" monitor init
+    ns "$HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none start
+    monitor=$(state_field "$name" monitor_pid)
+    init=$(state_field "$name" init_pid)
+    kill -9 "$monitor"
+    wait_until 10 gone "$monitor"
+    own_mounted unified
+    run ns "$HOLDER" --name="$name" stop
+    [ "$status" -eq 0 ]
+    wait_until 10 gone "$init"
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+}
+
+@test "monitor and init SIGKILLed: scan removes the cgroup and unmounts" {
+    local name="$NAME-scan" monitor init
+    ns "$HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none start
+    monitor=$(state_field "$name" monitor_pid)
+    init=$(state_field "$name" init_pid)
+    kill -9 "$monitor"
+    wait_until 10 gone "$monitor"
+    kill -9 "$init"
+    wait_until 10 gone "$init"
+    own_mounted unified
+    # scan leaves a cgroup younger than its grace period (10 s) alone: it is asked again.
+    wait_until 30 scanned_clean
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+}
+
+@test "--force-cgroupv1 without a named systemd hierarchy mounts name=systemd and unmounts it" {
+    local name="$NAME-v1" init
+    # A copy of its own: the config kept beside a rootfs would carry --force-cgroupv1 over.
+    cp -a "$ROOTFS" "$SUITE_TMP/bb-v1"
+    run ns "$HOLDER" --name="$name" --rootfs="$SUITE_TMP/bb-v1" --net=none --force-cgroupv1 start
+    [ "$status" -eq 0 ]
+    own_mounted systemd
+    grep -q " $OWN/systemd .* - cgroup cgroup .*name=systemd" "/proc/$HOLDER/mountinfo"
+    init=$(state_field "$name" init_pid)
+    grep -qE "^[0-9]+:name=systemd:/droidspaces/$name\$" "/proc/$init/cgroup"
+    [ -d "/sys/fs/cgroup/systemd/droidspaces/$name" ]
+    ns "$HOLDER" --name="$name" stop --timeout=5
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/systemd/droidspaces/$name" ]
+}
+
+@test "no cgroup mounted at all: the container still gets its cgroup; a limit without a controller warns" {
+    local name="$NAME-bare"
+    run --separate-stderr ns "$BARE" --name="$name" --rootfs="$ROOTFS" --net=none --pids-limit=16 start
+    [ "$status" -eq 0 ]
+    # shellcheck disable=SC2154 # set by run --separate-stderr
+    [[ $stderr == *"pids controller is not available"*"--pids-limit not applied"* ]]
+    own_mounted unified "$BARE"
+    grep -qx "0::/droidspaces/$name" "/proc/$(state_field "$name" init_pid)/cgroup"
+    ns "$BARE" --name="$name" stop --timeout=5
+    wait_until 10 own_gone "$BARE"
+}
+
+@test "the host is as it was before the suite" {
+    stop_in_holder "$HOLDER"
+    stop_in_holder "$BARE"
+    end_holder "$HOLDER"
+    end_holder "$BARE"
+    [ ! -e "$OWN" ]
+    assert_host_clean
+}
