@@ -230,11 +230,52 @@ state_field() {
     [ ! -d "/sys/fs/cgroup/systemd/droidspaces/$name" ]
 }
 
+@test "started from inside a cgroup2 subtree, the mount still shows the whole hierarchy" {
+    local name="$NAME-sub" sub="/sys/fs/cgroup/unified/$NAME-sub-test"
+    mkdir "$sub"
+    # The start (and so its mount child) lives in a cgroup below the root: a mount from a new
+    # cgroup namespace would show only that subtree, so it is made from the initial one.
+    run sh -c "echo \$\$ >'$sub/cgroup.procs' && exec nsenter -t '$HOLDER' -m -- \
+        '$DROIDSPACES_BIN' --name='$name' --rootfs='$ROOTFS' --net=none start"
+    suite_track_name "$name"
+    [ "$status" -eq 0 ]
+    awk -v m="$OWN/unified" '$5 == m { print $4 }' "/proc/$HOLDER/mountinfo" >"$SUITE_TMP/root"
+    [ "$(cat "$SUITE_TMP/root")" = / ]
+    grep -qx "0::/droidspaces/$name" "/proc/$(state_field "$name" init_pid)/cgroup"
+    ns "$HOLDER" --name="$name" stop --timeout=5
+    wait_until 10 own_gone
+    # The monitor was born in the subtree too; it is gone once the stop has finished.
+    wait_until 10 rmdir "$sub"
+}
+
+@test "a symlink planted at the runtime's directory is refused, nothing is mounted through it" {
+    local name="$NAME-link" decoy="$SUITE_TMP/decoy"
+    mkdir -p "$decoy/unified"
+    for link in "$OWN" "$OWN/unified"; do
+        if [ "$link" = "$OWN" ]; then
+            ln -s "$decoy" "$OWN"
+        else
+            mkdir "$OWN"
+            ln -s "$decoy/unified" "$OWN/unified"
+        fi
+        run --separate-stderr ns "$HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none start
+        rm -f "$OWN/unified" 2>/dev/null || true
+        rm -f "$OWN" 2>/dev/null || rmdir "$OWN/users" "$OWN" 2>/dev/null || true
+        # shellcheck disable=SC2154 # set by run --separate-stderr
+        echo "$stderr"
+        [ "$status" -eq 0 ]
+        [[ $stderr == *"$link"* ]]
+        [[ $stderr == *"starts without the runtime's own cgroup"* ]]
+        ! grep -q " - cgroup2 " "/proc/$HOLDER/mountinfo"
+        [ -z "$(ls -A "$decoy/unified")" ]
+        ns "$HOLDER" --name="$name" stop --timeout=5
+    done
+}
+
 @test "no cgroup mounted at all: the container still gets its cgroup; a limit without a controller warns" {
     local name="$NAME-bare"
     run --separate-stderr ns "$BARE" --name="$name" --rootfs="$ROOTFS" --net=none --pids-limit=16 start
     [ "$status" -eq 0 ]
-    # shellcheck disable=SC2154 # set by run --separate-stderr
     [[ $stderr == *"pids controller is not available"*"--pids-limit not applied"* ]]
     own_mounted unified "$BARE"
     grep -qx "0::/droidspaces/$name" "/proc/$(state_field "$name" init_pid)/cgroup"

@@ -115,6 +115,11 @@ void mount_unified(const std::string& dir) {
 
 void mount_own(const OwnCgroupMount& own) {
     make_dirs(own.mount_point, 0755);
+    // mount(2) follows a symlink in its target: one planted here would put the hierarchy over
+    // whatever it names (the host's /sys/fs/cgroup).
+    struct stat st {};
+    if (::lstat(own.mount_point.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        fail_runtime("mount cgroup on " + own.mount_point + ": not a directory of the runtime's");
     if (own.kind == OwnHierarchy::unified)
         mount_unified(own.mount_point);
     else  // creating a v1 hierarchy needs the initial cgroup namespace; it has no flags to keep
