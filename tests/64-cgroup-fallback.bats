@@ -164,6 +164,20 @@ state_field() {
     wait_until 10 own_gone
 }
 
+@test "a container on the host's own mount of the same hierarchy does not keep ours mounted" {
+    local host_name="$NAME-host" ours="$NAME-ours"
+    cp -a "$ROOTFS" "$SUITE_TMP/bb-host"
+    ds --name="$host_name" --rootfs="$SUITE_TMP/bb-host" --net=none start
+    [ -d "/sys/fs/cgroup/unified/droidspaces/$host_name" ]
+    ns "$HOLDER" --name="$ours" --rootfs="$ROOTFS" --net=none start
+    # Our mount shows the host's container too; it is not ours.
+    nsenter -t "$HOLDER" -m -- test -d "$OWN/unified/droidspaces/$host_name"
+    ns "$HOLDER" --name="$ours" stop --timeout=5
+    wait_until 10 own_gone
+    [ -d "/sys/fs/cgroup/unified/droidspaces/$host_name" ]
+    ds --name="$host_name" stop --timeout=5
+}
+
 @test "a Debian systemd guest boots to running on the runtime's own cgroup2" {
     local name="$NAME-sd" state="" deadline
     ns "$HOLDER" --name="$name" --rootfs="$SD_ROOTFS" --net=none start
