@@ -29,6 +29,13 @@ setup_file() {
     HOLDER=$(start_holder 'for m in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
             if mountpoint -q "$m"; then umount -l "$m"; fi; done
         if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then umount -l /sys/fs/cgroup; fi')
+    # Android (tests/helpers/android.bash) without cgroup2 or name=systemd: its /sys/fs is a
+    # tmpfs over the rbind of /sys, which goes first so that nothing covered stays listed.
+    load helpers/android
+    android_sim_setup
+    android_sim umount -l /sys/fs
+    android_sim umount -l /sys/fs/cgroup/unified
+    android_sim umount -l /sys/fs/cgroup/systemd
     # Nothing at all: the whole tree goes (a tmpfs over it would not do: mountinfo still lists
     # the mounts it covers).
     BARE=$(start_holder 'umount -l /sys/fs/cgroup')
@@ -37,15 +44,19 @@ setup_file() {
 
 teardown_file() {
     load helpers
+    load helpers/android
     stop_in_holder "$HOLDER"
     stop_in_holder "$BARE"
+    stop_in_holder "${ANDROID_SIM_HOLDER:-}"
     end_holder "$HOLDER"
     end_holder "$BARE"
+    android_sim_teardown
     suite_teardown
 }
 
 setup() {
     load helpers
+    load helpers/android
 }
 
 # Starts a process in a new private mount namespace that runs shell code $1 there and then
@@ -78,7 +89,8 @@ ns() {
     local holder=$1
     shift
     suite_record_names "$@"
-    timeout --foreground -k 5 "${DS_TIMEOUT:-90}" nsenter -t "$holder" -m -- "$DROIDSPACES_BIN" "$@"
+    timeout --foreground -k 5 "${DS_TIMEOUT:-90}" nsenter -t "$holder" -m -r -w -- \
+        "$DROIDSPACES_BIN" "$@"
 }
 
 # Stops what a failed test left running in the namespace (the host's view cannot reach its
@@ -280,7 +292,8 @@ state_field() {
         [ "$status" -eq 0 ]
         [[ $stderr == *"$link"* ]]
         [[ $stderr == *"starts without the runtime's own cgroup"* ]]
-        ! grep -q " - cgroup2 " "/proc/$HOLDER/mountinfo"
+        run grep -c " - cgroup2 " "/proc/$HOLDER/mountinfo"
+        [ "$output" = 0 ]
         [ -z "$(ls -A "$decoy/unified")" ]
         ns "$HOLDER" --name="$name" stop --timeout=5
     done
@@ -297,11 +310,28 @@ state_field() {
     wait_until 10 own_gone "$BARE"
 }
 
+@test "on Android the runtime's own hierarchy goes under /dev" {
+    local name="$NAME-and"
+    run ns "$ANDROID_SIM_HOLDER" check
+    [[ $output == *"start mounts cgroup2 at /dev/droidspaces-cgroup/unified"* ]]
+    ns "$ANDROID_SIM_HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none start
+    grep -q " /dev/droidspaces-cgroup/unified .* - cgroup2 " "/proc/$ANDROID_SIM_HOLDER/mountinfo"
+    grep -qx "0::/droidspaces/$name" "/proc/$(state_field "$name" init_pid)/cgroup"
+    [ -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+    ns "$ANDROID_SIM_HOLDER" --name="$name" stop --timeout=5
+    wait_until 10 bash -c "! grep -q droidspaces-cgroup /proc/$ANDROID_SIM_HOLDER/mountinfo"
+    run nsenter -t "$ANDROID_SIM_HOLDER" -m -r -- test -e /dev/droidspaces-cgroup
+    [ "$status" -eq 1 ]
+    [ ! -e /dev/droidspaces-cgroup ]
+}
+
 @test "the host is as it was before the suite" {
     stop_in_holder "$HOLDER"
     stop_in_holder "$BARE"
+    stop_in_holder "$ANDROID_SIM_HOLDER"
     end_holder "$HOLDER"
     end_holder "$BARE"
+    android_sim_teardown
     [ ! -e "$OWN" ]
     assert_host_clean
 }
