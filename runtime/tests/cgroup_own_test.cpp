@@ -150,6 +150,7 @@ TEST(OwnCgroupCheck, ReportsWhatStartWillMountAndWhere) {
 TEST(OwnCgroupLive, ReleaseWithoutAnOwnMountDoesNothing) {
     if (path_exists(own_cgroup_base())) GTEST_SKIP() << own_cgroup_base() << " is in use";
     EXPECT_TRUE(release_own_cgroup_mounts().empty());
+    EXPECT_FALSE(hold_own_cgroups());
     EXPECT_FALSE(path_exists(own_cgroup_base()));
 }
 

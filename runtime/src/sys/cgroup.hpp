@@ -106,6 +106,11 @@ struct CgroupSetup {
 CgroupSetup prepare_cgroup_host(const std::string& name, bool want_v1,
                                 const std::function<void(const std::string&)>& warn);
 
+// The lock a release takes, held while a container's cgroup is briefly absent from the runtime's
+// own hierarchy (the monitor re-creating it for a reboot inside), so that the hierarchy is not
+// unmounted meanwhile. Empty when the runtime has no hierarchy of its own. Never throws.
+unique_fd hold_own_cgroups();
+
 // Unmounts the runtime's own hierarchies once no container that noted itself as a user at its
 // start still has its cgroup there (the same hierarchy may serve other mounts' containers), and
 // removes the private directory. Skipped while a `start` is mounting or creating its cgroup

@@ -188,9 +188,13 @@ std::vector<std::string> release_locked(const std::string& base) {
 }  // namespace
 
 std::string own_cgroup_base() {
-    static const std::string base = is_android() || !is_directory("/run")
-                                        ? "/dev/droidspaces-cgroup"
-                                        : "/run/droidspaces-cgroup";
+    // /run itself, not a symlink to it: mountinfo names the resolved path, and the mount must be
+    // recognised as ours by the path it is listed under.
+    static const std::string base = [] {
+        struct stat st {};
+        bool run = ::lstat("/run", &st) == 0 && S_ISDIR(st.st_mode);
+        return is_android() || !run ? "/dev/droidspaces-cgroup" : "/run/droidspaces-cgroup";
+    }();
     return base;
 }
 
@@ -256,6 +260,16 @@ CgroupSetup prepare_cgroup_host(const std::string& name, bool want_v1,
         warn(std::string(e.what()) + " (the container starts without the runtime's own cgroup)");
     }
     return setup;
+}
+
+unique_fd hold_own_cgroups() {
+    const std::string base = own_cgroup_base();
+    if (!is_directory(base)) return {};
+    try {
+        return lock_base(base, false, true);
+    } catch (const Error&) {
+        return {};
+    }
 }
 
 std::vector<std::string> release_own_cgroup_mounts() {
