@@ -10,6 +10,7 @@
 # The v1 named fallback for kernels without cgroup2 cannot happen here (this kernel has
 # cgroup2); its mount is proven through --force-cgroupv1, which takes the same path.
 
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
 bats_require_minimum_version 1.5.0
 
 OWN=/run/droidspaces-cgroup
@@ -21,6 +22,8 @@ setup_file() {
     SD_ROOTFS=$(fixture_copy systemd "$SUITE_TMP/sd")
     export ROOTFS SD_ROOTFS
     export NAME="cgf-$$"
+    DEBUG_BIN=${DROIDSPACES_DEBUG_BIN:-$REPO_ROOT/build-debug/droidspaces}
+    export DEBUG_BIN
     [ -d /sys/fs/cgroup/unified ] || [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] ||
         skip "this host mounts no cgroup2 to hide"
     [ ! -e "$OWN" ] || skip "$OWN exists on this host already"
@@ -91,6 +94,16 @@ ns() {
     suite_record_names "$@"
     timeout --foreground -k 5 "${DS_TIMEOUT:-90}" nsenter -t "$holder" -m -r -w -- \
         "$DROIDSPACES_BIN" "$@"
+}
+
+# The debug binary (tests/66-crash.bats) in holder $2's namespace with crash point $1 armed.
+ns_crash() {
+    local stage=$1 holder=$2
+    shift 2
+    [ -x "$DEBUG_BIN" ] || skip "no debug binary at $DEBUG_BIN (./build.sh test builds it)"
+    suite_record_names "$@"
+    DS_CRASH_AT=$stage timeout --foreground -k 5 90 nsenter -t "$holder" -m -r -w -- \
+        "$DEBUG_BIN" "$@"
 }
 
 # Stops what a failed test left running in the namespace (the host's view cannot reach its
@@ -240,6 +253,26 @@ state_field() {
     [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
 }
 
+@test "monitor killed as its cleanup begins: stop finishes it and unmounts" {
+    local name="$NAME-c1"
+    ns_crash cleanup "$HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none start
+    own_mounted unified
+    run ns "$HOLDER" --name="$name" stop
+    [ "$status" -eq 0 ]
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+}
+
+@test "monitor killed while init boots: the failed start leaves no mount" {
+    local name="$NAME-boot"
+    run --separate-stderr ns_crash after-clone "$HOLDER" --name="$name" --rootfs="$ROOTFS" \
+        --net=none start
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"exited before reporting"* ]]
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+}
+
 @test "--force-cgroupv1 without a named systemd hierarchy mounts name=systemd and unmounts it" {
     local name="$NAME-v1" init
     # A copy of its own: the config kept beside a rootfs would carry --force-cgroupv1 over.
@@ -287,7 +320,6 @@ state_field() {
         run --separate-stderr ns "$HOLDER" --name="$name" --rootfs="$ROOTFS" --net=none start
         rm -f "$OWN/unified" 2>/dev/null || true
         rm -f "$OWN" 2>/dev/null || rmdir "$OWN/users" "$OWN" 2>/dev/null || true
-        # shellcheck disable=SC2154 # set by run --separate-stderr
         echo "$stderr"
         [ "$status" -eq 0 ]
         [[ $stderr == *"$link"* ]]
