@@ -17,9 +17,11 @@ bool remove_empty_cgroup_parent(const std::string& container_cgroup) {
 bool remove_cgroup_parent_if_empty(const std::string& parent) {
     auto slash = parent.rfind('/');
     if (slash == std::string::npos || parent.substr(slash + 1) != kCgroupParentName) return false;
+    // EBUSY/ENOTEMPTY: another container still lives there.
     bool removed = ::rmdir(parent.c_str()) == 0 || errno == ENOENT;
-    sys::release_own_cgroup_mounts();  // the runtime's own hierarchy goes with its last container
-    return removed;                    // else EBUSY/ENOTEMPTY: another container still lives there
+    // The runtime's own hierarchy (sys/cgroup.hpp) goes with the last container it serves.
+    sys::release_own_cgroup_mounts();
+    return removed;
 }
 
 }  // namespace ds::container

@@ -359,7 +359,8 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
     }
     // A host without a usable hierarchy gets the runtime's own (sys/cgroup.hpp), locked
     // against its release until this container's cgroup is in it.
-    sys::CgroupSetup cgroup_setup = sys::prepare_cgroup_host(config.name, config.force_cgroupv1, warn);
+    sys::CgroupSetup cgroup_setup =
+        sys::prepare_cgroup_host(config.name, config.force_cgroupv1, warn);
     const sys::CgroupHost& cgroup_host = cgroup_setup.host;
     plan_cgroups(plan, cgroup_host);
     if (!plan.cgroup_path.empty()) {
