@@ -8,7 +8,10 @@
 # /sys/fs/cgroup shows (and the leak check judges) the containers' cgroups.
 #
 # The v1 named fallback for kernels without cgroup2 cannot happen here (this kernel has
-# cgroup2); its mount is proven through --force-cgroupv1, which takes the same path.
+# cgroup2); its mount, and a systemd guest booting on it with the legacy layout, are proven
+# through --force-cgroupv1, which takes the same path (the choice itself is unit-tested in
+# runtime/tests/cgroup_own_test.cpp). Also here: the simulated Android host
+# (tests/helpers/android.bash), where the mount goes under /dev.
 
 # shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
 bats_require_minimum_version 1.5.0
@@ -128,6 +131,18 @@ own_gone() {
     ! grep -q " $OWN" "/proc/${1:-$HOLDER}/mountinfo" && [ ! -e "$OWN" ]
 }
 
+# Waits up to 60 s for systemd in container $2 (namespace of holder $1) to finish booting;
+# prints its final state.
+systemd_state() {
+    local holder=$1 name=$2 state="" deadline=$((SECONDS + 60))
+    while ((SECONDS < deadline)); do
+        state=$(ns "$holder" --name="$name" run systemctl is-system-running 2>/dev/null) || true
+        case $state in running | degraded) break ;; esac
+        sleep 0.2
+    done
+    echo "$state"
+}
+
 scanned_clean() {
     ns "$HOLDER" scan >/dev/null && own_gone "$HOLDER"
 }
@@ -204,14 +219,9 @@ state_field() {
 }
 
 @test "a Debian systemd guest boots to running on the runtime's own cgroup2" {
-    local name="$NAME-sd" state="" deadline
+    local name="$NAME-sd" state
     ns "$HOLDER" --name="$name" --rootfs="$SD_ROOTFS" --net=none start
-    deadline=$((SECONDS + 60))
-    while ((SECONDS < deadline)); do
-        state=$(ns "$HOLDER" --name="$name" run systemctl is-system-running 2>/dev/null) || true
-        [ "$state" = running ] || [ "$state" = degraded ] && break
-        sleep 0.2
-    done
+    state=$(systemd_state "$HOLDER" "$name")
     echo "state: $state"
     ns "$HOLDER" --name="$name" run systemctl --failed --no-legend --plain || true
     [ "$state" = running ] || [ "$state" = degraded ]
@@ -221,6 +231,22 @@ state_field() {
     ns "$HOLDER" --name="$name" stop
     wait_until 10 own_gone
     [ ! -d "/sys/fs/cgroup/unified/droidspaces/$name" ]
+}
+
+@test "a Debian systemd guest boots on the runtime's own name=systemd hierarchy (legacy layout)" {
+    local name="$NAME-sdv1" rootfs state
+    rootfs=$(fixture_copy systemd "$SUITE_TMP/sd-v1")
+    ns "$HOLDER" --name="$name" --rootfs="$rootfs" --net=none --force-cgroupv1 start
+    own_mounted systemd
+    state=$(systemd_state "$HOLDER" "$name")
+    echo "state: $state"
+    [ "$state" = running ] || [ "$state" = degraded ]
+    run ns "$HOLDER" --name="$name" run grep name=systemd /proc/1/cgroup
+    [[ $output == *":name=systemd:/init.scope" ]]
+    [ -d "/sys/fs/cgroup/systemd/droidspaces/$name/init.scope" ]
+    ns "$HOLDER" --name="$name" stop
+    wait_until 10 own_gone
+    [ ! -d "/sys/fs/cgroup/systemd/droidspaces/$name" ]
 }
 
 @test "monitor SIGKILLed: stop kills init through the cgroup, removes it and unmounts" {
