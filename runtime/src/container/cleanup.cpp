@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "sys/cgroup.hpp"
+
 namespace ds::container {
 
 bool remove_empty_cgroup_parent(const std::string& container_cgroup) {
@@ -15,8 +17,11 @@ bool remove_empty_cgroup_parent(const std::string& container_cgroup) {
 bool remove_cgroup_parent_if_empty(const std::string& parent) {
     auto slash = parent.rfind('/');
     if (slash == std::string::npos || parent.substr(slash + 1) != kCgroupParentName) return false;
-    if (::rmdir(parent.c_str()) == 0) return true;
-    return errno == ENOENT;  // EBUSY/ENOTEMPTY: another container still lives there
+    // EBUSY/ENOTEMPTY: another container still lives there.
+    bool removed = ::rmdir(parent.c_str()) == 0 || errno == ENOENT;
+    // The runtime's own hierarchy (sys/cgroup.hpp) goes with the last container it serves.
+    sys::release_own_cgroup_mounts();
+    return removed;
 }
 
 }  // namespace ds::container

@@ -11,7 +11,8 @@ constexpr const char* kCgroupParentName = "droidspaces";
 // Removes the shared <root>/droidspaces parent of `container_cgroup` when it is empty (the last
 // container of that hierarchy is gone). Only a directory named "droidspaces" is ever removed.
 // Racing with another container is harmless: rmdir fails (EBUSY/ENOTEMPTY) while any child
-// cgroup exists, and those errors are ignored. True when the parent is gone afterwards.
+// cgroup exists, and those errors are ignored. Also releases the runtime's own cgroup hierarchy
+// when its last container is gone. True when the parent is gone afterwards.
 bool remove_empty_cgroup_parent(const std::string& container_cgroup);
 // The same for the parent directory itself (<root>/droidspaces).
 bool remove_cgroup_parent_if_empty(const std::string& parent);

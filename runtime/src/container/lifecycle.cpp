@@ -88,12 +88,9 @@ void check_init(const std::string& rootfs, const std::string& init) {
         fail_usage("init '" + init + "' in rootfs '" + rootfs + "' is not an executable file");
 }
 
-// Features of upstream's surface that this build does not carry yet fail loudly instead of
-// booting without them; Android-only switches are skipped elsewhere, as upstream does.
+// Options that cannot work as given: a bad gateway or Android option fails; Android-only switches
+// off Android and options of another network mode are skipped with a warning, as upstream does.
 void check_supported(const Config& config, const Warn& warn) {
-    auto unsupported = [](const std::string& what) {
-        fail_usage(what + " is not supported by this build yet");
-    };
     if (config.net_mode == NetMode::gateway) net::check_gateway_config(config);
     struct AndroidOnly {
         bool Config::*flag;
@@ -364,7 +361,11 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
         sys::make_dirs(plan.volatile_dir, 0700);
         rollback.add([dir = plan.volatile_dir] { remove_volatile_dir(dir); });
     }
-    const sys::CgroupHost cgroup_host = sys::host_cgroups();
+    // A host without a usable hierarchy gets the runtime's own (sys/cgroup.hpp), locked
+    // against its release until this container's cgroup is in it.
+    sys::CgroupSetup cgroup_setup =
+        sys::prepare_cgroup_host(config.name, config.force_cgroupv1, warn);
+    const sys::CgroupHost& cgroup_host = cgroup_setup.host;
     plan_cgroups(plan, cgroup_host);
     if (!plan.cgroup_path.empty()) {
         // Cgroups are named by container, not by workspace: another workspace's container of
@@ -381,6 +382,7 @@ StartResult start_locked(const Workspace& ws, StartRequest& request, const Warn&
             remove_empty_cgroup_parent(path);
         });
     }
+    cgroup_setup.lock.reset();
     if (auto busy = busy_limit_cgroup(config.name, cgroup_host))
         fail_usage("container name '" + config.name + "' is in use: cgroup " + *busy +
                    " has processes (another workspace's container?)");

@@ -489,6 +489,7 @@ class Monitor {
     // device allowlist again, or the guest is not booted: a reboot must not shed the policy.
     bool reset_cgroup() {
         if (plan_.cgroup_path.empty()) return true;
+        sys::unique_fd hold = sys::hold_own_cgroups();
         cgroup_dir_.reset();
         sys::kill_cgroup(plan_.cgroup_path);
         sys::remove_cgroup_tree(plan_.cgroup_path, std::chrono::seconds(2));

@@ -94,6 +94,10 @@ void clean_cgroups(const Workspace& ws, const std::set<std::string>& running, Sc
         if (sys::is_directory(base) && remove_cgroup_parent_if_empty(base))
             result.cleaned.push_back("cgroup " + base);
     }
+    // The runtime's own hierarchy (on a host that has none) whose last container's monitor was
+    // killed before it could unmount it.
+    for (const auto& mount : sys::release_own_cgroup_mounts())
+        result.cleaned.push_back("mount " + mount);
 }
 
 // 5. --net=nat records of containers whose monitor was killed: their rules (and the shared
