@@ -7,6 +7,9 @@
 # what is flushed comes back), and their exact removal at the last stop, after a monitor
 # SIGKILL (stop) and after monitor and init are killed (scan). The host's own network state
 # (rules, policy rules, links, ip_forward) is compared before and after: nothing here touches it.
+# As on Android, the runtime finds a legacy iptables first (/system/bin/iptables); the phone's
+# netfilter is its own (per network namespace). Also here, because a kernel without bridges is a
+# phone's: the bridgeless fallback, with the bridge refused as such a kernel refuses it.
 
 # shellcheck disable=SC2030,SC2031  # bats runs each test in a subshell of setup_file's exports
 
@@ -30,11 +33,12 @@ setup_file() {
     wait_until 10 ip netns exec "$OUTSIDE" "$NET_PYTHON" -c \
         "import socket; socket.create_connection(('$NET_REMOTE_IP', 8080), 1)"
     phone_state >"$SUITE_TMP/phone.before"
-    # Every runtime call of the suite runs on the simulated phone.
+    # Every runtime call of the suite runs on the simulated phone, with Android's PATH order.
+    ln -s /usr/sbin/xtables-legacy-multi "$ANDROID_SYSTEM/bin/iptables"
     export REAL_BIN=$DROIDSPACES_BIN
     export DROIDSPACES_BIN=$SUITE_TMP/ds-on-phone
-    printf '#!/bin/sh\nexec nsenter -t %s -m -r -w --net=/run/netns/%s -- %s "$@"\n' \
-        "$ANDROID_SIM_HOLDER" "$PHONE" "$REAL_BIN" >"$DROIDSPACES_BIN"
+    export ON_PHONE="nsenter -t $ANDROID_SIM_HOLDER -m -r -w --net=/run/netns/$PHONE -- env PATH=/system/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    printf '#!/bin/sh\nexec %s %s "$@"\n' "$ON_PHONE" "$REAL_BIN" >"$DROIDSPACES_BIN"
     chmod 755 "$DROIDSPACES_BIN"
     fixture_copy busybox "$SUITE_TMP/a" >/dev/null
     fixture_copy busybox "$SUITE_TMP/b" >/dev/null
@@ -75,12 +79,16 @@ netd_table_route() {
 phone_state() {
     local t
     for t in nat filter mangle; do
-        ip netns exec "$PHONE" iptables -w -t "$t" -S 2>/dev/null | sed "s/^/$t: /"
+        phone_iptables -t "$t" -S 2>/dev/null | sed "s/^/$t: /"
     done
     ip netns exec "$PHONE" nft -s list ruleset 2>/dev/null
     ip -n "$PHONE" -4 rule show
     ip -n "$PHONE" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^ds-' || true
     ip netns exec "$PHONE" cat /proc/sys/net/ipv4/ip_forward
+}
+
+phone_iptables() {
+    ip netns exec "$PHONE" iptables-legacy -w "$@"
 }
 
 phone_clean() {
@@ -101,6 +109,7 @@ teardown_file() {
     load helpers/net
     load helpers/android
     local status=0
+    [ -f "$SUITE_TMP/tracer.pid" ] && kill "$(cat "$SUITE_TMP/tracer.pid")" 2>/dev/null
     stop_suite_containers
     [ -f "$SUITE_TMP/http.pid" ] && kill "$(cat "$SUITE_TMP/http.pid")" 2>/dev/null
     ip netns del "$PHONE" 2>/dev/null
@@ -215,19 +224,19 @@ seen_from() {
 
 @test "what a netd restart flushes comes back: FORWARD rule, policy rule, ip_forward" {
     nat_running
-    ip netns exec "$PHONE" iptables -w -F FORWARD
+    phone_iptables -F FORWARD
     ip -n "$PHONE" rule del priority 6095
     ip netns exec "$PHONE" sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
-    wait_until 30 ip netns exec "$PHONE" iptables -w -C FORWARD -i ds-br0 -j ACCEPT
-    wait_until 10 ip netns exec "$PHONE" iptables -w -C FORWARD -o ds-br0 -j ACCEPT
+    wait_until 30 phone_iptables -C FORWARD -i ds-br0 -j ACCEPT
+    wait_until 10 phone_iptables -C FORWARD -o ds-br0 -j ACCEPT
     wait_until 10 bash -c "ip -n $PHONE -4 rule show priority 6095 | grep -q 'lookup 97'"
     [ "$(ip netns exec "$PHONE" cat /proc/sys/net/ipv4/ip_forward)" = 1 ]
     # The port forward's own FORWARD accept is put back too.
-    wait_until 10 bash -c "ip netns exec $PHONE iptables -w -S FORWARD | grep -q -- '--dport 8000'"
+    wait_until 10 bash -c "ip netns exec $PHONE iptables-legacy -w -S FORWARD | grep -q -- '--dport 8000'"
     run fetch_remote "$NAME" after-flush
     [ "$output" = "outside-ok" ]
     # Once each: a re-check never duplicates.
-    [ "$(ip netns exec "$PHONE" iptables -w -S FORWARD | grep -c -- '-i ds-br0 -j ACCEPT')" -eq 1 ]
+    [ "$(phone_iptables -S FORWARD | grep -c -- '-i ds-br0 -j ACCEPT')" -eq 1 ]
 }
 
 @test "a second container shares the rules; the last stop removes them exactly" {
@@ -273,4 +282,68 @@ seen_from() {
 scan_removed_cgroup() {
     ds scan >/dev/null
     [ -z "$(suite_cgroups_of "$1")" ]
+}
+
+# A command in container $1's namespaces (`run` under the simulated host: see fetch_remote).
+in_ns() {
+    local pid
+    pid=$(ds --name="$1" pid) || return 1
+    shift
+    nsenter -t "$pid" -m -n -p -r -w "$@"
+}
+
+@test "a kernel without bridges: point-to-point links to the containers (bridgeless)" {
+    stop_suite_containers
+    phone_clean
+    # This kernel has bridges. strace makes one rtnetlink request of the monitor, its
+    # RTM_NEWLINK of ds-br0, fail with EOPNOTSUPP, the answer of a kernel without
+    # CONFIG_BRIDGE; the runtime is the unchanged binary. strace counts per process: a stale
+    # record of ten links (as a killed monitor leaves) makes the monitor send ten deletes and
+    # the lookup of ds-br0 first, so the 12th sendto is the bridge's, and no other process
+    # (the container's init sends 4 to set up eth0; legacy iptables sends none) is hit. The
+    # tracer detaches (ends) once the container runs.
+    mkdir -p "$DROIDSPACES_HOME/Net"
+    seq 1 10 | sed 's/^/link ds-gone/' >"$DROIDSPACES_HOME/Net/$NAME-p.net"
+    # shellcheck disable=SC2086  # ON_PHONE is a command line
+    $ON_PHONE strace -I1 -f -qq -o /dev/null -e trace=sendto \
+        -e inject=sendto:error=EOPNOTSUPP:when=12 "$REAL_BIN" --name="$NAME-p" \
+        --rootfs="$SUITE_TMP/a/rootfs" --net=nat --port=18500:8500 start >/dev/null 3>&- &
+    local tracer=$!
+    echo "$tracer" >"$SUITE_TMP/tracer.pid"
+    wait_until 20 booted "$NAME-p"
+    kill "$tracer"  # -I1: strace ends on SIGTERM, detaching the monitor and init
+    wait "$tracer" || true
+    grep -q "(bridgeless)" "$DROIDSPACES_HOME/Logs/$NAME-p/log"
+    run ip -n "$PHONE" link show ds-br0
+    [ "$status" -ne 0 ]
+    local pid ip veth
+    pid=$(ds --name="$NAME-p" pid)
+    ip=$(saved_nat_ip "$NAME-p")
+    veth=ds-v$pid
+    run ip -n "$PHONE" -4 -o addr show dev "$veth"
+    [[ $output == *"172.28.0.1/32"* ]]
+    run ip -n "$PHONE" route show "$ip"
+    [[ $output == "$ip dev $veth"* ]]
+    phone_iptables -C INPUT -i "$veth" -j ACCEPT
+    phone_iptables -C FORWARD -i "$veth" -j ACCEPT
+    run phone_iptables -S FORWARD
+    [[ $output != *"ds-br0"* ]]
+    run fetch_remote "$NAME-p" bridgeless
+    [ "$output" = "outside-ok" ]
+    # A port forward from the phone's 127.0.0.1 reaches the server inside.
+    mkdir -p "$SUITE_TMP/a/rootfs/www"
+    echo "inside-ok" >"$SUITE_TMP/a/rootfs/www/index.html"
+    in_ns "$NAME-p" httpd -p 8500 -h /www
+    wait_until 5 in_ns "$NAME-p" sh -c 'netstat -ltn | grep -q ":8500 "'
+    run ip netns exec "$PHONE" curl -s -m 5 http://127.0.0.1:18500/
+    [ "$output" = "inside-ok" ]
+    # The next container (no tracer) joins the bridgeless mode; the two reach each other.
+    start_nat "$NAME-q" b >/dev/null
+    run ip -n "$PHONE" link show ds-br0
+    [ "$status" -ne 0 ]
+    run in_ns "$NAME-q" ping -c1 -W2 "$ip"
+    [ "$status" -eq 0 ]
+    ds --name="$NAME-q" stop >/dev/null
+    ds --name="$NAME-p" stop >/dev/null
+    phone_clean
 }
