@@ -590,6 +590,7 @@ class Monitor {
     RemountGuard guard_;    // answers the guest's superblock remounts
     net::NatLink link_;     // --net=nat: this boot's host veth and address
     net::DhcpServer dhcp_;  // --net=nat: answers the guest's DHCP client on link_.host_veth
+
     net::UplinkFollower follower_;  // --net=nat on Android: keeps the uplink's routing current
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive

@@ -70,8 +70,9 @@ void sync_android_uplink(nl::Socket& sock, const std::string& shared_path,
         nl::delete_rule(sock, parse_rule_line(text_words(l)));
         drop_record_line(shared_path, l);
     }
-    if (!old.empty()) warn("NAT uplink is now " + uplink + " (rule 6100 -> table " +
-                           std::to_string(rule.table) + ")");
+    if (!old.empty())
+        warn("NAT uplink is now " + uplink + " (rule 6100 -> table " + std::to_string(rule.table) +
+             ")");
 }
 
 UplinkRoute find_uplink_route(nl::Socket& sock, int oif) {
@@ -90,8 +91,8 @@ void UplinkFollower::start(const Workspace& ws, const Config& config, const Warn
     patterns_ = config.upstream_interfaces;
     warn_ = warn;
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
-    events_ = nl::subscribe(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
-                            RTMGRP_IPV4_RULE);
+    events_ =
+        nl::subscribe(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE);
     timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     bool ok = epoll_ && events_ && timer_;
     // The heartbeat catches what sends no notification: netd's iptables flushes, a sysctl.

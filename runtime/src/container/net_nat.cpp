@@ -108,7 +108,8 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
         record.add(std::string("bridge ") + kBridge);
         if (nl::create_bridge(sock, kBridge)) {
             bridge = nl::link_index(sock, kBridge);
-            if (!bridge) fail_runtime(std::string("bridge ") + kBridge + " vanished after creation");
+            if (!bridge)
+                fail_runtime(std::string("bridge ") + kBridge + " vanished after creation");
         } else {
             record.add(kBridgelessLine);
             warn("the kernel has no bridge support: NAT containers get point-to-point links");
