@@ -358,7 +358,7 @@ class Monitor {
             if (guard_at >= 0 && fds[guard_at].revents) guard_.on_ready(fds[guard_at].revents);
             if (timer_at >= 0 && fds[timer_at].revents) refresh_views();
             if (dhcp_at >= 0 && fds[dhcp_at].revents) dhcp_.on_readable();
-            if (follow_at >= 0 && fds[follow_at].revents) follower_.on_ready();
+            if (follow_at >= 0 && fds[follow_at].revents) follower_.on_tick();
             if (fds[1].revents) {
                 if (draining)
                     drain_console();

@@ -24,175 +24,140 @@ namespace {
 
 constexpr const char* kIpForward = "/proc/sys/net/ipv4/ip_forward";
 
-bool same_side(const std::optional<std::pair<in_addr, uint8_t>>& a,
-               const std::optional<std::pair<in_addr, uint8_t>>& b) {
-    if (!a || !b) return !a && !b;
-    return a->first.s_addr == b->first.s_addr && a->second == b->second;
-}
-
-bool has_rule(const std::vector<nl::Rule>& rules, const nl::Rule& rule) {
-    return std::any_of(rules.begin(), rules.end(), [&](const nl::Rule& r) {
-        return r.priority == rule.priority && r.table == rule.table &&
-               same_side(r.from, rule.from) && same_side(r.to, rule.to);
-    });
-}
-
 bool starts_with(const std::string& line, const char* prefix) {
     return line.rfind(prefix, 0) == 0;
 }
 
-int index_of(const std::vector<nl::Link>& links, const std::string& name) {
-    for (const auto& link : links)
-        if (link.name == name) return link.index;
-    return 0;
+bool contains(const std::vector<std::string>& lines, const std::string& line) {
+    return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+// The host's policy rules in the records' form (rule_line), to compare with what they list.
+std::vector<std::string> current_rules(nl::Socket& sock) {
+    std::vector<std::string> out;
+    for (const auto& rule : nl::list_rules(sock))
+        out.push_back(rule_line(rule));
+    return out;
 }
 
 }  // namespace
 
 void sync_android_uplink(nl::Socket& sock, const std::string& shared_path,
-                         const std::vector<std::string>& lines, const std::vector<nl::Rule>& rules,
-                         const Warn& warn) {
+                         const std::vector<std::string>& lines) {
     auto links = nl::list_links(sock);
-    std::string uplink = choose_uplink({}, links, default_uplink_oif(rules, nl::list_routes(sock)));
+    int oif = default_uplink_oif(nl::list_rules(sock), nl::list_routes(sock));
+    std::string uplink = choose_uplink({}, links, oif);
     if (uplink.empty()) return;  // keep the last one: traffic resumes when it comes back
     nl::Rule rule;
     rule.priority = kRuleUplink;
     rule.from = parse_prefix(kSubnet);
-    rule.table = static_cast<uint32_t>(index_of(links, uplink)) + kNetdTableOffset;
+    for (const auto& link : links)
+        if (link.name == uplink) rule.table = static_cast<uint32_t>(link.index) + kNetdTableOffset;
     const std::string line = rule_line(rule);
-    std::vector<std::string> old;
-    for (const auto& l : lines)
-        if (starts_with(l, "rule 6100 ") && l != line) old.push_back(l);
-    // Recorded before it exists; the old one is removed only once the new one routes.
-    if (std::find(lines.begin(), lines.end(), line) == lines.end()) Record(shared_path).add(line);
-    if (!has_rule(rules, rule)) nl::add_rule(sock, rule);
-    for (const auto& l : old) {
-        nl::delete_rule(sock, parse_rule_line(text_words(l)));
-        drop_record_line(shared_path, l);
-    }
-    if (!old.empty())
-        warn("NAT uplink is now " + uplink + " (rule 6100 -> table " + std::to_string(rule.table) +
-             ")");
+    // Recorded before it exists; the old one goes only once the new one routes.
+    if (!contains(lines, line)) Record(shared_path).add(line);
+    if (!contains(current_rules(sock), line)) nl::add_rule(sock, rule);
+    for (const auto& old : lines)
+        if (starts_with(old, "rule 6100 ") && old != line) {
+            nl::delete_rule(sock, parse_rule_line(text_words(old)));
+            drop_record_line(shared_path, old);
+        }
 }
 
 UplinkRoute find_uplink_route(nl::Socket& sock, int oif) {
-    auto routes = nl::list_routes(sock);
-    if (sys::is_android()) {
-        auto netd = nl::list_routes(sock, static_cast<uint32_t>(oif) + kNetdTableOffset);
-        routes.insert(routes.end(), netd.begin(), netd.end());
-    }
-    return uplink_route(routes, oif);
+    UplinkRoute route = uplink_route(nl::list_routes(sock), oif);
+    if (!route.gateway && sys::is_android())
+        route =
+            uplink_route(nl::list_routes(sock, static_cast<uint32_t>(oif) + kNetdTableOffset), oif);
+    return route;
 }
 
 void UplinkFollower::start(const Workspace& ws, const Config& config, const Warn& warn) {
     stop();
     if (!sys::is_android() || config.net_mode != NetMode::nat) return;
-    record_ = container_record_path(ws, config.name);
-    patterns_ = config.upstream_interfaces;
+    ws_ = &ws;
+    config_ = &config;
     warn_ = warn;
-    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     events_ =
         nl::subscribe(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE);
     timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    bool ok = epoll_ && events_ && timer_;
-    // The heartbeat catches what sends no notification: netd's iptables flushes, a sysctl.
-    itimerspec beat = {{1, 500'000'000}, {1, 500'000'000}};
-    ok = ok && ::timerfd_settime(timer_.get(), 0, &beat, nullptr) == 0;
-    for (int fd : {events_.get(), timer_.get()}) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ok = ok && ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
-    }
-    if (!ok) {
+    itimerspec beat = {{1, 500'000'000}, {0, 1}};  // the first look right away
+    if (!events_ || !timer_ || ::timerfd_settime(timer_.get(), 0, &beat, nullptr) != 0) {
         warn("NAT uplink follower not started: " + sys::errno_text(errno));
         stop();
     }
 }
 
 void UplinkFollower::stop() {
-    epoll_.reset();
     events_.reset();
     timer_.reset();
 }
 
-void UplinkFollower::on_ready() {
+void UplinkFollower::on_tick() {
     uint64_t expirations = 0;
-    bool beat = ::read(timer_.get(), &expirations, sizeof expirations) == sizeof expirations;
-    bool changed = false;
+    if (::read(timer_.get(), &expirations, sizeof expirations) != sizeof expirations) return;
+    // What changed since the last tick; ENOBUFS: notifications were lost, a change too.
     char buf[4096];
-    for (;;) {
-        ssize_t n = ::recv(events_.get(), buf, sizeof buf, MSG_DONTWAIT);
-        // ENOBUFS: notifications were lost, which is a change too.
-        if (n > 0 || (n < 0 && (errno == ENOBUFS || errno == EINTR))) {
-            changed = true;
-            continue;
-        }
-        break;
-    }
-    if (beat || changed) reassert(beat);
-}
-
-void UplinkFollower::reassert(bool heartbeat) {
+    for (ssize_t n; (n = ::recv(events_.get(), buf, sizeof buf, MSG_DONTWAIT)) > 0 ||
+                    (n < 0 && (errno == ENOBUFS || errno == EINTR));)
+        changed_ = true;
     const std::string shared = shared_record_path();
     if (!sys::path_exists(shared)) return;
     try {
         auto lock = lock_host_net(std::chrono::milliseconds(200));
         auto lines = read_lines(shared);
         if (lines.empty()) return;
-        auto own = read_lines(record_);
-        nl::Socket sock = nl::open();
+        auto own = read_lines(container_record_path(*ws_, config_->name));
+        lines.insert(lines.end(), own.begin(), own.end());
         auto forward = sys::try_read_file(kIpForward);
-        if (!forward || forward->rfind('1', 0) != 0) {
-            sys::write_control_file(kIpForward, "1");
-            warn_("ip_forward was turned off: set to 1 again");
-        }
-        write_sysctl(std::string("/proc/sys/net/ipv4/conf/") + kBridge + "/route_localnet", "1");
-        auto rules = nl::list_rules(sock);
-        std::vector<FirewallRule> firewall;
-        for (const auto* record : {&lines, &own})
-            for (const auto& line : *record) {
-                FirewallRule fw;
-                if (starts_with(line, "ipt ") && parse_rule(line.substr(4), fw))
-                    firewall.push_back(std::move(fw));
-                if (!starts_with(line, "rule ") || starts_with(line, "rule 6100 ")) continue;
-                nl::Rule rule = parse_rule_line(text_words(line));
-                if (has_rule(rules, rule)) continue;
-                nl::add_rule(sock, rule);
-                warn_("policy rule " + std::to_string(rule.priority) + " was removed: put back");
-            }
-        sync_android_uplink(sock, shared, lines, rules, warn_);
-        // The container's own --upstream: its table follows the first usable pattern.
-        for (const auto& line : own) {
-            if (patterns_.empty() || !starts_with(line, "rule 6099 ")) continue;
-            uint32_t table = parse_rule_line(text_words(line)).table;
-            int oif = nl::link_index(sock, choose_uplink(patterns_, nl::list_links(sock), 0));
-            if (!oif) break;
-            auto now = nl::list_routes(sock, table);
-            if (std::any_of(now.begin(), now.end(),
-                            [&](const nl::Route& r) { return r.dst_len == 0 && r.oif == oif; }))
-                break;
-            UplinkRoute route = find_uplink_route(sock, oif);
-            nl::delete_route(sock, in_addr{0}, 0, table);
-            nl::add_route(sock, in_addr{0}, 0, route.gateway, oif, table);
-            warn_("pinned uplink now interface #" + std::to_string(oif));
-        }
-        // One `iptables -C` per heartbeat, round robin; a missing rule has all of them checked.
-        std::string iptables = find_iptables();
-        if (!heartbeat || firewall.empty() || iptables.empty()) return;
-        if (check_rule(iptables, firewall[beat_++ % firewall.size()]) != 1) return;
-        unsigned put_back = 0;
-        for (const auto& fw : firewall)
-            if (check_rule(iptables, fw) == 1) {
-                insert_rule(iptables, fw);
-                ++put_back;
-            }
-        warn_("put back " + std::to_string(put_back) + " netfilter rule(s) that were removed");
+        if (!forward || forward->rfind('1', 0) != 0) sys::write_control_file(kIpForward, "1");
+        nl::Socket sock = nl::open();
+        if (changed_) follow_routing(sock, shared, lines);
+        changed_ = false;
+        check_firewall(lines);
         last_problem_.clear();
     } catch (const Error& e) {
         if (e.kind() != ErrorKind::busy) note_problem(e.what());  // busy: a start or stop
     } catch (const std::exception& e) {
         note_problem(e.what());
     }
+}
+
+// Policy rules the records list are put back (netd flushes rules it does not know when it
+// restarts), and rule 6100 follows the uplink.
+void UplinkFollower::follow_routing(nl::Socket& sock, const std::string& shared,
+                                    const std::vector<std::string>& lines) {
+    auto rules = current_rules(sock);
+    for (const auto& line : lines)
+        if (starts_with(line, "rule ") && !starts_with(line, "rule 6100 ") &&
+            !contains(rules, line))
+            nl::add_rule(sock, parse_rule_line(text_words(line)));
+    sync_android_uplink(sock, shared, lines);
+}
+
+// One `iptables -C` per tick, round robin over the records' rules (each costs an exec); when
+// one is missing, every rule is checked and the missing ones are inserted again.
+void UplinkFollower::check_firewall(const std::vector<std::string>& lines) {
+    std::string iptables = find_iptables();
+    size_t count = 0;
+    for (const auto& line : lines)
+        count += starts_with(line, "ipt ");
+    if (!count || iptables.empty()) return;
+    size_t canary = tick_++ % count, at = 0;
+    bool missing = false;
+    // Two rounds: the canary alone; then, when it was missing, every rule.
+    for (int round = 0; round < 2 && (round == 0 || missing); ++round)
+        for (const auto& line : lines) {
+            FirewallRule rule;
+            if (!starts_with(line, "ipt ") || !parse_rule(line.substr(4), rule)) continue;
+            if (round == 0 && at++ != canary) continue;
+            if (check_rule(iptables, rule) != 1) continue;
+            if (round == 0)
+                missing = true;
+            else
+                insert_rule(iptables, rule);
+        }
+    if (missing) warn_("netfilter rules of the NAT containers were removed: inserted again");
 }
 
 void UplinkFollower::note_problem(const std::string& what) {

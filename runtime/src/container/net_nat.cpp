@@ -63,14 +63,13 @@ void add_recorded_rule(nl::Socket& sock, Record& record, const nl::Rule& rule) {
 // through rules the containers' packets do not match: upstream's rules below netd's VPN range.
 // 6095: replies to hotspot/USB-tether clients (netd's local_network, table 97); 6100: the rest
 // through the uplink's table, moved by the monitors' uplink followers when the uplink changes.
-void android_policy_routing(nl::Socket& sock, Record& record, const Warn& warn) {
+void android_policy_routing(nl::Socket& sock, Record& record) {
     nl::Rule local;
     local.priority = kRuleLocalNetwork;
     local.from = parse_prefix(kSubnet);
     local.table = kAndroidLocalNetworkTable;
     add_recorded_rule(sock, record, local);
-    sync_android_uplink(sock, shared_record_path(), read_lines(shared_record_path()),
-                        nl::list_rules(sock), warn);
+    sync_android_uplink(sock, shared_record_path(), read_lines(shared_record_path()));
 }
 
 // The knobs of a link the containers sit behind (they go with it): no redirects between
@@ -136,7 +135,7 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
     to_subnet.to = parse_prefix(kSubnet);
     to_subnet.table = RT_TABLE_MAIN;
     add_recorded_rule(sock, record, to_subnet);
-    if (sys::is_android()) android_policy_routing(sock, record, warn);
+    if (sys::is_android()) android_policy_routing(sock, record);
     return bridge;
 }
 
