@@ -358,7 +358,10 @@ class Monitor {
             if (guard_at >= 0 && fds[guard_at].revents) guard_.on_ready(fds[guard_at].revents);
             if (timer_at >= 0 && fds[timer_at].revents) refresh_views();
             if (dhcp_at >= 0 && fds[dhcp_at].revents) dhcp_.on_readable();
-            if (follow_at >= 0 && fds[follow_at].revents) follower_.on_tick();
+            if (follow_at >= 0 && fds[follow_at].revents) {
+                follower_.on_tick();
+                pages_released_ = false;  // what the tick faulted in goes again once it is quiet
+            }
             if (fds[1].revents) {
                 if (draining)
                     drain_console();
