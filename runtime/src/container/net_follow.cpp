@@ -1,16 +1,15 @@
 #include "container/net_follow.hpp"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "container/net_firewall.hpp"
 #include "container/net_record.hpp"
-#include "core/error.hpp"
 #include "core/text.hpp"
 #include "sys/file.hpp"
 #include "sys/platform.hpp"
@@ -103,23 +102,30 @@ void UplinkFollower::on_tick() {
         changed_ = true;
     const std::string shared = shared_record_path();
     if (!sys::path_exists(shared)) return;
+    std::optional<sys::FileLock> lock;
     try {
-        auto lock = lock_host_net(std::chrono::milliseconds(200));
-        auto lines = read_lines(shared);
-        if (lines.empty()) return;
-        auto own = read_lines(container_record_path(*ws_, config_->name));
-        lines.insert(lines.end(), own.begin(), own.end());
+        lock.emplace(net_state_dir() + "/lock", std::chrono::milliseconds(200), "NAT state");
+    } catch (const std::exception&) {
+        return;  // a start or stop holds it: the next tick looks again
+    }
+    try {
+        auto text = sys::try_read_file(shared).value_or("");
+        if (text.empty()) return;
+        text += sys::try_read_file(container_record_path(*ws_, config_->name)).value_or("");
+        auto lines = text_lines(text);
         auto forward = sys::try_read_file(kIpForward);
         if (!forward || forward->rfind('1', 0) != 0) sys::write_control_file(kIpForward, "1");
-        nl::Socket sock = nl::open();
-        if (changed_) follow_routing(sock, shared, lines);
+        if (changed_) {
+            nl::Socket sock = nl::open();
+            follow_routing(sock, shared, lines);
+        }
         changed_ = false;
         check_firewall(lines);
         last_problem_.clear();
-    } catch (const Error& e) {
-        if (e.kind() != ErrorKind::busy) note_problem(e.what());  // busy: a start or stop
     } catch (const std::exception& e) {
-        note_problem(e.what());
+        // Logged once, not every tick.
+        if (last_problem_ != e.what()) warn_(std::string("NAT uplink follower: ") + e.what());
+        last_problem_ = e.what();
     }
 }
 
@@ -158,11 +164,6 @@ void UplinkFollower::check_firewall(const std::vector<std::string>& lines) {
                 insert_rule(iptables, rule);
         }
     if (missing) warn_("netfilter rules of the NAT containers were removed: inserted again");
-}
-
-void UplinkFollower::note_problem(const std::string& what) {
-    if (last_problem_ != what) warn_("NAT uplink follower: " + what);
-    last_problem_ = what;
 }
 
 }  // namespace ds::container::net

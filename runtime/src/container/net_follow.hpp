@@ -40,14 +40,13 @@ class UplinkFollower {
     void follow_routing(sys::netlink::Socket& sock, const std::string& shared,
                         const std::vector<std::string>& lines);
     void check_firewall(const std::vector<std::string>& lines);
-    void note_problem(const std::string& what);
     sys::unique_fd events_, timer_;
     const Workspace* ws_ = nullptr;
     const Config* config_ = nullptr;
     Warn warn_;
     bool changed_ = true;  // the first tick looks at everything
     unsigned tick_ = 0;
-    std::string last_problem_;  // logged once, not every tick
+    std::string last_problem_;
 };
 
 }  // namespace ds::container::net
