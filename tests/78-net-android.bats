@@ -11,8 +11,6 @@
 # netfilter is its own (per network namespace). Also here, because a kernel without bridges is a
 # phone's: the bridgeless fallback, with the bridge refused as such a kernel refuses it.
 
-# shellcheck disable=SC2030,SC2031  # bats runs each test in a subshell of setup_file's exports
-
 bats_require_minimum_version 1.5.0
 
 setup_file() {
