@@ -167,8 +167,9 @@ seen_from() {
     # What the suite's wrapper runs sees the phone's links only.
     run nsenter -t "$ANDROID_SIM_HOLDER" -m -r -w --net="/run/netns/$PHONE" -- cat /proc/net/dev
     [[ $output == *"wlan0:"* && $output == *"rmnet0:"* ]]
-    [[ $output != *"$(ip -o route get 1.1.1.1 2>/dev/null | awk '{print $5}'):"* ]] ||
-        [ -z "$(ip -o route get 1.1.1.1 2>/dev/null)" ]
+    local host_if
+    host_if=$(ip -o route show default | awk '{print $5; exit}')
+    [ -z "$host_if" ] || [[ $output != *" $host_if:"* ]]
 }
 
 @test "Android policy rules 6090/6095/6100 as upstream; traffic leaves by the uplink's table" {
