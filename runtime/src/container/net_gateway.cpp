@@ -33,8 +33,7 @@ int ensure_segment(nl::Socket& sock, const std::string& bridge) {
     int index = nl::link_index(sock, bridge);
     if (!index) {
         if (!nl::create_bridge(sock, bridge))
-            fail_runtime("--net=gateway needs a kernel with bridge support: creating bridge '" +
-                         bridge + "' is not supported (EOPNOTSUPP)");
+            fail_runtime("--net=gateway needs bridge support in the kernel (CONFIG_BRIDGE)");
         index = nl::link_index(sock, bridge);
         if (!index) fail_runtime("bridge " + bridge + " vanished after creation");
     }

@@ -110,8 +110,7 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
             if (!bridge)
                 fail_runtime(std::string("bridge ") + kBridge + " vanished after creation");
         } else {
-            record.add(kBridgelessLine);
-            warn("the kernel has no bridge support: NAT containers get point-to-point links");
+            record.add(kBridgelessLine);  // the monitor's log says "(bridgeless)"
         }
     }
     if (bridge) {
