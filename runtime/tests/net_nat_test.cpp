@@ -12,7 +12,9 @@
 #include "container/net_gateway.hpp"
 #include "container/net_nat.hpp"
 #include "container/net_ports.hpp"
+#include "container/net_record.hpp"
 #include "container/net_uplink.hpp"
+#include "core/text.hpp"
 #include "core/validate.hpp"
 #include "test_support.hpp"
 
@@ -151,6 +153,55 @@ TEST(FirewallRecord, SharedRulesOnlyConcernTheBridgeAndSubnet) {
     }
 }
 
+TEST(FirewallRecord, BridgelessSharesOnlyTheMasqueradeAndEachVethGetsItsAccepts) {
+    auto shared = shared_rules("", "172.28.0.0/16");
+    ASSERT_EQ(shared.size(), 1u);
+    EXPECT_EQ(format_rule(shared[0]),
+              "nat POSTROUTING -s 172.28.0.0/16 ! -d 172.28.0.0/16 -j MASQUERADE");
+    auto own = interface_rules("ds-v42");
+    bool input = false;
+    for (const auto& rule : own) {
+        std::string line = format_rule(rule);
+        EXPECT_NE(line.find(" ds-v42 "), std::string::npos) << line;
+        EXPECT_EQ(line.find("ds-br0"), std::string::npos) << line;
+        input = input || line == "filter INPUT -i ds-v42 -j ACCEPT";
+    }
+    EXPECT_TRUE(input);
+    // With the bridge: the same rules for ds-br0 after the masquerade.
+    auto bridged = shared_rules("ds-br0", "172.28.0.0/16");
+    ASSERT_EQ(bridged.size(), own.size() + 1);
+    EXPECT_EQ(bridged[1], interface_rules("ds-br0")[0]);
+}
+
+TEST(NatRecord, RuleLinesRoundTripAndOneLineIsDropped) {
+    sys::netlink::Rule rule;
+    rule.priority = 6100;
+    rule.from = parse_prefix("172.28.0.0/16");
+    rule.table = 1003;
+    std::string line = rule_line(rule);
+    EXPECT_EQ(line, "rule 6100 172.28.0.0/16 - 1003");
+    auto back = parse_rule_line(text_words(line));
+    EXPECT_EQ(back.priority, 6100u);
+    EXPECT_EQ(back.table, 1003u);
+    ASSERT_TRUE(back.from);
+    EXPECT_FALSE(back.to);
+    EXPECT_EQ(rule_line(back), line);
+    EXPECT_THROW(parse_rule_line(text_words("rule 6100 172.28.0.0/16")), Error);
+    EXPECT_THROW(parse_rule_line(text_words("rule 6100 999.1.1.1/8 - 5")), Error);
+
+    test::TempDir dir;
+    std::string path = dir.path() + "/shared";
+    {
+        Record record(path);
+        record.add("ip_forward 0");
+        record.add(line);
+        record.add("rule 6100 172.28.0.0/16 - 1002");
+    }
+    drop_record_line(path, line);
+    EXPECT_EQ(read_lines(path),
+              (std::vector<std::string>{"ip_forward 0", "rule 6100 172.28.0.0/16 - 1002"}));
+}
+
 // --- uplink ----------------------------------------------------------------------------------
 
 sys::netlink::Link link(int index, const char* name, bool up = true) {
@@ -176,6 +227,26 @@ TEST(Uplink, DefaultRouteThenWhitelistWithoutPatterns) {
     EXPECT_EQ(choose_uplink({}, links, 3), "wlan0");  // tun* is excluded
     EXPECT_EQ(choose_uplink({}, links, 0), "wlan0");
     EXPECT_EQ(choose_uplink({}, {link(1, "lo"), link(2, "ds-v12")}, 2), "");
+}
+
+TEST(Uplink, NetdDefaultNetworkRuleThenTheLowestMetricDefaultRoute) {
+    sys::netlink::Route wifi, mobile, subnet;
+    wifi.oif = 4;
+    wifi.metric = 600;
+    mobile.oif = 5;
+    mobile.metric = 100;
+    subnet.oif = 6;
+    subnet.dst_len = 24;
+    EXPECT_EQ(default_uplink_oif({}, {wifi, mobile, subnet}), 5);
+    EXPECT_EQ(default_uplink_oif({}, {subnet}), 0);
+    sys::netlink::Rule netd, other;
+    netd.priority = kNetdDefaultNetworkRule;
+    netd.table = 1004;
+    other.priority = 21000;
+    other.table = 1006;
+    EXPECT_EQ(default_uplink_oif({other, netd}, {mobile}), 4);
+    netd.table = RT_TABLE_MAIN;  // not an interface's table: the routes decide
+    EXPECT_EQ(default_uplink_oif({netd}, {wifi, mobile}), 5);
 }
 
 TEST(Uplink, GatewayOfTheDefaultRouteFirst) {

@@ -33,6 +33,7 @@
 #include "container/hw_access.hpp"
 #include "container/image.hpp"
 #include "container/net_dhcp.hpp"
+#include "container/net_follow.hpp"
 #include "container/net_gateway.hpp"
 #include "container/net_nat.hpp"
 #include "container/proc_views.hpp"
@@ -281,7 +282,8 @@ class Monitor {
                 return "";
             }
             link_ = net::attach_nat(plan_.workspace, plan_.config, pid);
-            log_.write("NAT: " + link_.host_veth + " -> eth0 " + link_.ip);
+            log_.write("NAT: " + link_.host_veth + " -> eth0 " + link_.ip +
+                       (link_.bridgeless ? " (bridgeless)" : ""));
         } catch (const std::exception& e) {
             return e.what();
         }
@@ -294,12 +296,14 @@ class Monitor {
         } catch (const std::exception& e) {
             log_.write(std::string("DHCP server not started: ") + e.what());
         }
+        follower_.start(plan_.workspace, plan_.config, note);  // Android only
         return "";
     }
 
     void release_network() {
         if (!nat()) return;
         dhcp_.close();
+        follower_.stop();
         net::release_nat(plan_.workspace, plan_.config.name,
                          [this](const std::string& m) { log_.write(m); });
     }
@@ -307,7 +311,7 @@ class Monitor {
     // Runs until init ends; returns its wait status.
     int supervise() {
         for (;;) {
-            struct pollfd fds[5];
+            struct pollfd fds[6];
             int n = 0;
             fds[n++] = {signals_.get(), POLLIN, 0};
             bool draining = !client_;
@@ -325,6 +329,8 @@ class Monitor {
                 dhcp_at = n;
                 fds[n++] = {dhcp_.fd(), POLLIN, 0};
             }
+            int follow_at = follower_.fd() >= 0 ? n : -1;
+            if (follow_at >= 0) fds[n++] = {follower_.fd(), POLLIN, 0};
             int timer_at = view_timer_ ? n : -1;
             if (view_timer_) fds[n++] = {view_timer_.get(), POLLIN, 0};
             // Once the boot has been quiet for a moment, shed what start-up faulted in.
@@ -354,6 +360,10 @@ class Monitor {
             if (guard_at >= 0 && fds[guard_at].revents) guard_.on_ready(fds[guard_at].revents);
             if (timer_at >= 0 && fds[timer_at].revents) refresh_views();
             if (dhcp_at >= 0 && fds[dhcp_at].revents) dhcp_.on_readable();
+            if (follow_at >= 0 && fds[follow_at].revents) {
+                follower_.on_tick();
+                pages_released_ = false;  // what the tick faulted in goes again once it is quiet
+            }
             if (fds[1].revents) {
                 if (draining)
                     drain_console();
@@ -594,6 +604,8 @@ class Monitor {
     RemountGuard guard_;    // answers the guest's superblock remounts
     net::NatLink link_;     // --net=nat: this boot's host veth and address
     net::DhcpServer dhcp_;  // --net=nat: answers the guest's DHCP client on link_.host_veth
+
+    net::UplinkFollower follower_;  // --net=nat on Android: keeps the uplink's routing current
     pid_t init_pid_ = 0;
     int poll_failures_ = 0;  // consecutive
     ProcViews views_;

@@ -50,15 +50,12 @@ ToolRun run_tool(const std::vector<std::string>& args) {
     return run;
 }
 
+// `op` is "-I" (at position 1), "-D" or "-C" (does the rule exist?).
 std::vector<std::string> iptables_args(const std::string& iptables, const FirewallRule& rule,
-                                       bool insert) {
+                                       const char* op) {
     // -w: wait for the xtables lock instead of failing when another iptables runs.
-    std::vector<std::string> args = {iptables, "-w", "-t", rule.table};
-    if (insert) {
-        args.insert(args.end(), {"-I", rule.chain, "1"});
-    } else {
-        args.insert(args.end(), {"-D", rule.chain});
-    }
+    std::vector<std::string> args = {iptables, "-w", "-t", rule.table, op, rule.chain};
+    if (op[1] == 'I') args.push_back("1");
     args.insert(args.end(), rule.spec.begin(), rule.spec.end());
     return args;
 }
@@ -104,27 +101,36 @@ bool parse_rule(const std::string& line, FirewallRule& rule) {
     return true;
 }
 
-std::vector<FirewallRule> shared_rules(const std::string& bridge, const std::string& subnet) {
+std::vector<FirewallRule> interface_rules(const std::string& iface) {
     return {
-        // Containers reach the outside with the host's address.
-        {"nat", "POSTROUTING", {"-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE"}},
         // Port forwards from 127.0.0.1: the reply must come back to the host, not to a
         // loopback address the container cannot route.
-        {"nat", "POSTROUTING", {"-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE"}},
-        {"filter", "FORWARD", {"-i", bridge, "-j", "ACCEPT"}},
-        {"filter", "FORWARD", {"-o", bridge, "-j", "ACCEPT"}},
+        {"nat", "POSTROUTING", {"-s", "127.0.0.0/8", "-o", iface, "-j", "MASQUERADE"}},
+        {"filter", "FORWARD", {"-i", iface, "-j", "ACCEPT"}},
+        {"filter", "FORWARD", {"-o", iface, "-j", "ACCEPT"}},
         // DHCP and DNS to the host, and port forwards' replies.
-        {"filter", "INPUT", {"-i", bridge, "-j", "ACCEPT"}},
+        {"filter", "INPUT", {"-i", iface, "-j", "ACCEPT"}},
         // The MSS clamp of upstream, limited to the containers' own traffic.
         {"mangle",
          "FORWARD",
-         {"-i", bridge, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN", "-j", "TCPMSS",
+         {"-i", iface, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN", "-j", "TCPMSS",
           "--clamp-mss-to-pmtu"}},
         {"mangle",
          "FORWARD",
-         {"-o", bridge, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN", "-j", "TCPMSS",
+         {"-o", iface, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN", "-j", "TCPMSS",
           "--clamp-mss-to-pmtu"}},
     };
+}
+
+std::vector<FirewallRule> shared_rules(const std::string& bridge, const std::string& subnet) {
+    // Containers reach the outside with the host's address.
+    std::vector<FirewallRule> rules = {
+        {"nat", "POSTROUTING", {"-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE"}}};
+    if (!bridge.empty()) {
+        auto more = interface_rules(bridge);
+        rules.insert(rules.end(), more.begin(), more.end());
+    }
+    return rules;
 }
 
 std::string find_iptables() {
@@ -132,7 +138,7 @@ std::string find_iptables() {
 }
 
 void insert_rule(const std::string& iptables, const FirewallRule& rule) {
-    auto run = run_tool(iptables_args(iptables, rule, true));
+    auto run = run_tool(iptables_args(iptables, rule, "-I"));
     if (run.exit_code != 0)
         fail_runtime("iptables could not insert rule '" + format_rule(rule) +
                      "': " + first_line(run.output));
@@ -140,9 +146,17 @@ void insert_rule(const std::string& iptables, const FirewallRule& rule) {
 
 bool delete_rule(const std::string& iptables, const FirewallRule& rule) {
     try {
-        return run_tool(iptables_args(iptables, rule, false)).exit_code == 0;
+        return run_tool(iptables_args(iptables, rule, "-D")).exit_code == 0;
     } catch (const Error&) {
         return false;
+    }
+}
+
+int check_rule(const std::string& iptables, const FirewallRule& rule) {
+    try {
+        return run_tool(iptables_args(iptables, rule, "-C")).exit_code;
+    } catch (const Error&) {
+        return -1;
     }
 }
 

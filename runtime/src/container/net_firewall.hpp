@@ -22,8 +22,12 @@ struct FirewallRule {
 std::string format_rule(const FirewallRule& rule);
 bool parse_rule(const std::string& line, FirewallRule& rule);
 
-// The shared rules of the NAT mode (one set while any NAT container runs).
+// The shared rules of the NAT mode (one set while any NAT container runs): the MASQUERADE of
+// `subnet`, and interface_rules of `bridge` ("" in bridgeless mode: each host veth gets its own).
 std::vector<FirewallRule> shared_rules(const std::string& bridge, const std::string& subnet);
+// What the containers behind `iface` need: FORWARD and INPUT accepts, the MSS clamp, and the
+// MASQUERADE of port forwards from 127.0.0.1.
+std::vector<FirewallRule> interface_rules(const std::string& iface);
 
 // The host's iptables: PATH, then the places Android and Debian keep it; "" when none.
 std::string find_iptables();
@@ -32,6 +36,9 @@ std::string find_iptables();
 void insert_rule(const std::string& iptables, const FirewallRule& rule);
 // Runs `iptables -w -t T -D C SPEC`; false when no such rule was there (or iptables failed).
 bool delete_rule(const std::string& iptables, const FirewallRule& rule);
+// Runs `iptables -w -t T -C C SPEC`: 0 when the rule is there, 1 when it is not, another value
+// when iptables could not tell (no lock, a missing match module).
+int check_rule(const std::string& iptables, const FirewallRule& rule);
 
 // nf_tables hosts: the tables iptables-nft made on the first insert stay behind, empty, after
 // the last delete. These say which of nat/filter/mangle exist now (via `nft`), and delete one

@@ -32,7 +32,8 @@ sys::unique_fd open_netns(pid_t pid) {
 int ensure_segment(nl::Socket& sock, const std::string& bridge) {
     int index = nl::link_index(sock, bridge);
     if (!index) {
-        nl::create_bridge(sock, bridge);
+        if (!nl::create_bridge(sock, bridge))
+            fail_runtime("--net=gateway needs bridge support in the kernel (CONFIG_BRIDGE)");
         index = nl::link_index(sock, bridge);
         if (!index) fail_runtime("bridge " + bridge + " vanished after creation");
     }

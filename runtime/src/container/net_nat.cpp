@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "container/net_firewall.hpp"
+#include "container/net_follow.hpp"
 #include "container/net_gateway.hpp"
 #include "container/net_ports.hpp"
 #include "container/net_record.hpp"
@@ -29,6 +30,8 @@ namespace ds::container::net {
 namespace nl = sys::netlink;
 
 namespace {
+
+constexpr const char* kBridgelessLine = "bridgeless";  // in the shared record
 
 // True when a NAT container's host veth other than `except` is on the host.
 bool other_nat_links(nl::Socket& sock) {
@@ -59,36 +62,42 @@ void add_recorded_rule(nl::Socket& sock, Record& record, const nl::Rule& rule) {
 // Android routes by per-network tables (netd: table = ifindex + 1000) and sends unmarked traffic
 // through rules the containers' packets do not match: upstream's rules below netd's VPN range.
 // 6095: replies to hotspot/USB-tether clients (netd's local_network, table 97); 6100: the rest
-// through the uplink's table. Set up with the shared state; the uplink is the one of that moment
-// (upstream's follower that re-probes it on route changes is not implemented yet).
-void android_policy_routing(nl::Socket& sock, Record& record, const Warn& warn) {
+// through the uplink's table, moved by the monitors' uplink followers when the uplink changes.
+void android_policy_routing(nl::Socket& sock, Record& record) {
     nl::Rule local;
     local.priority = kRuleLocalNetwork;
     local.from = parse_prefix(kSubnet);
     local.table = kAndroidLocalNetworkTable;
     add_recorded_rule(sock, record, local);
-    int default_oif = 0;
-    for (const auto& route : nl::list_routes(sock))
-        if (route.dst_len == 0 && route.oif) default_oif = route.oif;
-    auto links = nl::list_links(sock);
-    std::string uplink = choose_uplink({}, links, default_oif);
-    if (uplink.empty()) {
-        warn("no uplink found for the NAT containers' policy routing");
-        return;
-    }
-    nl::Rule out;
-    out.priority = kRuleUplink;
-    out.from = parse_prefix(kSubnet);
-    out.table = static_cast<uint32_t>(nl::link_index(sock, uplink)) + 1000;
-    add_recorded_rule(sock, record, out);
+    sync_android_uplink(sock, shared_record_path(), read_lines(shared_record_path()));
+}
+
+// The knobs of a link the containers sit behind (they go with it): no redirects between
+// containers, no reverse path filter (replies of port forwards), and 127.0.0.1-sourced packets
+// may leave through it (port forwards from localhost, masqueraded on the way out). A bridgeless
+// host veth also answers ARP for the other containers' addresses (proxy_arp): their traffic
+// goes through the host, as it would through the bridge.
+void set_link_knobs(const std::string& iface, bool point_to_point) {
+    std::string conf = "/proc/sys/net/ipv4/conf/" + iface + "/";
+    write_sysctl(conf + "accept_redirects", "0");
+    write_sysctl(conf + "send_redirects", "0");
+    write_sysctl(conf + "rp_filter", "0");
+    write_sysctl(conf + "route_localnet", "1");
+    if (point_to_point) write_sysctl(conf + "proxy_arp", "1");
 }
 
 // The bridge and what every NAT container shares; set up by the first, kept while any runs.
+// Returns the bridge's index, or 0 in bridgeless mode (a kernel without bridge support: each
+// container gets a point-to-point veth, as upstream falls back to).
 int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& warn) {
     int bridge = nl::link_index(sock, kBridge);
     bool recorded = sys::path_exists(shared_record_path());
-    if (bridge && recorded) return bridge;
-    if (recorded) release_shared_locked(sock, iptables, warn);  // a crash's leftovers
+    if (recorded) {
+        auto lines = read_lines(shared_record_path());
+        if (std::find(lines.begin(), lines.end(), kBridgelessLine) != lines.end()) return 0;
+        if (bridge) return bridge;
+        release_shared_locked(sock, iptables, warn);  // a crash's leftovers
+    }
     Record record(shared_record_path());
     std::string existing;
     for (const auto& table : existing_nft_tables())
@@ -96,26 +105,25 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
     record.add("nft_existing" + existing);
     if (!bridge) {
         record.add(std::string("bridge ") + kBridge);
-        nl::create_bridge(sock, kBridge);
-        bridge = nl::link_index(sock, kBridge);
-        if (!bridge) fail_runtime(std::string("bridge ") + kBridge + " vanished after creation");
+        if (nl::create_bridge(sock, kBridge)) {
+            bridge = nl::link_index(sock, kBridge);
+            if (!bridge)
+                fail_runtime(std::string("bridge ") + kBridge + " vanished after creation");
+        } else {
+            record.add(kBridgelessLine);  // the monitor's log says "(bridgeless)"
+        }
     }
-    nl::add_address(sock, bridge, ipv4(kGatewayIp), kPrefix);
-    nl::set_up(sock, bridge);
-    // The bridge's own knobs (they go with it): no redirects between containers, no reverse
-    // path filter (replies of port forwards), and 127.0.0.1-sourced packets may leave through
-    // it (port forwards from localhost, masqueraded on the way out).
-    std::string conf = std::string("/proc/sys/net/ipv4/conf/") + kBridge + "/";
-    write_sysctl(conf + "accept_redirects", "0");
-    write_sysctl(conf + "send_redirects", "0");
-    write_sysctl(conf + "rp_filter", "0");
-    write_sysctl(conf + "route_localnet", "1");
+    if (bridge) {
+        nl::add_address(sock, bridge, ipv4(kGatewayIp), kPrefix);
+        nl::set_up(sock, bridge);
+        set_link_knobs(kBridge, false);
+    }
     auto forward = sys::try_read_file("/proc/sys/net/ipv4/ip_forward");
     if (!forward || forward->rfind('1', 0) != 0) {
         record.add("ip_forward 0");
         sys::write_control_file("/proc/sys/net/ipv4/ip_forward", "1");
     }
-    for (const auto& rule : shared_rules(kBridge, kSubnet)) {
+    for (const auto& rule : shared_rules(bridge ? kBridge : "", kSubnet)) {
         record.add("ipt " + format_rule(rule));
         insert_rule(iptables, rule);
     }
@@ -126,7 +134,7 @@ int ensure_shared(nl::Socket& sock, const std::string& iptables, const Warn& war
     to_subnet.to = parse_prefix(kSubnet);
     to_subnet.table = RT_TABLE_MAIN;
     add_recorded_rule(sock, record, to_subnet);
-    if (sys::is_android()) android_policy_routing(sock, record, warn);
+    if (sys::is_android()) android_policy_routing(sock, record);
     return bridge;
 }
 
@@ -140,7 +148,7 @@ void pin_uplink(nl::Socket& sock, Record& record, const Config& config, const st
         fail_runtime("no upstream interface matching '" + list + "' is up");
     }
     int oif = nl::link_index(sock, uplink);
-    UplinkRoute route = uplink_route(nl::list_routes(sock), oif);
+    UplinkRoute route = find_uplink_route(sock, oif);
     uint32_t table = uplink_table(ip);
     record.add("route " + std::to_string(table) + " 0.0.0.0/0");
     nl::add_route(sock, in_addr{0}, 0, route.gateway, oif, table);
@@ -317,8 +325,20 @@ NatLink attach_nat(const Workspace& ws, const Config& config, pid_t init_pid) {
         nl::create_veth(sock, link.host_veth, "eth0", &mac, netns.get());
         int index = nl::link_index(sock, link.host_veth);
         if (!index) fail_runtime("veth " + link.host_veth + " vanished after creation");
-        nl::set_master(sock, index, bridge);
+        if (bridge) {
+            nl::set_master(sock, index, bridge);
+        } else {
+            // Point-to-point: the gateway address on the host end, a host route to the guest.
+            link.bridgeless = true;
+            nl::add_address(sock, index, ipv4(kGatewayIp), 32);
+            set_link_knobs(link.host_veth, true);
+            for (const auto& rule : interface_rules(link.host_veth)) {
+                record.add("ipt " + format_rule(rule));
+                insert_rule(iptables, rule);
+            }
+        }
         nl::set_up(sock, index);
+        if (!bridge) nl::add_route(sock, ipv4(link.ip), 32, std::nullopt, index);
         for (const auto& spec : config.port_forwards) {
             PortForward forward = parse_port_forward(normalize_port_forward(spec));
             for (const auto& rule : port_forward_rules(forward, link.ip)) {

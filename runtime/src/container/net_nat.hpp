@@ -70,6 +70,7 @@ void assign_nat_address(const Workspace& ws, Config& config, const Warn& warn);
 struct NatLink {
     std::string host_veth;  // ds-v<pid>, a port of ds-br0
     std::string ip;
+    bool bridgeless = false;  // a point-to-point link: the kernel has no bridge support
 };
 
 // Everything the container needs on the host, for its init `init_pid` (whose network namespace

@@ -31,9 +31,9 @@ std::string container_record_path(const Workspace& ws, const std::string& name, 
     return ws.root + "/Net/" + sanitize_name(name) + ext;
 }
 
-sys::FileLock lock_host_net() {
+sys::FileLock lock_host_net(std::chrono::milliseconds wait) {
     sys::make_dirs(net_state_dir(), 0700);
-    return sys::FileLock(net_state_dir() + "/lock", 30s, "the host's NAT network state");
+    return sys::FileLock(net_state_dir() + "/lock", wait, "the host's NAT network state");
 }
 
 Record::Record(const std::string& path) : path_(path) {
@@ -79,8 +79,13 @@ std::string rule_line(const nl::Rule& rule) {
            " " + std::to_string(rule.table);
 }
 
-namespace {
-// "rule PRIORITY FROM TO TABLE" (rule_line's words).
+void drop_record_line(const std::string& path, const std::string& line) {
+    std::string text;
+    for (const auto& kept : read_lines(path))
+        if (kept != line) text += kept + "\n";
+    sys::write_file_atomic(path, text, 0600, sys::Durability::volatile_state);
+}
+
 nl::Rule parse_rule_line(const std::vector<std::string>& w) {
     if (w.size() != 5) fail_runtime("bad rule line in a network record");
     nl::Rule rule;
@@ -90,7 +95,6 @@ nl::Rule parse_rule_line(const std::vector<std::string>& w) {
     rule.table = static_cast<uint32_t>(std::stoul(w[4]));
     return rule;
 }
-}  // namespace
 
 void write_sysctl(const std::string& path, const std::string& value) {
     sys::write_control_file_if_present(path, value);

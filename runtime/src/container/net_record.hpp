@@ -4,6 +4,8 @@
 
 #include <netinet/in.h>
 
+#include <chrono>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +28,7 @@ std::string container_record_path(const Workspace& ws, const std::string& name,
                                   const char* ext = ".net");
 
 // Serialises every change of the host's NAT and gateway state.
-sys::FileLock lock_host_net();
+sys::FileLock lock_host_net(std::chrono::milliseconds wait = std::chrono::seconds(30));
 
 // An undo log: each line is written BEFORE the change it describes, so a process killed
 // half-way leaves a record that covers everything it did (undoing a change that did not
@@ -45,6 +47,10 @@ std::vector<std::string> read_lines(const std::string& path);
 std::pair<in_addr, uint8_t> parse_prefix(const std::string& text);
 in_addr ipv4(const std::string& text);
 std::string rule_line(const sys::netlink::Rule& rule);
+// rule_line's words ("rule PRIORITY FROM TO TABLE") back; throws on a malformed line.
+sys::netlink::Rule parse_rule_line(const std::vector<std::string>& words);
+// Rewrites the record at `path` without `line` (a rule that was swapped for another).
+void drop_record_line(const std::string& path, const std::string& line);
 void write_sysctl(const std::string& path, const std::string& value);
 // Undoes a record's lines, last first. Each step is tried on its own: one that fails (already
 // gone) does not keep the others.

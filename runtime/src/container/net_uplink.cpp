@@ -43,6 +43,19 @@ std::string choose_uplink(const std::vector<std::string>& patterns,
     return "";
 }
 
+int default_uplink_oif(const std::vector<sys::netlink::Rule>& rules,
+                       const std::vector<sys::netlink::Route>& main_routes) {
+    for (const auto& rule : rules)
+        if (rule.priority == kNetdDefaultNetworkRule && rule.table > kNetdTableOffset &&
+            rule.table < kNetdTableOffset + 65536)
+            return static_cast<int>(rule.table - kNetdTableOffset);
+    const sys::netlink::Route* best = nullptr;
+    for (const auto& route : main_routes)
+        if (route.dst_len == 0 && route.oif && (!best || route.metric < best->metric))
+            best = &route;
+    return best ? best->oif : 0;
+}
+
 UplinkRoute uplink_route(const std::vector<sys::netlink::Route>& main_routes, int oif) {
     UplinkRoute out;
     out.oif = oif;

@@ -249,14 +249,17 @@ std::vector<Link> list_links(Socket& s) {
     return links;
 }
 
-void create_bridge(Socket& s, const std::string& name) {
+bool create_bridge(Socket& s, const std::string& name) {
     auto ifi = link_header();
     Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
     m.attr_string(IFLA_IFNAME, name.c_str());
     rtattr* info = m.begin_nest(IFLA_LINKINFO);
     m.attr(IFLA_INFO_KIND, "bridge", 6);
     m.end_nest(info);
-    check(s.transact(m), "create bridge " + link_name(name));
+    int err = s.transact(m);
+    if (err == EOPNOTSUPP) return false;
+    check(err, "create bridge " + link_name(name));
+    return true;
 }
 
 void create_veth(Socket& s, const std::string& host, const std::string& peer, const Mac* peer_mac,
@@ -368,6 +371,7 @@ std::vector<Route> list_routes(Socket& s, uint32_t table) {
             if (a->rta_type == RTA_GATEWAY) route.gateway = attr_addr(a);
             if (a->rta_type == RTA_DST) route.dst = attr_addr(a);
             if (a->rta_type == RTA_TABLE) route.table = attr_u32(a);
+            if (a->rta_type == RTA_PRIORITY) route.metric = attr_u32(a);
         });
         if (route.table == table) routes.push_back(route);
     });
@@ -410,6 +414,15 @@ std::vector<Rule> list_rules(Socket& s) {
     });
     check(err, "list policy rules");
     return rules;
+}
+
+unique_fd subscribe(uint32_t groups) {
+    unique_fd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
+    sockaddr_nl local{};
+    local.nl_family = AF_NETLINK;
+    local.nl_groups = groups;
+    if (fd && ::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) fd.reset();
+    return fd;
 }
 
 std::optional<in_addr> parse_ipv4(std::string_view text) {

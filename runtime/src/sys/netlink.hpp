@@ -104,6 +104,7 @@ struct Route {
     uint8_t dst_len = 0;
     in_addr dst{};
     uint32_t table = RT_TABLE_MAIN;
+    uint32_t metric = 0;
 };
 
 // Opens a socket in the current namespace; throws naming errno.
@@ -112,7 +113,8 @@ Socket open();
 // 0 when there is no such link.
 int link_index(Socket& s, const std::string& name);
 std::vector<Link> list_links(Socket& s);
-void create_bridge(Socket& s, const std::string& name);
+// False when the kernel has no bridge support (EOPNOTSUPP: no "bridge" link kind).
+bool create_bridge(Socket& s, const std::string& name);
 // A veth pair: `host` here; `peer` created directly in the namespace `peer_netns_fd` (-1: here)
 // with MAC `peer_mac` (nullptr: the kernel's random one).
 void create_veth(Socket& s, const std::string& host, const std::string& peer, const Mac* peer_mac,
@@ -142,6 +144,10 @@ void add_rule(Socket& s, const Rule& rule);
 // False when there was no such rule.
 bool delete_rule(Socket& s, const Rule& rule);
 std::vector<Rule> list_rules(Socket& s);
+
+// A non-blocking socket that receives the kernel's notifications of the RTMGRP_* `groups`.
+// Invalid when it could not be made (errno set).
+unique_fd subscribe(uint32_t groups);
 
 // "172.28.0.1" -> in_addr; nullopt when it is not a dotted quad.
 std::optional<in_addr> parse_ipv4(std::string_view text);
