@@ -50,6 +50,7 @@ APT_PACKAGES=(
     bats util-linux mount procps iproute2 e2fsprogs file python3  # python3: the pty harness
     curl jq                         # server suites
     iptables nftables iperf3        # --net=nat (tests/76-net-nat.bats, bench/net.sh)
+    strace                          # tests/78-net-android.bats: a kernel without bridges
     tar gzip xz-utils zstd bzip2 libcap2-bin  # installer tests
     toybox                          # installer attack tests: Android's tar
     clang libclang-rt-14-dev        # libFuzzer targets

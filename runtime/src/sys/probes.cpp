@@ -82,8 +82,10 @@ const std::vector<ProbeSpec> kProbes = {
      true, probe_namespace<CLONE_NEWNET>},
     {"veth pairs", S::optional, "NAT networking links the container with a veth pair: CONFIG_VETH.",
      true, probe_veth},
-    {"Bridge devices", S::optional, "NAT networking uses a bridge: enable CONFIG_BRIDGE.", true,
-     probe_bridge},
+    {"Bridge devices", S::optional,
+     "NAT falls back to point-to-point links without it; --net=gateway needs it: enable "
+     "CONFIG_BRIDGE.",
+     true, probe_bridge},
     {"User namespace", S::optional, "Only needed by nested containers: enable CONFIG_USER_NS.",
      false, probe_namespace<CLONE_NEWUSER>},
 };
