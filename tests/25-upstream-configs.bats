@@ -129,6 +129,7 @@ start_by_name() {
     in_container "$name" touch /srv/data/written-inside
     [ -e "$SUITE_TMP/bind/written-inside" ]
     # The env file reaches processes started inside.
+    # shellcheck disable=SC2016 # expanded by the guest's shell
     [ "$(in_container "$name" sh -c 'echo "$GREETING"')" = "hello from upstream" ]
     # IPv6 off, resolv.conf from dns_servers, volatile: the rootfs copy is untouched.
     [ "$(in_container "$name" cat /proc/sys/net/ipv6/conf/all/disable_ipv6)" = 1 ]

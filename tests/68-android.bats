@@ -37,20 +37,6 @@ setup() {
     load helpers/android
 }
 
-# The runtime inside the simulated Android host, with the suite's timeout.
-dsa() {
-    suite_record_names "$@"
-    android_sim timeout --foreground -k 5 "${DS_TIMEOUT:-90}" "$DROIDSPACES_BIN" "$@"
-}
-
-android_stop_all() {
-    local pidfile
-    for pidfile in "$DROIDSPACES_HOME"/Pids/*.pid; do
-        [ -e "$pidfile" ] || continue
-        dsa --name="$(basename "$pidfile" .pid)" stop --timeout=10 >/dev/null 2>&1 || true
-    done
-}
-
 # A copy of the busybox rootfs under `dir` (a host path the simulation sees as it is), made on
 # first use, so that each test also runs alone.
 rootfs_copy() {
@@ -182,11 +168,7 @@ host_dir_untouched() {
 @test "-P after init and monitor were both killed: scan restores enforcing" {
     dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start
     wait_until 10 dsa_booted "$NAME-p1"
-    local init monitor
-    init=$(dsa --name="$NAME-p1" pid)
-    monitor=$(monitor_pid "$NAME-p1")
-    kill -9 "$monitor" "$init"
-    wait_until 10 bash -c "! kill -0 $init 2>/dev/null && ! kill -0 $monitor 2>/dev/null"
+    kill_monitor_and_init "$NAME-p1"
     [ "$(enforce)" = 0 ]
     run dsa scan
     [ "$status" -eq 0 ]

@@ -80,19 +80,6 @@ setup() {
     load helpers/android
 }
 
-dsa() {
-    suite_record_names "$@"
-    android_sim timeout --foreground -k 5 "${DS_TIMEOUT:-90}" "$DROIDSPACES_BIN" "$@"
-}
-
-android_stop_all() {
-    local pidfile
-    for pidfile in "$DROIDSPACES_HOME"/Pids/*.pid; do
-        [ -e "$pidfile" ] || continue
-        dsa --name="$(basename "$pidfile" .pid)" stop --timeout=10 >/dev/null 2>&1 || true
-    done
-}
-
 # Stand-in servers the runtime left (a failed test): only processes of the Termux uid that the
 # workspace's pidfiles name.
 kill_helpers() {

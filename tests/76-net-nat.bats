@@ -349,22 +349,13 @@ EOF
 @test "after monitor and init are killed, scan removes what they left" {
     stop_suite_containers
     start_nat "$NAME-3" c --port=18300:8300 >/dev/null
-    local monitor init
-    monitor=$(monitor_pid "$NAME-3")
-    init=$(ds --name="$NAME-3" pid)
-    kill -9 "$monitor" "$init"
-    wait_until 5 bash -c "! kill -0 $monitor && ! kill -0 $init"
+    kill_monitor_and_init "$NAME-3"
     run ds scan
     [ "$status" -eq 0 ]
     [[ $output == *"network $NAME-3"* ]]
     net_state_clean
     # The empty cgroup goes once it is older than scan's grace period for starts in progress.
     wait_until 30 scan_removed_cgroup "$NAME-3"
-}
-
-scan_removed_cgroup() {
-    ds scan >/dev/null
-    [ -z "$(suite_cgroups_of "$1")" ]
 }
 
 @test "the host's network state is as before once the containers stop" {

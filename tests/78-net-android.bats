@@ -265,22 +265,13 @@ seen_from() {
 @test "after monitor and init are killed, scan removes the policy rules" {
     stop_suite_containers
     start_nat "$NAME-3" b >/dev/null
-    local monitor init
-    monitor=$(monitor_pid "$NAME-3")
-    init=$(ds --name="$NAME-3" pid)
-    kill -9 "$monitor" "$init"
-    wait_until 5 bash -c "! kill -0 $monitor && ! kill -0 $init"
+    kill_monitor_and_init "$NAME-3"
     run ds scan
     [ "$status" -eq 0 ]
     [[ $output == *"network $NAME-3"* ]]
     phone_clean
     # The empty cgroup goes once it is older than scan's grace period for starts in progress.
     wait_until 30 scan_removed_cgroup "$NAME-3"
-}
-
-scan_removed_cgroup() {
-    ds scan >/dev/null
-    [ -z "$(suite_cgroups_of "$1")" ]
 }
 
 # A command in container $1's namespaces (`run` under the simulated host: see fetch_remote).

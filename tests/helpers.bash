@@ -312,6 +312,23 @@ monitor_pid() {
     sed -n 's/.*"monitor_pid":\([0-9]*\).*/\1/p' "$DROIDSPACES_HOME/Pids/$1.state"
 }
 
+# A crash of container $1's monitor and init: both get SIGKILL; waits until both are gone.
+kill_monitor_and_init() {
+    local monitor init
+    monitor=$(monitor_pid "$1")
+    init=$(<"$DROIDSPACES_HOME/Pids/$1.pid")
+    [ -n "$monitor" ] && [ -n "$init" ] || return 1
+    kill -9 "$monitor" "$init"
+    wait_until 10 bash -c "! kill -0 $monitor 2>/dev/null && ! kill -0 $init 2>/dev/null"
+}
+
+# Runs scan; succeeds once container $1's cgroups are gone (scan removes an empty one only
+# after its grace period for starts in progress).
+scan_removed_cgroup() {
+    ds scan >/dev/null
+    [ -z "$(suite_cgroups_of "$1")" ]
+}
+
 # Fails naming the first namespace the container's init shares with the host.
 assert_private_namespaces() {
     local pid ns

@@ -7,6 +7,8 @@
 #   android_sim_setup         builds the namespace (once per suite, in setup_file)
 #   android_sim CMD...        runs CMD inside it (root and cwd of the simulated host)
 #   android_sim_teardown      ends the holder; the namespace and every mount in it go with it
+#   dsa ARGS...               the runtime inside it, with the suite's timeout
+#   android_stop_all          stops every container of the suite's workspace from inside it
 #
 # Test-side paths (host view): $ANDROID_DATA is the simulated /data, $ANDROID_SDCARD the
 # simulated /storage/emulated/0, $ANDROID_SELINUX the simulated /sys/fs/selinux (enforce "1").
@@ -51,6 +53,19 @@ android_sim_teardown() {
     kill "$ANDROID_SIM_HOLDER" 2>/dev/null || true
     wait_until 10 bash -c "! kill -0 $ANDROID_SIM_HOLDER" || true
     ANDROID_SIM_HOLDER=
+}
+
+dsa() {
+    suite_record_names "$@"
+    android_sim timeout --foreground -k 5 "${DS_TIMEOUT:-90}" "$DROIDSPACES_BIN" "$@"
+}
+
+android_stop_all() {
+    local pidfile
+    for pidfile in "$DROIDSPACES_HOME"/Pids/*.pid; do
+        [ -e "$pidfile" ] || continue
+        dsa --name="$(basename "$pidfile" .pid)" stop --timeout=10 >/dev/null 2>&1 || true
+    done
 }
 
 # Makes $1 the root of the mount namespace and runs the rest. pivot_root, not chroot: a process
