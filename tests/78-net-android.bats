@@ -146,13 +146,9 @@ rule_6100_is() {
 }
 
 # The outside server's body fetched from inside container $1 (path $2), and the source address
-# the outside saw for that request (the phone's address on the uplink that carried it). The
-# request runs in the container's namespaces through nsenter: `run` under the simulated host
-# does not enter the container's mount namespace (see the suite's report).
+# the outside saw for that request (the phone's address on the uplink that carried it).
 fetch_remote() {
-    local pid
-    pid=$(ds --name="$1" pid) || return 1
-    nsenter -t "$pid" -m -n -p -r -w sh -c \
+    ds --name="$1" run sh -c \
         "printf 'GET /?$2 HTTP/1.0\r\n\r\n' | nc -w 5 $NET_REMOTE_IP 8080" | tr -d '\r' |
         sed '1,/^$/d'
 }
@@ -274,14 +270,6 @@ seen_from() {
     wait_until 30 scan_removed_cgroup "$NAME-3"
 }
 
-# A command in container $1's namespaces (`run` under the simulated host: see fetch_remote).
-in_ns() {
-    local pid
-    pid=$(ds --name="$1" pid) || return 1
-    shift
-    nsenter -t "$pid" -m -n -p -r -w "$@"
-}
-
 @test "a kernel without bridges: point-to-point links to the containers (bridgeless)" {
     stop_suite_containers
     phone_clean
@@ -323,15 +311,15 @@ in_ns() {
     # A port forward from the phone's 127.0.0.1 reaches the server inside.
     mkdir -p "$SUITE_TMP/a/rootfs/www"
     echo "inside-ok" >"$SUITE_TMP/a/rootfs/www/index.html"
-    in_ns "$NAME-p" httpd -p 8500 -h /www
-    wait_until 5 in_ns "$NAME-p" sh -c 'netstat -ltn | grep -q ":8500 "'
+    ds --name="$NAME-p" run sh -c 'httpd -p 8500 -h /www </dev/null >/dev/null 2>&1'
+    wait_until 5 ds --name="$NAME-p" run sh -c 'netstat -ltn | grep -q ":8500 "'
     run ip netns exec "$PHONE" curl -s -m 5 http://127.0.0.1:18500/
     [ "$output" = "inside-ok" ]
     # The next container (no tracer) joins the bridgeless mode; the two reach each other.
     start_nat "$NAME-q" b >/dev/null
     run ip -n "$PHONE" link show ds-br0
     [ "$status" -ne 0 ]
-    run in_ns "$NAME-q" ping -c1 -W2 "$ip"
+    run ds --name="$NAME-q" run ping -c1 -W2 "$ip"
     [ "$status" -eq 0 ]
     ds --name="$NAME-q" stop >/dev/null
     ds --name="$NAME-p" stop >/dev/null
