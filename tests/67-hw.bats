@@ -42,6 +42,15 @@ teardown_file() {
     suite_teardown
 }
 
+teardown() {
+    # A test that gave the host a firmware path of its own puts the empty one back.
+    if [ -e "$SUITE_TMP/fw-restore" ]; then
+        ds --name="$NAME-f1" stop 2>/dev/null || true
+        printf '\0' >"$FW"
+        rm -f "$SUITE_TMP/fw-restore"
+    fi
+}
+
 setup() {
     load helpers
     load helpers/android
@@ -229,21 +238,37 @@ INIT
     [ "$output" = "absent" ]
 }
 
-@test "-H prepends each rootfs's firmware directory once; the last stop restores the path exactly" {
+@test "-H sets the firmware path only when empty; the stop gives it back exactly" {
     [ -e "$FW" ] || skip "no $FW on this kernel"
-    local fw1 fw2 before
+    [ -z "$(cat "$FW")" ] || skip "the host has a firmware path of its own"
+    local fw1
     fw1=$(realpath "$ROOTFS/lib/firmware")
-    fw2=$(realpath "$ROOTFS2/lib/firmware")
-    before=$(cat "$FW")
     ds --name="$NAME-f1" --rootfs="$ROOTFS" --net=none -H start
     ds --name="$NAME-f1" --rootfs="$ROOTFS" --net=none -H restart
-    [ "$(cat "$FW")" = "$fw1${before:+,$before}" ]
-    ds --name="$NAME-f2" --rootfs="$ROOTFS2" --net=none -H start
-    [ "$(cat "$FW")" = "$fw2,$fw1${before:+,$before}" ]
+    [ "$(cat "$FW")" = "$fw1" ]
+    # A second rootfs finds the path taken: left as it is (one directory, never a list).
+    run --separate-stderr ds --name="$NAME-f2" --rootfs="$ROOTFS2" --net=none -H start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"firmware path"*"is left as it is"* ]]
+    [ "$(cat "$FW")" = "$fw1" ]
     ds --name="$NAME-f1" stop
-    [ "$(cat "$FW")" = "$fw2${before:+,$before}" ]
+    [ "$(firmware_now)" = "$(cat "$SUITE_TMP/firmware.before")" ]
     ds --name="$NAME-f2" stop
     [ "$(firmware_now)" = "$(cat "$SUITE_TMP/firmware.before")" ]
+}
+
+@test "-H leaves the host's own firmware path alone (start succeeds with a warning)" {
+    [ -e "$FW" ] || skip "no $FW on this kernel"
+    [ -z "$(cat "$FW")" ] || skip "the host has a firmware path of its own"
+    local host_path=/run/ds-test-host-firmware
+    printf '%s' "$host_path" >"$FW"
+    touch "$SUITE_TMP/fw-restore"
+    run --separate-stderr ds --name="$NAME-f1" --rootfs="$ROOTFS" --net=none -H start
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"firmware path"*"$host_path"*"is left as it is"* ]]
+    [ "$(cat "$FW")" = "$host_path" ]
+    ds --name="$NAME-f1" stop
+    [ "$(cat "$FW")" = "$host_path" ]
 }
 
 @test "-H on a killed monitor: the next stop still restores the firmware path" {

@@ -4,15 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace {
 
-using ds::container::firmware_path_with;
-using ds::container::firmware_path_without;
+using ds::container::firmware_give_back;
+using ds::container::firmware_record_text;
+using ds::container::firmware_take;
+using ds::container::FirmwareRecord;
 using ds::container::group_with_gpu;
 using ds::container::is_dangerous_device;
 using ds::container::is_gpu_node;
+using ds::container::parse_firmware_record;
 
 TEST(HwAccess, BlocklistTakesUpstreamsDangerousNodes) {
     for (const char* name : {"card0",
@@ -81,18 +85,40 @@ TEST(HwAccess, GpuNodesAreTheUpstreamTable) {
     EXPECT_FALSE(is_gpu_node("input", "mali0"));
 }
 
-TEST(HwAccess, FirmwarePathPrependsOnceAndRemovesExactly) {
-    EXPECT_EQ(firmware_path_with("", "/a/lib/firmware"), "/a/lib/firmware");
-    EXPECT_EQ(firmware_path_with("/x", "/a"), "/a,/x");
-    EXPECT_EQ(firmware_path_with("/a,/x", "/a"), "/a,/x");  // idempotent
-    EXPECT_EQ(firmware_path_with("/x,/a", "/a"), "/a,/x");
-    EXPECT_EQ(firmware_path_with("/b,/a,/x", "/b"), "/b,/a,/x");
-    EXPECT_EQ(firmware_path_with(std::string(250, 'x'), "/abcdef"), "");  // over 255 bytes
-    EXPECT_EQ(firmware_path_without("/a,/x", "/a"), "/x");
-    EXPECT_EQ(firmware_path_without("/b,/a,/x", "/a"), "/b,/x");
-    EXPECT_EQ(firmware_path_without("/a", "/a"), "");
-    EXPECT_EQ(firmware_path_without("/x", "/a"), "/x");
-    EXPECT_EQ(firmware_path_without("/ab,/a", "/a"), "/ab");  // whole entries only
+TEST(HwAccess, FirmwarePathIsTakenOnlyWhenEmptyOrOurs) {
+    using R = FirmwareRecord;
+    auto taken = firmware_take("", "/a", {});
+    ASSERT_TRUE(taken);
+    EXPECT_EQ(taken->entry, "/a");
+    EXPECT_EQ(taken->previous, "");
+    // The host's own path (NixOS, vendor scripts) is one directory: never replaced or extended.
+    EXPECT_FALSE(firmware_take("/run/current-system/firmware", "/a", {}));
+    EXPECT_FALSE(firmware_take("/b", "/a", {R{"/b", ""}}));
+    // Already our entry: another record's previous value is carried over, else the path's.
+    taken = firmware_take("/a", "/a", {R{"/a", ""}});
+    ASSERT_TRUE(taken);
+    EXPECT_EQ(taken->previous, "");
+    EXPECT_EQ(firmware_take("/a", "/a", {})->previous, "/a");
+}
+
+TEST(HwAccess, FirmwarePathGivenBackOnlyWhenStillOursAndUnshared) {
+    using R = FirmwareRecord;
+    EXPECT_EQ(firmware_give_back("/a", R{"/a", ""}, {}), std::optional<std::string>(""));
+    EXPECT_EQ(firmware_give_back("/a", R{"/a", "/a"}, {}), std::optional<std::string>("/a"));
+    EXPECT_FALSE(firmware_give_back("/host", R{"/a", ""}, {}));  // changed since: left alone
+    EXPECT_FALSE(firmware_give_back("/a", R{"/a", ""}, {R{"/a", ""}}));  // still in use
+    EXPECT_EQ(firmware_give_back("/a", R{"/a", ""}, {R{"/b", ""}}), std::optional<std::string>(""));
+}
+
+TEST(HwAccess, FirmwareRecordRoundTrips) {
+    auto r = parse_firmware_record(firmware_record_text({"/a/lib/firmware", ""}));
+    EXPECT_EQ(r.entry, "/a/lib/firmware");
+    EXPECT_EQ(r.previous, "");
+    r = parse_firmware_record("/a\n/a");
+    EXPECT_EQ(r.previous, "/a");
+    r = parse_firmware_record("/old");  // a record of an older runtime: previous empty
+    EXPECT_EQ(r.entry, "/old");
+    EXPECT_EQ(r.previous, "");
 }
 
 TEST(HwAccess, GpuGroupAddedOnceRootAppended) {

@@ -73,13 +73,6 @@ std::vector<std::string> split_commas(std::string_view list) {
     return out;
 }
 
-std::string join_commas(const std::vector<std::string>& parts) {
-    std::string out;
-    for (const auto& p : parts)
-        out += (out.empty() ? "" : ",") + p;
-    return out;
-}
-
 struct Entry {
     std::string name;
     struct stat st;
@@ -134,6 +127,19 @@ class FirmwarePath {
   private:
     sys::unique_fd fd_;
 };
+
+// The firmware records in the workspace but `own` (a path).
+std::vector<FirmwareRecord> other_firmware_records(const Workspace& ws, const std::string& own) {
+    std::vector<FirmwareRecord> out;
+    sys::unique_fd dir(::open(ws.pids_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return out;
+    for (const auto& [name, st] : list_dir(dir.get())) {
+        std::string path = ws.pids_dir() + "/" + name;
+        if (!S_ISREG(st.st_mode) || !name.ends_with(".firmware") || path == own) continue;
+        if (auto text = sys::try_read_file(path)) out.push_back(parse_firmware_record(*text));
+    }
+    return out;
+}
 
 // Copies devtmpfs (`from`) into the private /dev (`to`): directories and device nodes with their
 // numbers, modes and owners, minus the blocklist. Symlinks (udev's) are not copied.
@@ -240,18 +246,31 @@ bool is_gpu_node(std::string_view dir, std::string_view name) {
     return false;
 }
 
-std::string firmware_path_with(std::string_view current, std::string_view entry) {
-    std::vector<std::string> parts = {std::string(entry)};
-    for (auto& p : split_commas(current))
-        if (p != entry) parts.push_back(std::move(p));
-    std::string out = join_commas(parts);
-    return out.size() <= kFirmwarePathMax ? out : "";
+std::string firmware_record_text(const FirmwareRecord& record) {
+    return record.entry + "\n" + record.previous;
 }
 
-std::string firmware_path_without(std::string_view current, std::string_view entry) {
-    auto parts = split_commas(current);
-    std::erase(parts, std::string(entry));
-    return join_commas(parts);
+FirmwareRecord parse_firmware_record(std::string_view text) {
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) return {std::string(text), ""};  // an older record
+    return {std::string(text.substr(0, nl)), std::string(text.substr(nl + 1))};
+}
+
+std::optional<FirmwareRecord> firmware_take(std::string_view current, std::string_view entry,
+                                            const std::vector<FirmwareRecord>& others) {
+    if (!current.empty() && current != entry) return std::nullopt;
+    for (const auto& other : others)
+        if (other.entry == entry && current == entry) return FirmwareRecord{other};
+    return FirmwareRecord{std::string(entry), std::string(current)};
+}
+
+std::optional<std::string> firmware_give_back(std::string_view current,
+                                              const FirmwareRecord& record,
+                                              const std::vector<FirmwareRecord>& others) {
+    if (current != record.entry) return std::nullopt;
+    for (const auto& other : others)
+        if (other.entry == record.entry) return std::nullopt;
+    return record.previous;
 }
 
 std::string group_with_gpu(std::string_view group) {
@@ -333,28 +352,34 @@ void hw_prepare_host(const Workspace& ws, const Config& config, const std::strin
     ssize_t n = ::readlink(sys::fd_path(dir.get()).c_str(), buf, sizeof buf - 1);
     if (n <= 0) return;
     std::string entry(buf, size_t(n));
-    FirmwarePath path;
-    if (!path) return;  // no firmware loader parameters on this kernel
-    std::string current = path.read(), next = firmware_path_with(current, entry);
-    if (next.empty() || entry.find_first_of(",\n") != std::string::npos) {
-        warn("'" + entry + "' not added to " + kFirmwarePath +
-             " (no room left, or a ',' or newline in it)");
+    if (entry.size() > kFirmwarePathMax || entry.find('\n') != std::string::npos) {
+        warn("'" + entry + "' not set as " + kFirmwarePath + " (too long, or a newline in it)");
         return;
     }
-    // Recorded first: a crash between the two leaves a record whose removal changes nothing.
-    sys::write_file_atomic(ws.sidecar(config.name, "firmware"), entry);
-    if (next != current) path.write(next);
+    FirmwarePath path;
+    if (!path) return;  // no firmware loader parameters on this kernel
+    std::string current = path.read(), own = ws.sidecar(config.name, "firmware");
+    auto record = firmware_take(current, entry, other_firmware_records(ws, own));
+    if (!record) {
+        warn(std::string("the host's firmware path (") + kFirmwarePath + " = '" + current +
+             "') is left as it is: the guest's " + entry + " is not searched for firmware");
+        return;
+    }
+    // Recorded first: a crash between the two leaves a record that gives the path back.
+    sys::write_file_atomic(own, firmware_record_text(*record));
+    if (current != entry) path.write(entry);
 }
 
 void hw_release_host(const Workspace& ws, const std::string& name) {
-    std::string record = ws.sidecar(name, "firmware");
-    auto entry = sys::try_read_file(record);
-    if (!entry) return;
+    std::string own = ws.sidecar(name, "firmware");
+    auto text = sys::try_read_file(own);
+    if (!text) return;
     if (FirmwarePath path{}; path) {
-        std::string current = path.read(), next = firmware_path_without(current, *entry);
-        if (next != current) path.write(next);
+        auto next = firmware_give_back(path.read(), parse_firmware_record(*text),
+                                       other_firmware_records(ws, own));
+        if (next) path.write(*next);
     }
-    ::unlink(record.c_str());
+    if (::unlink(own.c_str()) != 0 && errno != ENOENT) sys::fail_errno("unlink " + own);
 }
 
 bool mount_hw_dev(int root_fd, const BootPlan& plan, const HwWarn& warn) {

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,11 +35,23 @@ bool is_dangerous_device(std::string_view name);
 // Whether /dev/<dir>/<name> ("" for /dev itself) is one of the known GPU nodes (§13.4 table),
 // before the blocklist.
 bool is_gpu_node(std::string_view dir, std::string_view name);
-// The firmware search path (a comma list) with `entry` first, once; "" when the result would
-// not fit the kernel's 256-byte buffer.
-std::string firmware_path_with(std::string_view current, std::string_view entry);
-// The list without `entry` (every copy of it).
-std::string firmware_path_without(std::string_view current, std::string_view entry);
+// The firmware search path is ONE directory (the kernel does not split it). A container's
+// record (Pids/<name>.firmware) holds its entry and the value to write back.
+struct FirmwareRecord {
+    std::string entry, previous;
+};
+std::string firmware_record_text(const FirmwareRecord& record);
+FirmwareRecord parse_firmware_record(std::string_view text);
+// At start: the record to keep when `entry` may be set (the path is empty, or already holds
+// `entry`: then the previous value is what another container's record for it says, else the
+// path itself); nullopt when the host has a path of its own, which is left alone.
+std::optional<FirmwareRecord> firmware_take(std::string_view current, std::string_view entry,
+                                            const std::vector<FirmwareRecord>& others);
+// At release: the value to write back (the record's previous one) when the path is still
+// exactly its entry and no other record names that entry; nullopt to leave the path alone.
+std::optional<std::string> firmware_give_back(std::string_view current,
+                                              const FirmwareRecord& record,
+                                              const std::vector<FirmwareRecord>& others);
 // /etc/group text with "droidspaces-gpu:x:786:root": added when missing, root appended to its
 // member list when absent; anything else is left as it is.
 std::string group_with_gpu(std::string_view group);
@@ -64,12 +77,11 @@ struct HwDevicePolicy {
 };
 HwDevicePolicy hw_device_policy(const Config& config);
 
-// `start`: warnings, and (-H) <rootfs>/lib/firmware prepended to the kernel's firmware path,
-// remembered in Pids/<name>.firmware so that stop removes exactly that entry.
+// `start`: warnings, and (-H) <rootfs>/lib/firmware as the kernel's firmware path when the
+// host has none of its own (firmware_take), remembered in Pids/<name>.firmware.
 void hw_prepare_host(const Workspace& ws, const Config& config, const std::string& rootfs,
                      const HwWarn& warn);
-// Stop or cleanup: removes the container's firmware path entry, if it added one. When the
-// last entry goes, the path is back to what it was (empty included).
+// Stop or cleanup: gives the firmware path back (firmware_give_back) and removes the record.
 void hw_release_host(const Workspace& ws, const std::string& name);
 
 // --- boot side (the container's init, before pivot_root unless said) --------------------------
