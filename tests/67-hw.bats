@@ -238,6 +238,35 @@ INIT
     [ "$output" = "absent" ]
 }
 
+@test "--gpu with -B onto /dev/dri: the bound host directory's nodes are left as they are" {
+    local fake="$SUITE_TMP/fake-dri" before
+    mkdir -p "$fake"
+    mknod -m 600 "$fake/renderD128" c 1 3
+    before=$(stat -c '%i %u:%g %a %t:%T' "$fake/renderD128")
+    run --separate-stderr gpu_ds --name="$NAME-g" --rootfs="$ROOTFS" --net=none --gpu \
+        -B "$fake:/dev/dri" start
+    gpu_ds --name="$NAME-g" stop
+    local after
+    after=$(stat -c '%i %u:%g %a %t:%T' "$fake/renderD128")
+    rm -rf "$fake"
+    echo "before=$before after=$after"
+    [ "$status" -eq 0 ]
+    [ "$after" = "$before" ]
+    grep -q '/dev/dri/renderD128 not mirrored' "$DROIDSPACES_HOME/Logs/$NAME-g/log"
+}
+
+@test "-H/--gpu with -B onto /tmp: a bound host /tmp/.X11-unix keeps its mode" {
+    local fake="$SUITE_TMP/fake-tmp"
+    mkdir -p "$fake/.X11-unix"
+    chmod 700 "$fake/.X11-unix"
+    gpu_ds --name="$NAME-g" --rootfs="$ROOTFS" --net=none --gpu -B "$fake:/tmp" start
+    gpu_ds --name="$NAME-g" stop
+    local mode
+    mode=$(stat -c %a "$fake/.X11-unix")
+    rm -rf "$fake"
+    [ "$mode" = "700" ]
+}
+
 @test "-H sets the firmware path only when empty; the stop gives it back exactly" {
     [ -e "$FW" ] || skip "no $FW on this kernel"
     [ -z "$(cat "$FW")" ] || skip "the host has a firmware path of its own"

@@ -261,6 +261,16 @@ class Boot {
         }
         // Writable holes in read-only /proc/sys for what is per-namespace.
         if (plan_.own_netns() && applies(kMasked, plan_)) reopen_writable("/proc/sys/net");
+        // Before any user bind: what expose_hardware may write in (hw_access.hpp OwnMounts).
+        own_mounts_.dev = device_of("/dev");
+        own_mounts_.tmp = device_of("/tmp");
+    }
+
+    dev_t device_of(const char* path) {
+        sys::unique_fd fd = sys::open_in_root(root_fd_.get(), path, O_PATH | O_DIRECTORY);
+        struct stat st;
+        if (!fd || ::fstat(fd.get(), &st) != 0) sys::fail_errno(std::string("stat ") + path);
+        return st.st_dev;
     }
 
     // -H on the host's devtmpfs: no mount point is made in the host's /dev; /dev/shm and
@@ -336,7 +346,9 @@ class Boot {
     }
 
     // --gpu and -H: GPU nodes and the desktop's X11 socket, read from the host before pivot.
-    void expose_hardware() { expose_hw_nodes(root_fd_.get(), plan_, dev_is_devtmpfs_, warn_fn()); }
+    void expose_hardware() {
+        expose_hw_nodes(root_fd_.get(), plan_, dev_is_devtmpfs_, own_mounts_, warn_fn());
+    }
 
     void add_gpu_group_entry() {
         if (plan_.config.enable_hw_access || plan_.config.enable_gpu_mode) add_gpu_group(warn_fn());
@@ -587,6 +599,7 @@ class Boot {
 
     // -H: /dev is the kernel's devtmpfs (the host's own nodes).
     bool dev_is_devtmpfs_ = false;
+    OwnMounts own_mounts_;
 };
 
 struct Step {

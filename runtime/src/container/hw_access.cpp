@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 #include "core/text.hpp"
 #include "core/validate.hpp"
@@ -187,13 +188,20 @@ void collect_dangerous(int dir, int depth, std::vector<sys::DeviceRule>& out,
     }
 }
 
-void bind_x11_socket(int root_fd, const HwWarn& warn) {
+bool on_device(int fd, dev_t device) {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 && st.st_dev == device;
+}
+
+void bind_x11_socket(int root_fd, dev_t own_tmp, const HwWarn& warn) {
     const char* socket = "/tmp/.X11-unix/X0";
     struct stat st;
     if (::lstat(socket, &st) != 0 || !S_ISSOCK(st.st_mode)) return;  // no desktop X server
     try {
         sys::unique_fd dir = sys::make_dirs_in_root(root_fd, "/tmp/.X11-unix");
-        ::chmod(sys::fd_path(dir.get()).c_str(), 01777);
+        // Only on the runtime's own /tmp (anything there was made by it): never a bound one.
+        if (on_device(dir.get(), own_tmp) && ::chmod(sys::fd_path(dir.get()).c_str(), 01777) != 0)
+            sys::fail_errno("chmod /tmp/.X11-unix");
         sys::unique_fd target = sys::make_node_in_root(root_fd, socket, sys::NodeKind::file);
         sys::bind_mount_at(socket, target.get(), socket, false);
     } catch (const std::exception& e) {
@@ -438,20 +446,39 @@ void bind_devpts_ptmx(int root_fd) {
     sys::bind_mount_at(sys::fd_path(ptmx.get()), target.get(), "/dev/ptmx", false);
 }
 
-void expose_hw_nodes(int root_fd, const BootPlan& plan, bool dev_is_devtmpfs, const HwWarn& warn) {
+void expose_hw_nodes(int root_fd, const BootPlan& plan, bool dev_is_devtmpfs, const OwnMounts& own,
+                     const HwWarn& warn) {
     if (!plan.config.enable_hw_access && !plan.config.enable_gpu_mode) return;
-    if (!sys::is_android()) bind_x11_socket(root_fd, warn);
+    if (!sys::is_android()) bind_x11_socket(root_fd, own.tmp, warn);
     if (dev_is_devtmpfs) return;  // the host's own nodes are there, with the host's owners
     mode_t old = ::umask(0);
     try {
+        // Nodes are only made (and replaced) on the runtime's own /dev: a -B onto /dev or
+        // /dev/dri is a host directory whose nodes must not be unlinked or re-owned.
+        sys::unique_fd dev = sys::open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
+        if (!dev) sys::fail_errno("open /dev");
+        if (!on_device(dev.get(), own.dev))
+            throw std::runtime_error("/dev is not the container's own (a bind mount?)");
         for (const auto& [dir, name, rdev] : host_gpu_nodes()) {
-            sys::unique_fd at = sys::make_dirs_in_root(root_fd, "/dev/" + dir);
+            std::string shown = "/dev/" + (dir.empty() ? "" : dir + "/") + name;
+            sys::unique_fd sub;
+            if (!dir.empty()) {
+                if (::mkdirat(dev.get(), dir.c_str(), 0755) != 0 && errno != EEXIST)
+                    sys::fail_errno("mkdir /dev/" + dir);
+                sub = open_dir(dev.get(), dir.c_str(), O_PATH);
+                if (!sub) sys::fail_errno("open /dev/" + dir);
+                if (!on_device(sub.get(), own.dev)) {
+                    warn(shown + " not mirrored: /dev/" + dir +
+                         " is not on the container's own /dev (a bind mount?)");
+                    continue;
+                }
+            }
+            int at = dir.empty() ? dev.get() : sub.get();
             const char* node = name.c_str();
-            if (::unlinkat(at.get(), node, 0) != 0 && errno == EISDIR)
-                ::unlinkat(at.get(), node, AT_REMOVEDIR);
-            if (::mknodat(at.get(), node, S_IFCHR | 0660, rdev) != 0 ||
-                ::fchownat(at.get(), node, 0, kGpuGid, AT_SYMLINK_NOFOLLOW) != 0)
-                sys::fail_errno("mknod /dev/" + dir + "/" + name);
+            if (::unlinkat(at, node, 0) != 0 && errno == EISDIR) ::unlinkat(at, node, AT_REMOVEDIR);
+            if (::mknodat(at, node, S_IFCHR | 0660, rdev) != 0 ||
+                ::fchownat(at, node, 0, kGpuGid, AT_SYMLINK_NOFOLLOW) != 0)
+                sys::fail_errno("mknod " + shown);
         }
     } catch (const std::exception& e) {
         warn(std::string("GPU nodes not mirrored: ") + e.what());

@@ -95,8 +95,15 @@ bool mount_hw_dev(int root_fd, const BootPlan& plan, const HwWarn& warn);
 void mount_hw_sys(int root_fd, const BootPlan& plan);
 // On a devtmpfs /dev: the guest's devpts ptmx bound over the node (the kernel's is the host's).
 void bind_devpts_ptmx(int root_fd);
+// The st_dev of the runtime's own /dev and /tmp, taken before any user bind: the mirroring
+// only makes nodes in directories on that /dev, and the X11 directory only gets mode 1777 on
+// that /tmp (a -B onto /dev/dri or /tmp is the host's, and is left as it is).
+struct OwnMounts {
+    dev_t dev = 0, tmp = 0;
+};
 // --gpu, and -H on a private /dev: GPU nodes, X11 socket.
-void expose_hw_nodes(int root_fd, const BootPlan& plan, bool dev_is_devtmpfs, const HwWarn& warn);
+void expose_hw_nodes(int root_fd, const BootPlan& plan, bool dev_is_devtmpfs, const OwnMounts& own,
+                     const HwWarn& warn);
 // After pivot_root ("/" is the guest): the GPU group in /etc/group. A guest /etc/group that is
 // not a regular file (a symlink, a FIFO) is left alone with a warning.
 void add_gpu_group(const HwWarn& warn);
