@@ -435,6 +435,16 @@ void unmount_image_or_warn(const std::string& mount_point, const Warn& warn) {
 // the cgroup is this container's for sure (its init was running a moment ago), so whatever is
 // left in it is killed; a stale record's cgroup is only removed when empty, since the name may
 // belong to another workspace's container by now.
+// The firmware path given back after the container is gone: a failure is a warning, never a
+// reason to skip the rest of the cleanup or to fail a stop that has succeeded.
+void release_hw_or_warn(const Workspace& ws, const std::string& name, const Warn& warn) {
+    try {
+        hw_release_host(ws, name);
+    } catch (const std::exception& e) {
+        warn(std::string("the firmware path was not given back: ") + e.what());
+    }
+}
+
 void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_image,
                     const Warn& warn, bool kill = true) {
     if (!state.cgroup_path.empty()) {
@@ -447,7 +457,7 @@ void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_
     if (!state.volatile_dir.empty()) remove_volatile_dir(state.volatile_dir);
     // --net=nat: the veth died with the namespace; the rules and shared state did not.
     if (net::has_nat_record(ws, state.name)) net::release_nat(ws, state.name, warn);
-    hw_release_host(ws, state.name);
+    release_hw_or_warn(ws, state.name, warn);
     remove_state(ws, state.name);
 }
 
@@ -513,7 +523,7 @@ StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono
     } else {
         clean_up_after(ws, *state, keep_image, warn);
     }
-    hw_release_host(ws, name);  // -H: the firmware path entry
+    release_hw_or_warn(ws, name, warn);  // -H: the firmware path entry
     result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
     return result;

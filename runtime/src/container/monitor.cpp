@@ -532,8 +532,17 @@ class Monitor {
         if (!remove_limit_cgroups(plan_.config.name, sys::host_cgroups()))
             log_.write("could not remove a limit cgroup of " + plan_.config.name);
         release_network();
-        // A guest that powered itself off gives back its firmware path entry here.
-        hw_release_host(plan_.workspace, plan_.config.name);
+        // A guest that powered itself off gives back its firmware path entry here, only while
+        // the record is ours: a stop that gave up on a slow monitor has let a new start take
+        // the name, and that instance's entry is not ours to remove.
+        if (auto mine = read_state(plan_.workspace, plan_.config.name);
+            mine && mine->monitor_pid == ::getpid()) {
+            try {
+                hw_release_host(plan_.workspace, plan_.config.name);
+            } catch (const std::exception& e) {
+                log_.write(std::string("could not give the firmware path back: ") + e.what());
+            }
+        }
         crash_point("mid-cleanup");
         if (!plan_.volatile_dir.empty()) remove_volatile_dir(plan_.volatile_dir);
         // A command holding the container's lock (stop, restart, a failed start) owns the image
