@@ -406,21 +406,38 @@ bool mount_hw_dev(int root_fd, const BootPlan& plan, const HwWarn& warn) {
                      "mode=755,size=4m");
     if (!filter) return false;
     // Android: devtmpfs mounted for a moment inside the private /dev, copied, then let go.
+    // Once it is mounted, it never stays: a failed unmount (or rmdir) fails the boot.
     sys::unique_fd dev = sys::open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY);
     if (!dev || ::mkdirat(dev.get(), ".hw", 0700) != 0) sys::fail_errno("mkdir /dev/.hw");
+    std::string copy_error;
     try {
         sys::unique_fd spot = open_dir(dev.get(), ".hw", O_PATH);
+        if (!spot) sys::fail_errno("open /dev/.hw");
         sys::mount_fs_at("devtmpfs", spot.get(), "/dev/.hw", "devtmpfs", kNoSuidDevExec);
-        sys::unique_fd from = sys::open_in_root(root_fd, "/dev/.hw", O_RDONLY | O_DIRECTORY);
-        mode_t old = ::umask(0);
-        if (from) copy_dev_tree(from.get(), dev.get(), 0);
-        ::umask(old);
-        if (!from || ::umount2(sys::fd_path(from.get()).c_str(), MNT_DETACH) != 0)
-            sys::fail_errno("unmount /dev/.hw");
     } catch (const std::exception& e) {
-        warn(std::string("devtmpfs could not be copied into /dev: ") + e.what());
+        copy_error = e.what();  // nothing mounted
     }
-    ::unlinkat(dev.get(), ".hw", AT_REMOVEDIR);
+    if (copy_error.empty()) {
+        try {
+            sys::unique_fd from = sys::open_in_root(root_fd, "/dev/.hw", O_RDONLY | O_DIRECTORY);
+            if (!from) sys::fail_errno("open /dev/.hw");
+            mode_t old = ::umask(0);
+            try {
+                copy_dev_tree(from.get(), dev.get(), 0);
+            } catch (...) {
+                ::umask(old);
+                throw;
+            }
+            ::umask(old);
+        } catch (const std::exception& e) {
+            copy_error = e.what();
+        }
+        sys::unique_fd top = sys::open_in_root(root_fd, "/dev/.hw", O_PATH | O_DIRECTORY);
+        if (!top || ::umount2(sys::fd_path(top.get()).c_str(), MNT_DETACH) != 0)
+            sys::fail_errno("unmount /dev/.hw");
+    }
+    if (::unlinkat(dev.get(), ".hw", AT_REMOVEDIR) != 0) sys::fail_errno("rmdir /dev/.hw");
+    if (!copy_error.empty()) warn("devtmpfs could not be copied into /dev: " + copy_error);
     return false;
 }
 
