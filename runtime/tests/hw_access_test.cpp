@@ -3,6 +3,11 @@
 #include "container/hw_access.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <optional>
 #include <string>
@@ -14,6 +19,7 @@ using ds::container::firmware_record_text;
 using ds::container::firmware_take;
 using ds::container::FirmwareRecord;
 using ds::container::group_with_gpu;
+using ds::container::hw_denied_devices;
 using ds::container::is_dangerous_device;
 using ds::container::is_gpu_node;
 using ds::container::parse_firmware_record;
@@ -119,6 +125,40 @@ TEST(HwAccess, FirmwareRecordRoundTrips) {
     r = parse_firmware_record("/old");  // a record of an older runtime: previous empty
     EXPECT_EQ(r.entry, "/old");
     EXPECT_EQ(r.previous, "");
+}
+
+TEST(HwAccess, DenyRulesFailClosedWhenADirectoryCannotBeRead) {
+    // A /dev that cannot be opened: an error naming it, not an empty deny list.
+    try {
+        hw_denied_devices("/nonexistent-ds-dev");
+        FAIL() << "no error";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent-ds-dev"), std::string::npos);
+    }
+    // A subdirectory that cannot be read (no file descriptor left for it): an error too.
+    char tmpl[] = "/tmp/ds-hw-dev.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    std::string dev = tmpl, sub = dev + "/sub";
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    EXPECT_TRUE(hw_denied_devices(dev).empty());
+    int next = ::dup(0);
+    ASSERT_GE(next, 0);
+    ::close(next);
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    rlimit low = old;
+    low.rlim_cur = rlim_t(next) + 2;  // /dev and one more: the subdirectory's listing fails
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::string error;
+    try {
+        hw_denied_devices(dev);
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    ::setrlimit(RLIMIT_NOFILE, &old);
+    ::rmdir(sub.c_str());
+    ::rmdir(dev.c_str());
+    EXPECT_NE(error.find(sub), std::string::npos) << error;
 }
 
 TEST(HwAccess, GpuGroupAddedOnceRootAppended) {

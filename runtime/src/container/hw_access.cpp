@@ -79,20 +79,29 @@ struct Entry {
     struct stat st;
 };
 
-// The entries of directory `dir_fd` with their lstat, "." and ".." left out.
-std::vector<Entry> list_dir(int dir_fd) {
+// The entries of directory `dir_fd` with their lstat, "." and ".." left out. With `shown` (the
+// directory's path), a directory that cannot be read, or an entry that cannot be stat'ed (but
+// is still there), throws instead of being left out.
+std::vector<Entry> list_dir(int dir_fd, const std::string* shown = nullptr) {
     std::vector<Entry> entries;
     int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR* dir = fd < 0 ? nullptr : ::fdopendir(fd);
     if (!dir) {
+        int saved = errno;
         if (fd >= 0) ::close(fd);
+        if (shown) sys::fail_errno("open " + *shown, saved);
         return entries;
     }
     while (dirent* e = ::readdir(dir)) {
         Entry entry{e->d_name, {}};
-        if (entry.name != "." && entry.name != ".." &&
-            ::fstatat(::dirfd(dir), e->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) == 0)
+        if (entry.name == "." || entry.name == "..") continue;
+        if (::fstatat(::dirfd(dir), e->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) == 0)
             entries.push_back(std::move(entry));
+        else if (shown && errno != ENOENT) {
+            int saved = errno;
+            ::closedir(dir);
+            sys::fail_errno("stat " + *shown + "/" + entry.name, saved);
+        }
     }
     ::closedir(dir);
     return entries;
@@ -172,12 +181,15 @@ void add_unique(std::vector<sys::DeviceRule>& rules, const sys::DeviceRule& rule
 
 // The host's blocklisted nodes under `dir` (recursively) as deny rules, and in `kept` the
 // majors that also have a node the blocklist lets through.
-void collect_dangerous(int dir, int depth, std::vector<sys::DeviceRule>& out,
-                       std::vector<sys::DeviceRule>& kept) {
-    for (const auto& [name, st] : list_dir(dir)) {
+void collect_dangerous(int dir, const std::string& shown, int depth,
+                       std::vector<sys::DeviceRule>& out, std::vector<sys::DeviceRule>& kept) {
+    // Strict: a directory left out would drop its deny rules while the rest is allowed.
+    for (const auto& [name, st] : list_dir(dir, &shown)) {
         if (S_ISDIR(st.st_mode) && depth < 3) {
-            if (sys::unique_fd sub = open_dir(dir, name.c_str()))
-                collect_dangerous(sub.get(), depth + 1, out, kept);
+            std::string path = shown + "/" + name;
+            sys::unique_fd sub = open_dir(dir, name.c_str());
+            if (!sub) sys::fail_errno("open " + path);
+            collect_dangerous(sub.get(), path, depth + 1, out, kept);
         } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
             auto type = S_ISCHR(st.st_mode) ? sys::DeviceType::character : sys::DeviceType::block;
             if (is_dangerous_device(name))
@@ -314,24 +326,30 @@ std::vector<HostNode> host_gpu_nodes(const std::string& dev) {
     return nodes;
 }
 
+std::vector<sys::DeviceRule> hw_denied_devices(const std::string& dev_path) {
+    std::vector<sys::DeviceRule> denied, kept, rules;
+    sys::unique_fd dev{::open(dev_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (!dev) sys::fail_errno("open " + dev_path);
+    collect_dangerous(dev.get(), dev_path, 0, denied, kept);
+    // A major with nothing but blocklisted nodes (VTs, vcs) is denied whole: the program
+    // stays small (old kernels load at most 4096 instructions, and failing to load would
+    // leave the guest unfiltered) and other minors of it cannot be made either.
+    for (auto rule : denied) {
+        if (std::none_of(kept.begin(), kept.end(), [&](const sys::DeviceRule& k) {
+                return k.type == rule.type && k.major == rule.major;
+            }))
+            rule.minor = sys::kAnyMinor;
+        add_unique(rules, rule);
+    }
+    return rules;
+}
+
 HwDevicePolicy hw_device_policy(const Config& config) {
     HwDevicePolicy policy;
     if (config.enable_hw_access) {
         policy.skip = !sys::is_android();
         policy.allow_rest = true;
-        std::vector<sys::DeviceRule> denied, kept;
-        if (sys::unique_fd dev{::open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC)})
-            collect_dangerous(dev.get(), 0, denied, kept);
-        // A major with nothing but blocklisted nodes (VTs, vcs) is denied whole: the program
-        // stays small (old kernels load at most 4096 instructions, and failing to load would
-        // leave the guest unfiltered) and other minors of it cannot be made either.
-        for (auto rule : denied) {
-            if (std::none_of(kept.begin(), kept.end(), [&](const sys::DeviceRule& k) {
-                    return k.type == rule.type && k.major == rule.major;
-                }))
-                rule.minor = sys::kAnyMinor;
-            add_unique(policy.rules, rule);
-        }
+        if (!policy.skip) policy.rules = hw_denied_devices();
     } else if (config.enable_gpu_mode) {
         for (const auto& node : host_gpu_nodes())
             policy.rules.push_back(

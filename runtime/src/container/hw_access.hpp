@@ -76,6 +76,10 @@ struct HwDevicePolicy {
     bool skip = false;  // -H off Android: no device program at all, as upstream
 };
 HwDevicePolicy hw_device_policy(const Config& config);
+// Android -H: the deny rules for the blocklisted nodes under `dev`. A directory that cannot be
+// read, or a node that cannot be stat'ed, throws (path and errno): never a rule silently lost
+// while every other device is allowed.
+std::vector<sys::DeviceRule> hw_denied_devices(const std::string& dev = "/dev");
 
 // `start`: warnings, and (-H) <rootfs>/lib/firmware as the kernel's firmware path when the
 // host has none of its own (firmware_take), remembered in Pids/<name>.firmware.
