@@ -207,15 +207,21 @@ bool on_device(int fd, dev_t device) {
 
 void bind_x11_socket(int root_fd, dev_t own_tmp, const HwWarn& warn) {
     const char* socket = "/tmp/.X11-unix/X0";
+    // Held open and checked through the fd, then bound from it: /tmp/.X11-unix is
+    // world-writable, so the name may lead elsewhere a moment later (and never through a
+    // symlink, of the directory or of the socket).
+    sys::unique_fd xdir(::open("/tmp/.X11-unix", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    sys::unique_fd source(xdir ? ::openat(xdir.get(), "X0", O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1);
     struct stat st;
-    if (::lstat(socket, &st) != 0 || !S_ISSOCK(st.st_mode)) return;  // no desktop X server
+    if (!source || ::fstat(source.get(), &st) != 0 || !S_ISSOCK(st.st_mode))
+        return;  // no desktop X server
     try {
         sys::unique_fd dir = sys::make_dirs_in_root(root_fd, "/tmp/.X11-unix");
         // Only on the runtime's own /tmp (anything there was made by it): never a bound one.
         if (on_device(dir.get(), own_tmp) && ::chmod(sys::fd_path(dir.get()).c_str(), 01777) != 0)
             sys::fail_errno("chmod /tmp/.X11-unix");
         sys::unique_fd target = sys::make_node_in_root(root_fd, socket, sys::NodeKind::file);
-        sys::bind_mount_at(socket, target.get(), socket, false);
+        sys::bind_mount_at(sys::fd_path(source.get()), target.get(), socket, false);
     } catch (const std::exception& e) {
         warn(std::string("the host's X11 socket was not bound: ") + e.what());
     }
