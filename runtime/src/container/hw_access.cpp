@@ -116,13 +116,18 @@ sys::unique_fd open_dir(int at, const char* name, int flags = O_RDONLY) {
 class FirmwarePath {
   public:
     FirmwarePath() : fd_(::open(kFirmwarePath, O_RDWR | O_CLOEXEC)) {
-        if (fd_) ::flock(fd_.get(), LOCK_EX);
+        if (!fd_) error_ = errno;
+        if (fd_ && ::flock(fd_.get(), LOCK_EX) != 0)
+            sys::fail_errno(std::string("lock ") + kFirmwarePath);
     }
     explicit operator bool() const { return bool(fd_); }
+    // Why it could not be opened: ENOENT is a kernel without firmware loader parameters.
+    int error() const { return error_; }
     std::string read() const {
         char buf[512];
         ssize_t n = ::pread(fd_.get(), buf, sizeof buf - 1, 0);
-        std::string text(buf, n > 0 ? size_t(n) : 0);
+        if (n < 0) sys::fail_errno(std::string("read ") + kFirmwarePath);
+        std::string text(buf, size_t(n));
         while (!text.empty() && text.back() == '\n')
             text.pop_back();
         return text;
@@ -136,6 +141,7 @@ class FirmwarePath {
 
   private:
     sys::unique_fd fd_;
+    int error_ = 0;
 };
 
 // The firmware records in the workspace but `own` (a path).
@@ -389,7 +395,12 @@ void hw_prepare_host(const Workspace& ws, const Config& config, const std::strin
         return;
     }
     FirmwarePath path;
-    if (!path) return;  // no firmware loader parameters on this kernel
+    if (!path) {  // ENOENT: no firmware loader parameters on this kernel
+        if (path.error() != ENOENT)
+            warn(std::string("the firmware path was not set: open ") + kFirmwarePath + ": " +
+                 std::strerror(path.error()));
+        return;
+    }
     std::string current = path.read(), own = ws.sidecar(config.name, "firmware");
     auto record = firmware_take(current, entry, other_firmware_records(ws, own));
     if (!record) {
@@ -406,7 +417,11 @@ void hw_release_host(const Workspace& ws, const std::string& name) {
     std::string own = ws.sidecar(name, "firmware");
     auto text = sys::try_read_file(own);
     if (!text) return;
-    if (FirmwarePath path{}; path) {
+    FirmwarePath path;
+    // Kept for a later release when the path cannot be opened (but exists).
+    if (!path && path.error() != ENOENT)
+        sys::fail_errno(std::string("open ") + kFirmwarePath, path.error());
+    if (path) {
         auto next = firmware_give_back(path.read(), parse_firmware_record(*text),
                                        other_firmware_records(ws, own));
         if (next) path.write(*next);
