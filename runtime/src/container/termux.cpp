@@ -59,6 +59,15 @@ unsigned long to_number(std::string_view s) {
     return std::strtoul(std::string(s).c_str(), nullptr, 10);
 }
 
+// The groups a helper keeps: only those every networked app has, inet (3003, the INTERNET
+// permission: TCP clients of the servers) and everybody (9997). Any other gid below 10000 is a
+// system group (system 1000, input 1004, log 1007, graphics, sdcard_rw...) and any from 10000
+// up is an app's own id (another app's files): whatever the list says, a helper that runs the
+// app's code gets neither.
+bool helper_group(unsigned long gid) {
+    return gid == 3003 || gid == 9997;
+}
+
 // What the child does between fork and exec, prepared in the parent (no allocation there).
 struct DropArgs {
     uid_t uid = 0;
@@ -200,13 +209,16 @@ std::optional<App> find_app(std::string_view packages_list, std::string_view pac
         unsigned long uid = to_number(words[1]);
         if (uid < kFirstAppUid) return std::nullopt;
         app.uid = static_cast<uid_t>(uid);
-        // The last field lists the app's supplementary groups ("3003,9997" or "none").
-        if (words.size() >= 6) {
-            std::string_view gids = words.back();
+        // Field 6 lists the app's supplementary groups ("3003,9997" or "none"). It is not the
+        // last one: from Android 10 more follow, the last of them the app's versionCode, which
+        // the APK's author picks.
+        if (words.size() >= 6 && words[5] != "none") {
+            std::string_view gids = words[5];
             while (!gids.empty()) {
                 size_t comma = gids.find(',');
                 std::string_view one = gids.substr(0, comma);
-                if (all_digits(one)) app.gids.push_back(static_cast<gid_t>(to_number(one)));
+                if (all_digits(one) && helper_group(to_number(one)))
+                    app.gids.push_back(static_cast<gid_t>(to_number(one)));
                 if (comma == std::string_view::npos) break;
                 gids.remove_prefix(comma + 1);
             }
