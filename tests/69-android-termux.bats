@@ -203,6 +203,29 @@ init_env() {
     dsa --name="$NAME-p" stop
 }
 
+@test "after the last stop root removes no socket through a tmp the app made a symlink" {
+    dsa --name="$NAME-v" --rootfs="$ROOTFS" --net=none --pulse-audio start
+    local pulse
+    pulse=$(helper_pid pulse.ppid)
+    # The app swaps its tmp for a symlink to a directory that is not its own, holding a socket
+    # of the helper's name (of the app's uid: only the path tells it apart).
+    local victim=$SUITE_TMP/victim
+    mkdir -p "$victim"
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+        "$victim/.pulse-socket"
+    chown "$TERMUX_UID:$TERMUX_UID" "$victim/.pulse-socket"
+    mv "$PREFIX_HOST/tmp" "$PREFIX_HOST/tmp.real"
+    ln -s "$victim" "$PREFIX_HOST/tmp"
+    run dsa --name="$NAME-v" stop
+    rm "$PREFIX_HOST/tmp"
+    mv "$PREFIX_HOST/tmp.real" "$PREFIX_HOST/tmp"
+    [ "$status" -eq 0 ]
+    process_gone "$pulse"
+    [ -S "$victim/.pulse-socket" ]
+    rm -rf "$victim" "$PREFIX_HOST/tmp/.pulse-socket"
+    [ ! -e "$DROIDSPACES_HOME/Pids/pulse.ppid" ]
+}
+
 @test "without Termux each helper is skipped with one warning and the container boots" {
     mv "$ANDROID_DATA/system/packages.list" "$SUITE_TMP/packages.list"
     run --separate-stderr dsa --name="$NAME-n" --rootfs="$ROOTFS" --net=none -X --virgl \

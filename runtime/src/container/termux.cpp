@@ -26,6 +26,8 @@ using namespace std::chrono_literals;
 #define TERMUX_PREFIX "/data/data/com.termux/files/usr"
 #define TERMUX_HOME "/data/data/com.termux/files/home"
 
+constexpr const char* kAppData = "/data/data/com.termux";
+
 const HelperInfo kInfo[] = {
     {"x11", "x11.xpid", "Termux:X11", TERMUX_PREFIX "/tmp/.X11-unix/X5", "/tmp/.X11-unix/X5",
      "DISPLAY=:5"},
@@ -183,6 +185,37 @@ std::optional<App> termux_app() {
     return find_app(*packages, "com.termux");
 }
 
+// Removes the app's socket at `path` (root does this: the helper is gone). The path lies in a
+// tree the app controls, so nothing in it is trusted: every directory is opened O_NOFOLLOW from
+// its parent's fd (a symlinked tmp or .X11-unix, even one swapped in meanwhile, ends the walk)
+// and those in the app's tree must be the app's; the entry goes only when it is a socket of the
+// app's uid, through the directory fd that was checked.
+void remove_socket(const char* path, uid_t uid) {
+    std::string_view rest(path);
+    size_t slash = rest.rfind('/');
+    std::string_view name = rest.substr(slash + 1);
+    rest = rest.substr(1, slash - 1);  // the directories, without the leading '/'
+    sys::unique_fd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string walked;
+    struct stat st;
+    while (dir && !rest.empty()) {
+        size_t next = rest.find('/');
+        std::string part(rest.substr(0, next));
+        rest = next == std::string_view::npos ? "" : rest.substr(next + 1);
+        walked += "/" + part;
+        dir.reset(
+            ::openat(dir.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        // Below the app's data directory everything is the app's (the files/ in between too).
+        if (dir && walked.size() > std::strlen(kAppData) &&
+            (::fstat(dir.get(), &st) != 0 || st.st_uid != uid))
+            dir.reset();
+    }
+    if (!dir || ::fstatat(dir.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISSOCK(st.st_mode) || st.st_uid != uid)
+        return;
+    ::unlinkat(dir.get(), std::string(name).c_str(), 0);
+}
+
 }  // namespace
 
 const HelperInfo& info(Helper helper) {
@@ -331,11 +364,7 @@ void stop(const Workspace& ws, Helper helper, const Process& process) {
             std::this_thread::sleep_for(20ms);
         if (alive(process)) sys::signal_process(process.pid, process.start, SIGKILL);
     }
-    // Only an app's socket: a file of another kind in its place, or a system one the app's
-    // tree may lead to through a symlinked directory, is not ours to remove.
-    struct stat st;
-    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid >= kFirstAppUid)
-        ::unlink(info(helper).socket);
+    if (auto app = termux_app()) remove_socket(info(helper).socket, app->uid);
     ::unlink((ws.pids_dir() + "/" + info(helper).pidfile).c_str());
 }
 
