@@ -179,6 +179,24 @@ host_dir_untouched() {
     dsa --name="$NAME-p1" stop
 }
 
+@test "-P: enforcing that could not be restored at the stop is restored by the next release" {
+    dsa --name="$NAME-r" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start
+    [ "$(enforce)" = 0 ]
+    # For a while the mode cannot be written (a directory in its place).
+    rm "$ANDROID_SELINUX/enforce"
+    mkdir "$ANDROID_SELINUX/enforce"
+    run --separate-stderr dsa --name="$NAME-r" stop
+    rmdir "$ANDROID_SELINUX/enforce"
+    printf 0 >"$ANDROID_SELINUX/enforce"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"SELinux: could not restore enforcing mode"* ]]
+    run dsa scan
+    [ "$status" -eq 0 ]
+    [[ $output == *"selinux restored"* ]]
+    [ "$(enforce)" = 1 ]
+    [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
+}
+
 @test "start applies the system tuning once; the last stop reverts it" {
     rm -f "$ANDROID_DATA/local/tmp/tuning.log"
     dsa --name="$NAME-t1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start

@@ -227,12 +227,15 @@ std::vector<std::string> release_locked(const Workspace& ws, HostState& state, c
     }
     for (unsigned r : {kTuning, kSuid, kSelinux}) {
         if (!(state.changed & (1u << r)) || held(state, r)) continue;
-        state.changed &= ~(1u << r);
         bool ok = r == kTuning ? tune(false)
                   : r == kSuid ? remount_suid(state.suid_mount, false)
                                : set_enforce("1");
+        // SELinux stays recorded until enforcing is back: the next release (a stop, `scan`)
+        // tries again. Tuning and the remount are tried once.
+        if (ok || r != kSelinux) state.changed &= ~(1u << r);
         if (r == kSuid) state.suid_mount.clear();
-        if (!ok && r == kSelinux) warn("SELinux: could not restore enforcing mode");
+        if (!ok && r == kSelinux)
+            warn("SELinux: could not restore enforcing mode (kept for a retry)");
         if (ok) done.push_back(std::string(kResourceNames[r]) + " restored");
     }
     return done;
