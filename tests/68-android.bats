@@ -197,6 +197,30 @@ host_dir_untouched() {
     [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
 }
 
+@test "-P: the change is recorded before the device is switched to permissive" {
+    local mode=$ANDROID_SELINUX/enforce record=$DROIDSPACES_HOME/Pids/.android
+    # A FIFO for the mode: the test sees each read and write the runtime makes, in order.
+    rm "$mode"
+    mkfifo "$mode"
+    dsa --name="$NAME-k" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start \
+        >"$SUITE_TMP/k.out" 2>&1 &
+    local starter=$! changed=none written=none
+    # It reads enforcing, then writes permissive; in between (before it checks the write took)
+    # a SIGKILL would leave the record as it is now.
+    if timeout 20 sh -c 'printf 1 >"$1"' - "$mode"; then
+        written=$(timeout 20 cat "$mode")
+        changed=$(awk '$1 == "changed" { print $2 }' "$record")
+        timeout 20 sh -c 'printf 0 >"$1"' - "$mode" || true
+    fi
+    wait_until 30 bash -c "! kill -0 $starter"
+    rm "$mode"
+    printf 0 >"$mode"
+    [ "$written" = 0 ]
+    [ "$changed" != none ] && [ $((changed & 4)) -ne 0 ]
+    dsa --name="$NAME-k" stop
+    [ "$(enforce)" = 1 ]
+}
+
 @test "start applies the system tuning once; the last stop reverts it" {
     rm -f "$ANDROID_DATA/local/tmp/tuning.log"
     dsa --name="$NAME-t1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start

@@ -269,9 +269,17 @@ void acquire(const Workspace& ws, HostState& state, const Config& config, const 
         std::string mode = enforce_value();
         if (mode.empty()) warn(std::string("SELinux: no ") + kEnforce + ": -P changes nothing");
         if (!mode.empty()) hold(state, kSelinux, name);
-        if (mode == "1" && set_enforce("0")) state.changed |= 1u << kSelinux;
-        if (mode == "1" && !(state.changed & (1u << kSelinux)))
-            warn("SELinux: could not switch to permissive mode");
+        if (mode == "1") {
+            // Recorded before the switch: killed in between, the device is still set back to
+            // enforcing by the next release (enforcing it again then is harmless).
+            bool ours = state.changed & (1u << kSelinux);
+            state.changed |= 1u << kSelinux;
+            save(ws, state);
+            if (!set_enforce("0")) {
+                warn("SELinux: could not switch to permissive mode");
+                if (!ours && enforce_value() == "1") state.changed &= ~(1u << kSelinux);
+            }
+        }
         save(ws, state);
     }
 
