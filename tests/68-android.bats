@@ -221,6 +221,21 @@ host_dir_untouched() {
     [ "$(enforce)" = 1 ]
 }
 
+@test "-P: a restart whose start fails early still restores enforcing" {
+    local root
+    root=$(rootfs_copy "$SUITE_TMP/restart")
+    dsa --name="$NAME-re" --rootfs="$root" --net=none -P start
+    [ "$(enforce)" = 0 ]
+    # The new start fails at its first checks: no init in the rootfs any more.
+    mv "$root/sbin/init" "$root/sbin/init.away"
+    run --separate-stderr dsa --name="$NAME-re" restart
+    mv "$root/sbin/init.away" "$root/sbin/init"
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"not found in rootfs"* ]]
+    [ "$(dsa --name="$NAME-re" pid)" = NONE ]
+    [ "$(enforce)" = 1 ]
+}
+
 @test "start applies the system tuning once; the last stop reverts it" {
     rm -f "$ANDROID_DATA/local/tmp/tuning.log"
     dsa --name="$NAME-t1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start
