@@ -147,6 +147,31 @@ host_dir_untouched() {
     wait_until 10 grep -qx 1 "$ANDROID_SELINUX/enforce"
 }
 
+@test "-P: a powered-off monitor keeps what a new start of the same name holds" {
+    local lockfile=$DROIDSPACES_HOME/Pids/.android.lock record=$DROIDSPACES_HOME/Pids/.android
+    local monitor fd cfd
+    dsa --name="$NAME-o2" --rootfs="$(rootfs_copy "$SUITE_TMP/off2")" --net=none -P start
+    wait_until 10 dsa_booted "$NAME-o2"
+    monitor=$(monitor_pid "$NAME-o2")
+    exec {fd}>"$lockfile"
+    flock -x "$fd"
+    dsa --name="$NAME-o2" run poweroff || true
+    # The monitor, its record removed, waits for the Android state to release what it held.
+    wait_until 20 bash -c "ls -l /proc/$monitor/fd 2>/dev/null | grep -q '/Pids/.android.lock'"
+    # Meanwhile a new start of the name takes its lock and holds SELinux permissive again.
+    exec {cfd}>"$DROIDSPACES_HOME/Pids/$NAME-o2.lock"
+    flock -x "$cfd"
+    echo "holder 2 $NAME-o2" >>"$record"
+    exec {fd}>&-
+    wait_until 20 bash -c "! kill -0 $monitor 2>/dev/null || grep -q '^State:[[:space:]]*Z' /proc/$monitor/status"
+    local mode
+    mode=$(enforce)
+    exec {cfd}>&-
+    dsa scan >/dev/null
+    [ "$mode" = 0 ]
+    [ "$(enforce)" = 1 ]
+}
+
 @test "-P never enforces a mode it did not change" {
     printf 0 >"$ANDROID_SELINUX/enforce"
     dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/never")" --net=none -P start

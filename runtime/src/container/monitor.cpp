@@ -553,9 +553,16 @@ class Monitor {
         // A guest that powered itself off: what only it needed on an Android host (SELinux
         // permissive, tuning, Termux helpers) is given back now. A command in progress (stop,
         // restart) does that itself, after its own checks.
-        if (!command_in_progress())
-            android::release_unneeded(plan_.workspace, plan_.config.name,
-                                      [this](const std::string& m) { log_.write(m); });
+        // "" and not our name: our record is gone, so we no longer count as a holder, while a
+        // new start of the same name (its lock, its running record) still does.
+        if (!command_in_progress()) {
+            try {
+                android::release_unneeded(plan_.workspace, "",
+                                          [this](const std::string& m) { log_.write(m); });
+            } catch (const std::exception& e) {
+                log_.write(std::string("Android host state not released: ") + e.what());
+            }
+        }
         log_.write("stopped");
     }
 
