@@ -226,6 +226,18 @@ init_env() {
     [ ! -e "$DROIDSPACES_HOME/Pids/pulse.ppid" ]
 }
 
+@test "a reboot inside the guest keeps GALLIUM_DRIVER for the new init" {
+    dsa --name="$NAME-rb" --rootfs="$ROOTFS" --net=none --virgl start
+    local before
+    before=$(dsa --name="$NAME-rb" pid)
+    wait_until 10 bash -c "[ -e /proc/$before/root/run/booted ]"
+    dsa --name="$NAME-rb" run reboot || true
+    wait_until 20 bash -c "p=\$(nsenter -t $ANDROID_SIM_HOLDER -m -r -w -- $DROIDSPACES_BIN --name=$NAME-rb pid) && [ \"\$p\" != NONE ] && [ \"\$p\" != $before ]"
+    run init_env "$NAME-rb"
+    dsa --name="$NAME-rb" stop
+    [[ $output == *"GALLIUM_DRIVER=virpipe"* ]]
+}
+
 @test "without Termux each helper is skipped with one warning and the container boots" {
     mv "$ANDROID_DATA/system/packages.list" "$SUITE_TMP/packages.list"
     run --separate-stderr dsa --name="$NAME-n" --rootfs="$ROOTFS" --net=none -X --virgl \

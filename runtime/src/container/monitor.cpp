@@ -480,6 +480,10 @@ class Monitor {
             EnvVars env;
             if (!fresh.env_file.empty())
                 env = parse_env_file(sys::read_file(fresh.env_file), fresh.env_file);
+            // The Termux helpers' variables (DISPLAY...) are not in the env file: kept for the
+            // helpers the config still asks for whose socket is up.
+            for (auto& var : android::guest_env(fresh))
+                env.push_back(std::move(var));
             std::string init = fresh.custom_init.empty() ? "/sbin/init" : fresh.custom_init;
             plan_.family = detect_init_family(plan_.rootfs, init);
             plan_.init_path = init;
