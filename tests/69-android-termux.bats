@@ -238,6 +238,18 @@ init_env() {
     [[ $output == *"GALLIUM_DRIVER=virpipe"* ]]
 }
 
+@test "a helper program the app made non-executable is skipped with a warning" {
+    chmod 644 "$PREFIX_HOST/bin/virgl_test_server_android"
+    run --separate-stderr dsa --name="$NAME-nx" --rootfs="$ROOTFS" --net=none --virgl start
+    chmod 755 "$PREFIX_HOST/bin/virgl_test_server_android"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"VirGL: "*"skipping it"* ]]
+    [ ! -e "$DROIDSPACES_HOME/Pids/virgl.vpid" ]
+    run init_env "$NAME-nx"
+    [[ $output != *GALLIUM_DRIVER* ]]
+    dsa --name="$NAME-nx" stop
+}
+
 @test "without Termux each helper is skipped with one warning and the container boots" {
     mv "$ANDROID_DATA/system/packages.list" "$SUITE_TMP/packages.list"
     run --separate-stderr dsa --name="$NAME-n" --rootfs="$ROOTFS" --net=none -X --virgl \

@@ -336,9 +336,16 @@ std::optional<Process> start(const Workspace& ws, Helper helper, const Config& c
         options.pre_exec = drop_to_app;
         options.pre_exec_arg = &args;
         options.step_text = drop_step_text;
-        sys::Child child = sys::spawn(options);
-        process = Process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
-        child.release();
+        // The program is the app's to break (not executable, not a program): skipped like a
+        // missing one, the container still starts.
+        try {
+            sys::Child child = sys::spawn(options);
+            process = Process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
+            child.release();
+        } catch (const std::exception& e) {
+            warn(std::string(h.label) + ": " + e.what() + ": skipping it");
+            return std::nullopt;
+        }
         auto deadline = std::chrono::steady_clock::now() + socket_wait(helper);
         while (!socket_ready(helper, app->uid) && alive(*process) &&
                std::chrono::steady_clock::now() < deadline)
