@@ -38,7 +38,10 @@ constexpr const char* kEnforce = "/sys/fs/selinux/enforce";
 // FBE: before the user unlocks the device once, the storage is there but empty (or unreadable).
 constexpr auto kStorageWait = 5s;
 constexpr auto kToolWait = 10s;
-constexpr auto kLockWait = 30s;
+// Longer than the state lock is ever held: prepare_start runs the tuning tools (3 x kToolWait),
+// setenforce (kToolWait), starts the helpers (socket waits 5 + 2 + 3 s, 1 s each to stop one that
+// failed) and stops unneeded ones (1 s each), about 70 s at worst; a release, about 45 s.
+constexpr auto kLockWait = 120s;
 const char* const kResourceNames[kResources] = {"tuning", "suid",  "selinux",
                                                 "x11",    "virgl", "pulse"};
 
