@@ -281,6 +281,21 @@ host_dir_untouched() {
     [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
 }
 
+@test "the Android tools run as root get a fixed environment, not the caller's" {
+    local tool=$ANDROID_SYSTEM/bin/dumpsys
+    cp "$tool" "$SUITE_TMP/dumpsys.orig"
+    printf '#!/bin/sh\nexport -p >/data/local/tmp/tool.env\n' >"$tool"
+    LD_LIBRARY_PATH=/data/local/tmp/evil DS_FROM_TERMUX=1 \
+        dsa --name="$NAME-env" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start
+    cp "$SUITE_TMP/dumpsys.orig" "$tool"
+    run cat "$ANDROID_DATA/local/tmp/tool.env"
+    rm -f "$ANDROID_DATA/local/tmp/tool.env"
+    dsa --name="$NAME-env" stop
+    [[ $output == *"PATH='/system/bin:/system/xbin'"* ]]
+    [[ $output != *LD_LIBRARY_PATH* ]]
+    [[ $output != *DS_FROM_TERMUX* ]]
+}
+
 data_options() {
     android_sim findmnt -n -o OPTIONS --target /data
 }

@@ -49,13 +49,17 @@ std::string state_path(const Workspace& ws) {
     return ws.pids_dir() + "/.android";
 }
 
-// Runs an Android tool (/system/bin/...) with a deadline; false when it is missing or failed.
+// Runs an Android tool (/system/bin/...) with a deadline and only PATH in its environment; false
+// when it is missing or failed.
 bool run_tool(const char* const* argv, size_t argc) {
     if (::access(argv[0], X_OK) != 0) return false;
     try {
         sys::SpawnOptions options;
         options.path = argv[0];
         options.argv.assign(argv, argv + argc);
+        // Not the caller's environment (LD_PRELOAD, LD_LIBRARY_PATH... from a Termux shell):
+        // root's tools get a fixed one.
+        options.env = std::vector<std::string>{"PATH=/system/bin:/system/xbin"};
         sys::Child child = sys::spawn(options);
         auto status = child.wait_for(kToolWait);
         return status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
