@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -153,7 +154,7 @@ bool remount_suid(const std::string& mount_point, bool suid) {
                                      {ST_RELATIME, MS_RELATIME}, {ST_NODIRATIME, MS_NODIRATIME}};
     for (const auto& k : kept)
         if (vfs.f_flag & k[0]) flags |= k[1];
-    ::mount(nullptr, mount_point.c_str(), nullptr, flags, nullptr);
+    if (::mount(nullptr, mount_point.c_str(), nullptr, flags, nullptr) != 0) return false;
     return ::statvfs(mount_point.c_str(), &vfs) == 0 && !(vfs.f_flag & ST_NOSUID) == suid;
 }
 
@@ -193,10 +194,9 @@ HostState load(const Workspace& ws) {
 }
 
 void save(const Workspace& ws, HostState& state) {
-    if (state.empty()) {
-        ::unlink(state_path(ws).c_str());
-        return;
-    }
+    // An empty record goes; one that cannot go is overwritten with the empty state: the old one
+    // left behind would be acted on again (enforcing set back on a device the user changed).
+    if (state.empty() && (::unlink(state_path(ws).c_str()) == 0 || errno == ENOENT)) return;
     state.boot = sys::boot_id();
     sys::write_file_atomic(state_path(ws), serialize_state(state), 0600);
 }
@@ -409,17 +409,23 @@ EnvVars guest_env(const Config& config) {
 
 void bind_guest_paths(const BootPlan& plan, int root_fd, const Warn& warn) {
     if (!sys::is_android()) return;
-    auto bind = [&](const std::string& src, const char* dest, sys::NodeKind kind) {
+    // `shown`: the source as messages name it (a /proc/self/fd/N source is the path it was).
+    auto bind = [&](const std::string& src, const char* dest, sys::NodeKind kind,
+                    const std::string& shown) {
         try {
             sys::unique_fd target = sys::make_node_in_root(root_fd, dest, kind);
             sys::bind_mount_at(src, target.get(), dest, kind == sys::NodeKind::directory);
         } catch (const std::exception& e) {
-            warn(std::string(dest) + " not bound: " + e.what());
+            std::string why = e.what();
+            for (size_t at = why.find(src); src != shown && at != std::string::npos;
+                 at = why.find(src, at + shown.size()))
+                why.replace(at, src.size(), shown);
+            warn(std::string(dest) + " not bound: " + why);
         }
     };
     if (plan.config.enable_android_storage && sys::is_directory(kStorage)) {
-        bind(kStorage, kStorage, sys::NodeKind::directory);
-        bind(kStorage, "/sdcard", sys::NodeKind::directory);
+        bind(kStorage, kStorage, sys::NodeKind::directory, kStorage);
+        bind(kStorage, "/sdcard", sys::NodeKind::directory, kStorage);
     }
     for (termux::Helper helper : termux::kHelpers) {
         if (!termux::wanted(plan.config, helper)) continue;
@@ -434,11 +440,13 @@ void bind_guest_paths(const BootPlan& plan, int root_fd, const Warn& warn) {
             // upstream makes it.
             try {
                 sys::unique_fd dir = sys::make_dirs_in_root(root_fd, "/tmp/.X11-unix", 01777);
-                ::chmod(sys::fd_path(dir.get()).c_str(), 01777);
+                if (::chmod(sys::fd_path(dir.get()).c_str(), 01777) != 0)
+                    warn(std::string("/tmp/.X11-unix: chmod 1777: ") + std::strerror(errno) +
+                         ": guest users other than root may not reach the display");
             } catch (const std::exception&) {  // the bind below reports it
             }
         }
-        bind(sys::fd_path(socket.get()), h.guest_socket, sys::NodeKind::file);
+        bind(sys::fd_path(socket.get()), h.guest_socket, sys::NodeKind::file, h.socket);
     }
 }
 
