@@ -147,6 +147,31 @@ host_dir_untouched() {
     wait_until 10 grep -qx 1 "$ANDROID_SELINUX/enforce"
 }
 
+@test "-P: a powered-off monitor keeps what a new start of the same name holds" {
+    local lockfile=$DROIDSPACES_HOME/Pids/.android.lock record=$DROIDSPACES_HOME/Pids/.android
+    local monitor fd cfd
+    dsa --name="$NAME-o2" --rootfs="$(rootfs_copy "$SUITE_TMP/off2")" --net=none -P start
+    wait_until 10 dsa_booted "$NAME-o2"
+    monitor=$(monitor_pid "$NAME-o2")
+    exec {fd}>"$lockfile"
+    flock -x "$fd"
+    dsa --name="$NAME-o2" run poweroff || true
+    # The monitor, its record removed, waits for the Android state to release what it held.
+    wait_until 20 bash -c "ls -l /proc/$monitor/fd 2>/dev/null | grep -q '/Pids/.android.lock'"
+    # Meanwhile a new start of the name takes its lock and holds SELinux permissive again.
+    exec {cfd}>"$DROIDSPACES_HOME/Pids/$NAME-o2.lock"
+    flock -x "$cfd"
+    echo "holder 2 $NAME-o2" >>"$record"
+    exec {fd}>&-
+    wait_until 20 bash -c "! kill -0 $monitor 2>/dev/null || grep -q '^State:[[:space:]]*Z' /proc/$monitor/status"
+    local mode
+    mode=$(enforce)
+    exec {cfd}>&-
+    dsa scan >/dev/null
+    [ "$mode" = 0 ]
+    [ "$(enforce)" = 1 ]
+}
+
 @test "-P never enforces a mode it did not change" {
     printf 0 >"$ANDROID_SELINUX/enforce"
     dsa --name="$NAME-p1" --rootfs="$(rootfs_copy "$SUITE_TMP/never")" --net=none -P start
@@ -179,6 +204,63 @@ host_dir_untouched() {
     dsa --name="$NAME-p1" stop
 }
 
+@test "-P: enforcing that could not be restored at the stop is restored by the next release" {
+    dsa --name="$NAME-r" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start
+    [ "$(enforce)" = 0 ]
+    # For a while the mode cannot be written (a directory in its place).
+    rm "$ANDROID_SELINUX/enforce"
+    mkdir "$ANDROID_SELINUX/enforce"
+    run --separate-stderr dsa --name="$NAME-r" stop
+    rmdir "$ANDROID_SELINUX/enforce"
+    printf 0 >"$ANDROID_SELINUX/enforce"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"SELinux: could not restore enforcing mode"* ]]
+    run dsa scan
+    [ "$status" -eq 0 ]
+    [[ $output == *"selinux restored"* ]]
+    [ "$(enforce)" = 1 ]
+    [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
+}
+
+@test "-P: the change is recorded before the device is switched to permissive" {
+    local mode=$ANDROID_SELINUX/enforce record=$DROIDSPACES_HOME/Pids/.android
+    # A FIFO for the mode: the test sees each read and write the runtime makes, in order.
+    rm "$mode"
+    mkfifo "$mode"
+    dsa --name="$NAME-k" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none -P start \
+        >"$SUITE_TMP/k.out" 2>&1 &
+    local starter=$! changed=none written=none
+    # It reads enforcing, then writes permissive; in between (before it checks the write took)
+    # a SIGKILL would leave the record as it is now.
+    if timeout 20 sh -c 'printf 1 >"$1"' - "$mode"; then
+        written=$(timeout 20 cat "$mode")
+        changed=$(awk '$1 == "changed" { print $2 }' "$record")
+        timeout 20 sh -c 'printf 0 >"$1"' - "$mode" || true
+    fi
+    wait_until 30 bash -c "! kill -0 $starter"
+    rm "$mode"
+    printf 0 >"$mode"
+    [ "$written" = 0 ]
+    [ "$changed" != none ] && [ $((changed & 4)) -ne 0 ]
+    dsa --name="$NAME-k" stop
+    [ "$(enforce)" = 1 ]
+}
+
+@test "-P: a restart whose start fails early still restores enforcing" {
+    local root
+    root=$(rootfs_copy "$SUITE_TMP/restart")
+    dsa --name="$NAME-re" --rootfs="$root" --net=none -P start
+    [ "$(enforce)" = 0 ]
+    # The new start fails at its first checks: no init in the rootfs any more.
+    mv "$root/sbin/init" "$root/sbin/init.away"
+    run --separate-stderr dsa --name="$NAME-re" restart
+    mv "$root/sbin/init.away" "$root/sbin/init"
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"not found in rootfs"* ]]
+    [ "$(dsa --name="$NAME-re" pid)" = NONE ]
+    [ "$(enforce)" = 1 ]
+}
+
 @test "start applies the system tuning once; the last stop reverts it" {
     rm -f "$ANDROID_DATA/local/tmp/tuning.log"
     dsa --name="$NAME-t1" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start
@@ -197,6 +279,21 @@ host_dir_untouched() {
     [ "${lines[5]}" = "dumpsys deviceidle enable" ]
     [ "${#lines[@]}" -eq 6 ]
     [ ! -e "$DROIDSPACES_HOME/Pids/.android" ]
+}
+
+@test "the Android tools run as root get a fixed environment, not the caller's" {
+    local tool=$ANDROID_SYSTEM/bin/dumpsys
+    cp "$tool" "$SUITE_TMP/dumpsys.orig"
+    printf '#!/bin/sh\nexport -p >/data/local/tmp/tool.env\n' >"$tool"
+    LD_LIBRARY_PATH=/data/local/tmp/evil DS_FROM_TERMUX=1 \
+        dsa --name="$NAME-env" --rootfs="$(rootfs_copy "$SUITE_TMP/p1")" --net=none start
+    cp "$SUITE_TMP/dumpsys.orig" "$tool"
+    run cat "$ANDROID_DATA/local/tmp/tool.env"
+    rm -f "$ANDROID_DATA/local/tmp/tool.env"
+    dsa --name="$NAME-env" stop
+    [[ $output == *"PATH='/system/bin:/system/xbin'"* ]]
+    [[ $output != *LD_LIBRARY_PATH* ]]
+    [[ $output != *DS_FROM_TERMUX* ]]
 }
 
 data_options() {

@@ -203,6 +203,53 @@ init_env() {
     dsa --name="$NAME-p" stop
 }
 
+@test "after the last stop root removes no socket through a tmp the app made a symlink" {
+    dsa --name="$NAME-v" --rootfs="$ROOTFS" --net=none --pulse-audio start
+    local pulse
+    pulse=$(helper_pid pulse.ppid)
+    # The app swaps its tmp for a symlink to a directory that is not its own, holding a socket
+    # of the helper's name (of the app's uid: only the path tells it apart).
+    local victim=$SUITE_TMP/victim
+    mkdir -p "$victim"
+    python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+        "$victim/.pulse-socket"
+    chown "$TERMUX_UID:$TERMUX_UID" "$victim/.pulse-socket"
+    mv "$PREFIX_HOST/tmp" "$PREFIX_HOST/tmp.real"
+    ln -s "$victim" "$PREFIX_HOST/tmp"
+    run dsa --name="$NAME-v" stop
+    rm "$PREFIX_HOST/tmp"
+    mv "$PREFIX_HOST/tmp.real" "$PREFIX_HOST/tmp"
+    [ "$status" -eq 0 ]
+    process_gone "$pulse"
+    [ -S "$victim/.pulse-socket" ]
+    rm -rf "$victim" "$PREFIX_HOST/tmp/.pulse-socket"
+    [ ! -e "$DROIDSPACES_HOME/Pids/pulse.ppid" ]
+}
+
+@test "a reboot inside the guest keeps GALLIUM_DRIVER for the new init" {
+    dsa --name="$NAME-rb" --rootfs="$ROOTFS" --net=none --virgl start
+    local before
+    before=$(dsa --name="$NAME-rb" pid)
+    wait_until 10 bash -c "[ -e /proc/$before/root/run/booted ]"
+    dsa --name="$NAME-rb" run reboot || true
+    wait_until 20 bash -c "p=\$(nsenter -t $ANDROID_SIM_HOLDER -m -r -w -- $DROIDSPACES_BIN --name=$NAME-rb pid) && [ \"\$p\" != NONE ] && [ \"\$p\" != $before ]"
+    run init_env "$NAME-rb"
+    dsa --name="$NAME-rb" stop
+    [[ $output == *"GALLIUM_DRIVER=virpipe"* ]]
+}
+
+@test "a helper program the app made non-executable is skipped with a warning" {
+    chmod 644 "$PREFIX_HOST/bin/virgl_test_server_android"
+    run --separate-stderr dsa --name="$NAME-nx" --rootfs="$ROOTFS" --net=none --virgl start
+    chmod 755 "$PREFIX_HOST/bin/virgl_test_server_android"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"VirGL: "*"skipping it"* ]]
+    [ ! -e "$DROIDSPACES_HOME/Pids/virgl.vpid" ]
+    run init_env "$NAME-nx"
+    [[ $output != *GALLIUM_DRIVER* ]]
+    dsa --name="$NAME-nx" stop
+}
+
 @test "without Termux each helper is skipped with one warning and the container boots" {
     mv "$ANDROID_DATA/system/packages.list" "$SUITE_TMP/packages.list"
     run --separate-stderr dsa --name="$NAME-n" --rootfs="$ROOTFS" --net=none -X --virgl \

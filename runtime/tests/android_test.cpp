@@ -68,6 +68,29 @@ TEST(TermuxPackages, NeverASystemUid) {
     EXPECT_FALSE(find_app("com.termux 99999999999 0 /data default\n", "com.termux"));
 }
 
+TEST(TermuxPackages, GroupsAreTheSixthFieldNotTheLast) {
+    // Android 10+: "name uid debuggable datadir seinfo gids profileable versionCode ...". The
+    // versionCode is the APK author's choice: 1000 (system) must never become a group.
+    const char* modern =
+        "com.termux 10123 0 /data/user/0/com.termux default:targetSdkVersion=28 3003,9997 0 1000\n"
+        "com.termux.x11 10124 0 /data/user/0/com.termux.x11 default none 0 1004\n";
+    auto termux = find_app(modern, "com.termux");
+    ASSERT_TRUE(termux);
+    EXPECT_EQ(termux->gids, (std::vector<gid_t>{3003, 9997}));
+    auto x11 = find_app(modern, "com.termux.x11");
+    ASSERT_TRUE(x11);
+    EXPECT_TRUE(x11->gids.empty());
+}
+
+TEST(TermuxPackages, SystemGroupsAreDropped) {
+    // Only inet and everybody: system, input, log, graphics or another app's id never.
+    auto app = find_app(
+        "com.termux 10123 0 /data/user/0/com.termux default 1000,3003,1004,1007,1003,10124,9997\n",
+        "com.termux");
+    ASSERT_TRUE(app);
+    EXPECT_EQ(app->gids, (std::vector<gid_t>{3003, 9997}));
+}
+
 TEST(AndroidState, RoundTrips) {
     using namespace ds::container::android;
     HostState state;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -38,7 +39,10 @@ constexpr const char* kEnforce = "/sys/fs/selinux/enforce";
 // FBE: before the user unlocks the device once, the storage is there but empty (or unreadable).
 constexpr auto kStorageWait = 5s;
 constexpr auto kToolWait = 10s;
-constexpr auto kLockWait = 30s;
+// Longer than the state lock is ever held: prepare_start runs the tuning tools (3 x kToolWait),
+// setenforce (kToolWait), starts the helpers (socket waits 5 + 2 + 3 s, 1 s each to stop one that
+// failed) and stops unneeded ones (1 s each), about 70 s at worst; a release, about 45 s.
+constexpr auto kLockWait = 120s;
 const char* const kResourceNames[kResources] = {"tuning", "suid",  "selinux",
                                                 "x11",    "virgl", "pulse"};
 
@@ -46,13 +50,17 @@ std::string state_path(const Workspace& ws) {
     return ws.pids_dir() + "/.android";
 }
 
-// Runs an Android tool (/system/bin/...) with a deadline; false when it is missing or failed.
+// Runs an Android tool (/system/bin/...) with a deadline and only PATH in its environment; false
+// when it is missing or failed.
 bool run_tool(const char* const* argv, size_t argc) {
     if (::access(argv[0], X_OK) != 0) return false;
     try {
         sys::SpawnOptions options;
         options.path = argv[0];
         options.argv.assign(argv, argv + argc);
+        // Not the caller's environment (LD_PRELOAD, LD_LIBRARY_PATH... from a Termux shell):
+        // root's tools get a fixed one.
+        options.env = std::vector<std::string>{"PATH=/system/bin:/system/xbin"};
         sys::Child child = sys::spawn(options);
         auto status = child.wait_for(kToolWait);
         return status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
@@ -146,7 +154,7 @@ bool remount_suid(const std::string& mount_point, bool suid) {
                                      {ST_RELATIME, MS_RELATIME}, {ST_NODIRATIME, MS_NODIRATIME}};
     for (const auto& k : kept)
         if (vfs.f_flag & k[0]) flags |= k[1];
-    ::mount(nullptr, mount_point.c_str(), nullptr, flags, nullptr);
+    if (::mount(nullptr, mount_point.c_str(), nullptr, flags, nullptr) != 0) return false;
     return ::statvfs(mount_point.c_str(), &vfs) == 0 && !(vfs.f_flag & ST_NOSUID) == suid;
 }
 
@@ -186,10 +194,9 @@ HostState load(const Workspace& ws) {
 }
 
 void save(const Workspace& ws, HostState& state) {
-    if (state.empty()) {
-        ::unlink(state_path(ws).c_str());
-        return;
-    }
+    // An empty record goes; one that cannot go is overwritten with the empty state: the old one
+    // left behind would be acted on again (enforcing set back on a device the user changed).
+    if (state.empty() && (::unlink(state_path(ws).c_str()) == 0 || errno == ENOENT)) return;
     state.boot = sys::boot_id();
     sys::write_file_atomic(state_path(ws), serialize_state(state), 0600);
 }
@@ -227,12 +234,15 @@ std::vector<std::string> release_locked(const Workspace& ws, HostState& state, c
     }
     for (unsigned r : {kTuning, kSuid, kSelinux}) {
         if (!(state.changed & (1u << r)) || held(state, r)) continue;
-        state.changed &= ~(1u << r);
         bool ok = r == kTuning ? tune(false)
                   : r == kSuid ? remount_suid(state.suid_mount, false)
                                : set_enforce("1");
+        // SELinux stays recorded until enforcing is back: the next release (a stop, `scan`)
+        // tries again. Tuning and the remount are tried once.
+        if (ok || r != kSelinux) state.changed &= ~(1u << r);
         if (r == kSuid) state.suid_mount.clear();
-        if (!ok && r == kSelinux) warn("SELinux: could not restore enforcing mode");
+        if (!ok && r == kSelinux)
+            warn("SELinux: could not restore enforcing mode (kept for a retry)");
         if (ok) done.push_back(std::string(kResourceNames[r]) + " restored");
     }
     return done;
@@ -266,9 +276,17 @@ void acquire(const Workspace& ws, HostState& state, const Config& config, const 
         std::string mode = enforce_value();
         if (mode.empty()) warn(std::string("SELinux: no ") + kEnforce + ": -P changes nothing");
         if (!mode.empty()) hold(state, kSelinux, name);
-        if (mode == "1" && set_enforce("0")) state.changed |= 1u << kSelinux;
-        if (mode == "1" && !(state.changed & (1u << kSelinux)))
-            warn("SELinux: could not switch to permissive mode");
+        if (mode == "1") {
+            // Recorded before the switch: killed in between, the device is still set back to
+            // enforcing by the next release (enforcing it again then is harmless).
+            bool ours = state.changed & (1u << kSelinux);
+            state.changed |= 1u << kSelinux;
+            save(ws, state);
+            if (!set_enforce("0")) {
+                warn("SELinux: could not switch to permissive mode");
+                if (!ours && enforce_value() == "1") state.changed &= ~(1u << kSelinux);
+            }
+        }
         save(ws, state);
     }
 
@@ -391,17 +409,23 @@ EnvVars guest_env(const Config& config) {
 
 void bind_guest_paths(const BootPlan& plan, int root_fd, const Warn& warn) {
     if (!sys::is_android()) return;
-    auto bind = [&](const std::string& src, const char* dest, sys::NodeKind kind) {
+    // `shown`: the source as messages name it (a /proc/self/fd/N source is the path it was).
+    auto bind = [&](const std::string& src, const char* dest, sys::NodeKind kind,
+                    const std::string& shown) {
         try {
             sys::unique_fd target = sys::make_node_in_root(root_fd, dest, kind);
             sys::bind_mount_at(src, target.get(), dest, kind == sys::NodeKind::directory);
         } catch (const std::exception& e) {
-            warn(std::string(dest) + " not bound: " + e.what());
+            std::string why = e.what();
+            for (size_t at = why.find(src); src != shown && at != std::string::npos;
+                 at = why.find(src, at + shown.size()))
+                why.replace(at, src.size(), shown);
+            warn(std::string(dest) + " not bound: " + why);
         }
     };
     if (plan.config.enable_android_storage && sys::is_directory(kStorage)) {
-        bind(kStorage, kStorage, sys::NodeKind::directory);
-        bind(kStorage, "/sdcard", sys::NodeKind::directory);
+        bind(kStorage, kStorage, sys::NodeKind::directory, kStorage);
+        bind(kStorage, "/sdcard", sys::NodeKind::directory, kStorage);
     }
     for (termux::Helper helper : termux::kHelpers) {
         if (!termux::wanted(plan.config, helper)) continue;
@@ -416,11 +440,13 @@ void bind_guest_paths(const BootPlan& plan, int root_fd, const Warn& warn) {
             // upstream makes it.
             try {
                 sys::unique_fd dir = sys::make_dirs_in_root(root_fd, "/tmp/.X11-unix", 01777);
-                ::chmod(sys::fd_path(dir.get()).c_str(), 01777);
+                if (::chmod(sys::fd_path(dir.get()).c_str(), 01777) != 0)
+                    warn(std::string("/tmp/.X11-unix: chmod 1777: ") + std::strerror(errno) +
+                         ": guest users other than root may not reach the display");
             } catch (const std::exception&) {  // the bind below reports it
             }
         }
-        bind(sys::fd_path(socket.get()), h.guest_socket, sys::NodeKind::file);
+        bind(sys::fd_path(socket.get()), h.guest_socket, sys::NodeKind::file, h.socket);
     }
 }
 

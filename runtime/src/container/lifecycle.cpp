@@ -619,7 +619,18 @@ StartResult restart_container(const Workspace& ws, StartRequest request,
         bool same_image = request.config.rootfs_is_image;
         stop_locked(ws, request.config.name, timeout, same_image, warn);
     }
-    return start_locked(ws, request, warn);
+    try {
+        return start_locked(ws, request, warn);
+    } catch (...) {
+        // The stop kept the Android host changes for the new start; one that failed before its
+        // own rollback was set up would leave them held by nothing (a device left permissive).
+        try {
+            android::release_unneeded(ws, request.config.name, warn);
+        } catch (const std::exception& e) {
+            warn(std::string("Android host state not released: ") + e.what());
+        }
+        throw;
+    }
 }
 
 }  // namespace ds::container

@@ -480,6 +480,10 @@ class Monitor {
             EnvVars env;
             if (!fresh.env_file.empty())
                 env = parse_env_file(sys::read_file(fresh.env_file), fresh.env_file);
+            // The Termux helpers' variables (DISPLAY...) are not in the env file: kept for the
+            // helpers the config still asks for whose socket is up.
+            for (auto& var : android::guest_env(fresh))
+                env.push_back(std::move(var));
             std::string init = fresh.custom_init.empty() ? "/sbin/init" : fresh.custom_init;
             plan_.family = detect_init_family(plan_.rootfs, init);
             plan_.init_path = init;
@@ -562,9 +566,16 @@ class Monitor {
         // A guest that powered itself off: what only it needed on an Android host (SELinux
         // permissive, tuning, Termux helpers) is given back now. A command in progress (stop,
         // restart) does that itself, after its own checks.
-        if (!command_in_progress())
-            android::release_unneeded(plan_.workspace, plan_.config.name,
-                                      [this](const std::string& m) { log_.write(m); });
+        // "" and not our name: our record is gone, so we no longer count as a holder, while a
+        // new start of the same name (its lock, its running record) still does.
+        if (!command_in_progress()) {
+            try {
+                android::release_unneeded(plan_.workspace, "",
+                                          [this](const std::string& m) { log_.write(m); });
+            } catch (const std::exception& e) {
+                log_.write(std::string("Android host state not released: ") + e.what());
+            }
+        }
         log_.write("stopped");
     }
 

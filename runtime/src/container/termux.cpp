@@ -26,6 +26,8 @@ using namespace std::chrono_literals;
 #define TERMUX_PREFIX "/data/data/com.termux/files/usr"
 #define TERMUX_HOME "/data/data/com.termux/files/home"
 
+constexpr const char* kAppData = "/data/data/com.termux";
+
 const HelperInfo kInfo[] = {
     {"x11", "x11.xpid", "Termux:X11", TERMUX_PREFIX "/tmp/.X11-unix/X5", "/tmp/.X11-unix/X5",
      "DISPLAY=:5"},
@@ -57,6 +59,15 @@ bool all_digits(std::string_view s) {
 
 unsigned long to_number(std::string_view s) {
     return std::strtoul(std::string(s).c_str(), nullptr, 10);
+}
+
+// The groups a helper keeps: only those every networked app has, inet (3003, the INTERNET
+// permission: TCP clients of the servers) and everybody (9997). Any other gid below 10000 is a
+// system group (system 1000, input 1004, log 1007, graphics, sdcard_rw...) and any from 10000
+// up is an app's own id (another app's files): whatever the list says, a helper that runs the
+// app's code gets neither.
+bool helper_group(unsigned long gid) {
+    return gid == 3003 || gid == 9997;
 }
 
 // What the child does between fork and exec, prepared in the parent (no allocation there).
@@ -174,6 +185,37 @@ std::optional<App> termux_app() {
     return find_app(*packages, "com.termux");
 }
 
+// Removes the app's socket at `path` (root does this: the helper is gone). The path lies in a
+// tree the app controls, so nothing in it is trusted: every directory is opened O_NOFOLLOW from
+// its parent's fd (a symlinked tmp or .X11-unix, even one swapped in meanwhile, ends the walk)
+// and those in the app's tree must be the app's; the entry goes only when it is a socket of the
+// app's uid, through the directory fd that was checked.
+void remove_socket(const char* path, uid_t uid) {
+    std::string_view rest(path);
+    size_t slash = rest.rfind('/');
+    std::string_view name = rest.substr(slash + 1);
+    rest = rest.substr(1, slash - 1);  // the directories, without the leading '/'
+    sys::unique_fd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string walked;
+    struct stat st;
+    while (dir && !rest.empty()) {
+        size_t next = rest.find('/');
+        std::string part(rest.substr(0, next));
+        rest = next == std::string_view::npos ? "" : rest.substr(next + 1);
+        walked += "/" + part;
+        dir.reset(
+            ::openat(dir.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        // Below the app's data directory everything is the app's (the files/ in between too).
+        if (dir && walked.size() > std::strlen(kAppData) &&
+            (::fstat(dir.get(), &st) != 0 || st.st_uid != uid))
+            dir.reset();
+    }
+    if (!dir || ::fstatat(dir.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISSOCK(st.st_mode) || st.st_uid != uid)
+        return;
+    ::unlinkat(dir.get(), std::string(name).c_str(), 0);
+}
+
 }  // namespace
 
 const HelperInfo& info(Helper helper) {
@@ -200,13 +242,16 @@ std::optional<App> find_app(std::string_view packages_list, std::string_view pac
         unsigned long uid = to_number(words[1]);
         if (uid < kFirstAppUid) return std::nullopt;
         app.uid = static_cast<uid_t>(uid);
-        // The last field lists the app's supplementary groups ("3003,9997" or "none").
-        if (words.size() >= 6) {
-            std::string_view gids = words.back();
+        // Field 6 lists the app's supplementary groups ("3003,9997" or "none"). It is not the
+        // last one: from Android 10 more follow, the last of them the app's versionCode, which
+        // the APK's author picks.
+        if (words.size() >= 6 && words[5] != "none") {
+            std::string_view gids = words[5];
             while (!gids.empty()) {
                 size_t comma = gids.find(',');
                 std::string_view one = gids.substr(0, comma);
-                if (all_digits(one)) app.gids.push_back(static_cast<gid_t>(to_number(one)));
+                if (all_digits(one) && helper_group(to_number(one)))
+                    app.gids.push_back(static_cast<gid_t>(to_number(one)));
                 if (comma == std::string_view::npos) break;
                 gids.remove_prefix(comma + 1);
             }
@@ -291,9 +336,16 @@ std::optional<Process> start(const Workspace& ws, Helper helper, const Config& c
         options.pre_exec = drop_to_app;
         options.pre_exec_arg = &args;
         options.step_text = drop_step_text;
-        sys::Child child = sys::spawn(options);
-        process = Process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
-        child.release();
+        // The program is the app's to break (not executable, not a program): skipped like a
+        // missing one, the container still starts.
+        try {
+            sys::Child child = sys::spawn(options);
+            process = Process{child.pid(), sys::process_start_time(child.pid()).value_or(0)};
+            child.release();
+        } catch (const std::exception& e) {
+            warn(std::string(h.label) + ": " + e.what() + ": skipping it");
+            return std::nullopt;
+        }
         auto deadline = std::chrono::steady_clock::now() + socket_wait(helper);
         while (!socket_ready(helper, app->uid) && alive(*process) &&
                std::chrono::steady_clock::now() < deadline)
@@ -319,11 +371,7 @@ void stop(const Workspace& ws, Helper helper, const Process& process) {
             std::this_thread::sleep_for(20ms);
         if (alive(process)) sys::signal_process(process.pid, process.start, SIGKILL);
     }
-    // Only an app's socket: a file of another kind in its place, or a system one the app's
-    // tree may lead to through a symlinked directory, is not ours to remove.
-    struct stat st;
-    if (::lstat(info(helper).socket, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid >= kFirstAppUid)
-        ::unlink(info(helper).socket);
+    if (auto app = termux_app()) remove_socket(info(helper).socket, app->uid);
     ::unlink((ws.pids_dir() + "/" + info(helper).pidfile).c_str());
 }
 

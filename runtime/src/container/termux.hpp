@@ -41,10 +41,10 @@ const HelperInfo& info(Helper helper);
 bool wanted(const Config& config, Helper helper);
 
 // The Termux app as Android's package manager lists it (/data/system/packages.list: "name uid
-// debuggable datadir seinfo gids").
+// debuggable datadir seinfo gids", and from Android 10 more fields after the gids).
 struct App {
     uid_t uid = 0;
-    std::vector<gid_t> gids;
+    std::vector<gid_t> gids;  // only inet (3003) and everybody (9997): no system group
 };
 // The entry of `package`; nullopt when it is missing or its uid is not an app's (a uid below
 // 10000 would be a system uid: never used).
