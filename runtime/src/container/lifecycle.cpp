@@ -431,10 +431,6 @@ void unmount_image_or_warn(const std::string& mount_point, const Warn& warn) {
     }
 }
 
-// Removes what a container left when no monitor is there to do it (it was killed). `kill`:
-// the cgroup is this container's for sure (its init was running a moment ago), so whatever is
-// left in it is killed; a stale record's cgroup is only removed when empty, since the name may
-// belong to another workspace's container by now.
 // The firmware path given back after the container is gone: a failure is a warning, never a
 // reason to skip the rest of the cleanup or to fail a stop that has succeeded.
 void release_hw_or_warn(const Workspace& ws, const std::string& name, const Warn& warn) {
@@ -445,6 +441,10 @@ void release_hw_or_warn(const Workspace& ws, const std::string& name, const Warn
     }
 }
 
+// Removes what a container left when no monitor is there to do it (it was killed). `kill`:
+// the cgroup is this container's for sure (its init was running a moment ago), so whatever is
+// left in it is killed; a stale record's cgroup is only removed when empty, since the name may
+// belong to another workspace's container by now.
 void clean_up_after(const Workspace& ws, const ContainerState& state, bool keep_image,
                     const Warn& warn, bool kill = true) {
     if (!state.cgroup_path.empty()) {
