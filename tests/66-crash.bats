@@ -146,6 +146,26 @@ start_and_stop_again() {
     start_and_stop_again "$name" --rootfs="$ROOTFS"
 }
 
+@test "a stuck monitor is ended by restart's stop, so it cannot clean up over the new start" {
+    local name="$NAME-stuck" monitor
+    ds --name="$name" --rootfs="$ROOTFS" --net=none start
+    wait_until 10 booted "$name"
+    monitor=$(monitor_pid "$name")
+    kill -STOP "$monitor"
+    run ds --name="$name" --timeout=1 restart
+    kill -CONT "$monitor" 2>/dev/null || true
+    [ "$status" -eq 0 ]
+    # Woken up, the old monitor would kill the cgroup the new instance now lives in. Ended: gone,
+    # or a zombie this machine's PID 1 has not reaped yet (not "T", stopped and waiting).
+    local stat
+    stat=$(ps -o stat= -p "$monitor" || true)
+    [[ -z $stat || $stat == Z* ]]
+    [ "$(monitor_pid "$name")" != "$monitor" ]
+    wait_until 10 booted "$name"
+    ds --name="$name" stop
+    assert_clean "$name"
+}
+
 @test "monitor SIGKILLed with an image rootfs: stop frees the mount and the loop device" {
     local name="$NAME-img"
     ds --name="$name" --rootfs-img="$IMAGE" --net=none start

@@ -514,6 +514,15 @@ StopResult stop_locked(const Workspace& ws, const std::string& name, std::chrono
     // A monitor killed before it finished (its record, removed last, is still there) leaves the
     // rest to us; clean_up_after skips what it already removed.
     bool monitor_gone = wait_monitor_exit(*state, kMonitorCleanupWait);
+    if (!monitor_gone) {
+        // A monitor that is stuck (stopped, starved) must not wake up later and run its cleanup
+        // over a new start of the name (the same cgroup path): it ends here, as after a crash,
+        // and the rest of its cleanup is ours.
+        sys::signal_process(state->monitor_pid, state->monitor_start, SIGKILL);
+        if (!wait_monitor_exit(*state, 5s))
+            warn("monitor PID " + std::to_string(state->monitor_pid) +
+                 " did not end after SIGKILL");
+    }
     auto left = read_state(ws, name);
     bool record_left = left && left->monitor_pid == state->monitor_pid &&
                        left->monitor_start == state->monitor_start;
