@@ -90,16 +90,7 @@ phone_iptables() {
 }
 
 phone_clean() {
-    local deadline=$((SECONDS + 5))
-    while :; do
-        phone_state >"$SUITE_TMP/phone.now"
-        diff "$SUITE_TMP/phone.before" "$SUITE_TMP/phone.now" >"$SUITE_TMP/phone.diff" && return 0
-        ((SECONDS < deadline)) || break
-        sleep 0.2
-    done
-    echo "the phone's network state changed:"
-    cat "$SUITE_TMP/phone.diff"
-    return 1
+    state_back_to phone_state "$SUITE_TMP/phone.before" "the phone's network state"
 }
 
 teardown_file() {

@@ -102,15 +102,21 @@ net_suite_teardown() {
 # Succeeds when the host's network state is as it was before the suite; prints the difference.
 # The monitors' cleanup ends a moment after `stop` returns: polled briefly.
 net_state_clean() {
-    local deadline=$((SECONDS + 5))
+    state_back_to net_state_snapshot "$SUITE_TMP/net.before" "the host's network state"
+}
+
+# Polls for 5 s until command $1 prints what file $2 holds; else prints the difference under
+# the name $3 and fails.
+state_back_to() {
+    local snapshot=$1 before=$2 what=$3 deadline=$((SECONDS + 5))
     while :; do
-        net_state_snapshot >"$SUITE_TMP/net.now"
-        diff "$SUITE_TMP/net.before" "$SUITE_TMP/net.now" >"$SUITE_TMP/net.diff" && return 0
+        "$snapshot" >"$before.now"
+        diff "$before" "$before.now" >"$before.diff" && return 0
         ((SECONDS < deadline)) || break
         sleep 0.2
     done
-    echo "the host's network state changed:"
-    cat "$SUITE_TMP/net.diff"
+    echo "$what changed:"
+    cat "$before.diff"
     return 1
 }
 
